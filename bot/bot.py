@@ -1,0 +1,188 @@
+"""The Bot subclass: services, extensions, command sync and error handling."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from typing import Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+from sqlalchemy import select
+
+from bot.config import Settings
+from bot.db import Database, upsert
+from bot.db.models import BotState, utcnow
+from bot.errors import UserError
+from bot.roadmap import Roadmap
+from bot.services.guilds import GuildService
+from bot.services.leaderboard import LeaderboardService
+from bot.services.members import MemberService
+from bot.services.mydata import MyDataService
+from bot.services.progress import ProgressService
+
+log = logging.getLogger(__name__)
+
+INITIAL_EXTENSIONS = (
+    "cogs.levels",
+    "cogs.milestones",
+    "cogs.progress",
+    "cogs.mydata",
+    "cogs.admin",
+)
+
+SORRY = "Something went wrong on our side. It has been logged; please try again in a moment."
+
+
+class Tree(app_commands.CommandTree["MilestoneBot"]):
+    """Command tree that keeps server commands in servers and turns errors into replies."""
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        if interaction.guild_id is None:
+            if interaction.type is discord.InteractionType.application_command:
+                await interaction.response.send_message(
+                    "Use this in a server: progress is kept per server.", ephemeral=True
+                )
+            elif interaction.type is discord.InteractionType.autocomplete:
+                await interaction.response.autocomplete([])
+            return False
+        return True
+
+    async def on_error(
+        self, interaction: discord.Interaction, error: app_commands.AppCommandError
+    ) -> None:
+        original = getattr(error, "original", error)
+        if isinstance(original, UserError):
+            await reply(interaction, original.message)
+            return
+        if isinstance(error, app_commands.NoPrivateMessage):
+            await reply(interaction, "Use this in a server: progress is kept per server.")
+            return
+        if isinstance(error, app_commands.MissingPermissions):
+            await reply(
+                interaction,
+                "You need the Manage Server permission for this: ask a server admin.",
+            )
+            return
+        if isinstance(error, app_commands.CommandOnCooldown):
+            await reply(interaction, f"Slow down: try again in {error.retry_after:.0f} s.")
+            return
+        if isinstance(error, app_commands.CheckFailure):
+            await reply(interaction, "You cannot use this command here.")
+            return
+        command = interaction.command.qualified_name if interaction.command else "?"
+        log.error(
+            "command /%s failed (guild=%s channel=%s user=%s)",
+            command,
+            interaction.guild_id,
+            interaction.channel_id,
+            interaction.user.id,
+            exc_info=original,
+        )
+        await reply(interaction, SORRY)
+
+
+async def reply(interaction: discord.Interaction, text: str) -> None:
+    """Answer ephemerally, whether or not the interaction was answered already."""
+    try:
+        if interaction.response.is_done():
+            await interaction.followup.send(text, ephemeral=True)
+        else:
+            await interaction.response.send_message(text, ephemeral=True)
+    except discord.HTTPException:
+        log.warning("could not deliver an error reply (interaction %s)", interaction.id)
+
+
+class MilestoneBot(commands.Bot):
+    """The career milestones bot."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        roadmap: Roadmap,
+        *,
+        extensions: tuple[str, ...] = INITIAL_EXTENSIONS,
+        **options: Any,
+    ) -> None:
+        intents = discord.Intents.none()
+        intents.guilds = True  # Channels and roles in cache; no privileged intent at all.
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=intents,
+            tree_cls=Tree,
+            allowed_mentions=discord.AllowedMentions.none(),
+            help_command=None,
+            **options,
+        )
+        self.settings = settings
+        self.db = db
+        self.roadmap = roadmap
+        self.extensions_to_load = extensions
+        self.progress = ProgressService(db, roadmap)
+        self.members = MemberService(db)
+        self.leaderboard = LeaderboardService(db)
+        self.guild_settings = GuildService(db)
+        self.mydata = MyDataService(db)
+
+    async def setup_hook(self) -> None:
+        for extension in self.extensions_to_load:
+            await self.load_extension(extension)
+        await self.sync_commands(force=False)
+
+    def _sync_target(self) -> discord.Object | None:
+        if self.settings.dev_guild_id is None:
+            return None
+        guild = discord.Object(self.settings.dev_guild_id)
+        self.tree.copy_global_to(guild=guild)
+        return guild
+
+    def command_hash(self) -> str:
+        """A hash of the command tree as Discord would receive it."""
+        guild = self._sync_target()
+        payload = [c.to_dict(self.tree) for c in self.tree.get_commands(guild=guild)]
+        blob = json.dumps(payload, sort_keys=True, default=str).encode()
+        return hashlib.sha256(blob).hexdigest()
+
+    async def sync_commands(self, *, force: bool) -> bool:
+        """Push commands to Discord when the tree changed since the last sync."""
+        guild = self._sync_target()
+        key = f"commands:{guild.id if guild else 'global'}:{self.application_id}"
+        digest = self.command_hash()
+        async with self.db.read() as s:
+            stored = await s.scalar(select(BotState.value).where(BotState.key == key))
+        if stored == digest and not force:
+            log.info("commands unchanged since the last sync: not syncing")
+            return False
+        synced = await self.tree.sync(guild=guild)
+        async with self.db.write.begin() as s:
+            await s.execute(
+                upsert(s, BotState)
+                .values(key=key, value=digest, updated_at=utcnow())
+                .on_conflict_do_update(
+                    index_elements=["key"], set_={"value": digest, "updated_at": utcnow()}
+                )
+            )
+        log.info(
+            "synced %d commands %s", len(synced), f"to guild {guild.id}" if guild else "globally"
+        )
+        return True
+
+    async def streak(self, guild_id: int, user_id: int) -> int | None:
+        """The member's check-in streak, or None when the server runs no check-ins."""
+        return None
+
+    async def schedule_fields(self, guild_id: int) -> list[tuple[str, str]]:
+        """`/config show` fields describing the server's schedules."""
+        return []
+
+    async def on_ready(self) -> None:
+        log.info(
+            "connected as %s (%s) to %d servers", self.user, self.application_id, len(self.guilds)
+        )
+
+    async def close(self) -> None:
+        await super().close()
+        await self.db.dispose()

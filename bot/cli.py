@@ -1,0 +1,170 @@
+"""Command line: `milestone-bot [run|db upgrade|sync|check-data]`."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from collections.abc import Awaitable, Callable
+
+import click
+import discord
+import yarl
+
+from bot.config import ConfigError, Settings, load_settings
+from bot.db import Database
+from bot.db.migrate import upgrade
+from bot.roadmap import Roadmap, RoadmapError, load_roadmap
+
+log = logging.getLogger("bot")
+
+
+def fail(message: str) -> None:
+    """Print one line and exit with status 2."""
+    click.echo(f"milestone-bot: {message}", err=True)
+    sys.exit(2)
+
+
+def setup_logging(level: str) -> None:
+    """Log to stderr with timestamps; keep discord.py's chatter at INFO at most."""
+    logging.basicConfig(
+        level=level,
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    logging.getLogger("discord").setLevel(max(logging.INFO, logging.getLevelName(level)))
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+
+
+def point_discord(settings: Settings) -> None:
+    """Send REST and gateway traffic through the configured proxy (or fake), if any."""
+    if settings.discord_api_base:
+        discord.http.Route.BASE = settings.discord_api_base
+    if settings.discord_gateway_url:
+        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.discord_gateway_url)
+
+
+def prepare() -> tuple[Settings, Roadmap]:
+    """Load settings and roadmap, or exit with one clear line."""
+    try:
+        settings = load_settings()
+        roadmap = load_roadmap()
+    except (ConfigError, RoadmapError) as exc:
+        fail(str(exc))
+        raise  # unreachable; keeps type checkers calm
+    setup_logging(settings.log_level)
+    return settings, roadmap
+
+
+def migrate(settings: Settings) -> None:
+    """Apply migrations, or exit with one clear line."""
+    try:
+        upgrade(settings.database_url)
+    except Exception as exc:
+        fail(f"could not migrate the database at {settings.database_url}: {exc}")
+
+
+async def _with_bot(
+    settings: Settings, roadmap: Roadmap, action: Callable[..., Awaitable[None]]
+) -> None:
+    from bot.bot import MilestoneBot
+
+    bot = MilestoneBot(settings, Database(settings.database_url), roadmap)
+    try:
+        await action(bot)
+    finally:
+        if not bot.is_closed():
+            await bot.close()
+        else:
+            await bot.db.dispose()
+
+
+@click.group(invoke_without_command=True)
+@click.pass_context
+def main(ctx: click.Context) -> None:
+    """The career milestones Discord bot. With no command, runs the bot."""
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(run)
+
+
+@main.command()
+def run() -> None:
+    """Migrate the database, then connect to Discord and serve."""
+    settings, roadmap = prepare()
+    try:
+        token = settings.token()
+    except ConfigError as exc:
+        fail(str(exc))
+        return
+    point_discord(settings)
+    migrate(settings)
+
+    async def serve(bot: discord.Client) -> None:
+        await bot.start(token)
+
+    try:
+        asyncio.run(_with_bot(settings, roadmap, serve))
+    except discord.LoginFailure:
+        fail("Discord refused the token: check DISCORD_TOKEN")
+    except discord.PrivilegedIntentsRequired:
+        fail("Discord asks for a privileged intent; this bot needs none. Please report it.")
+    except KeyboardInterrupt:
+        pass
+
+
+@main.group()
+def db() -> None:
+    """Database maintenance."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Apply all database migrations."""
+    settings, _ = prepare()
+    migrate(settings)
+    click.echo("database is up to date")
+
+
+@main.command()
+def sync() -> None:
+    """Push the slash commands to Discord now."""
+    settings, roadmap = prepare()
+    try:
+        token = settings.token()
+    except ConfigError as exc:
+        fail(str(exc))
+        return
+    point_discord(settings)
+    migrate(settings)
+
+    async def push(bot: discord.Client) -> None:
+        from bot.bot import MilestoneBot
+
+        assert isinstance(bot, MilestoneBot)
+        await bot.login(token)
+        for extension in bot.extensions_to_load:
+            await bot.load_extension(extension)
+        await bot.sync_commands(force=True)
+
+    asyncio.run(_with_bot(settings, roadmap, push))
+    click.echo("commands synced")
+
+
+@main.command("check-data")
+@click.argument("path", required=False, type=click.Path(exists=True, file_okay=False))
+def check_data(path: str | None) -> None:
+    """Validate the roadmap content in data/ (or PATH)."""
+    from pathlib import Path
+
+    try:
+        roadmap = load_roadmap(Path(path) if path else None)
+    except RoadmapError as exc:
+        fail(str(exc))
+        return
+    milestones = sum(len(i) for lvl in roadmap.levels for i in lvl.milestones.values())
+    checklist = sum(len(lvl.checklist) for lvl in roadmap.levels)
+    click.echo(
+        f"roadmap ok: {len(roadmap.levels)} levels, {milestones} milestones, "
+        f"{checklist} checklist items, {len(roadmap.phases)} phases, "
+        f"{len(roadmap.principles)} principles"
+    )

@@ -1,0 +1,29 @@
+"""Apply Alembic migrations programmatically (no alembic.ini needed)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def alembic_config(url: str) -> Config:
+    """Build an Alembic config pointing at our migrations and the given database."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+def upgrade(url: str, revision: str = "head") -> None:
+    """Migrate the database to `revision`. Runs its own event loop: call it outside one."""
+    command.upgrade(alembic_config(url), revision)
+
+
+async def upgrade_async(url: str) -> None:
+    """Migrate from inside a running event loop, on a worker thread."""
+    await asyncio.to_thread(upgrade, url)

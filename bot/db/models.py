@@ -1,0 +1,244 @@
+"""SQLAlchemy models. Everything that belongs to a server is keyed by its guild id."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+def utcnow() -> dt.datetime:
+    """Return the current time, aware, in UTC."""
+    return dt.datetime.now(dt.UTC)
+
+
+class TZDateTime(TypeDecorator[dt.datetime]):
+    """Store aware datetimes as UTC and give them back aware, on SQLite too."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a TZDateTime column")
+        value = value.astimezone(dt.UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(
+        self, value: dt.datetime | None, dialect: Dialect
+    ) -> dt.datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    """Declarative base with a naming convention so migrations are stable."""
+
+    metadata = MetaData(naming_convention=NAMING)
+
+
+Snowflake = BigInteger
+
+
+class GuildSettings(Base):
+    """One row per server that changed a setting."""
+
+    __tablename__ = "guild_settings"
+
+    guild_id: Mapped[int] = mapped_column(Snowflake, primary_key=True, autoincrement=False)
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    level_threshold: Mapped[int] = mapped_column(Integer, default=100)
+    announce_channel_id: Mapped[int | None] = mapped_column(Snowflake)
+
+    checkins_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    checkin_channel_id: Mapped[int | None] = mapped_column(Snowflake)
+    checkin_weekday: Mapped[int | None] = mapped_column(Integer)  # 0 = Monday
+    checkin_time: Mapped[str | None] = mapped_column(String(5))  # HH:MM
+    checkin_open_hours: Mapped[int] = mapped_column(Integer, default=48)
+
+    reminders_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    reminder_channel_id: Mapped[int | None] = mapped_column(Snowflake)
+    reminder_weekday: Mapped[int | None] = mapped_column(Integer)
+    reminder_time: Mapped[str | None] = mapped_column(String(5))
+    reminder_timezone: Mapped[str | None] = mapped_column(String(64))
+    last_principle: Mapped[int | None] = mapped_column(Integer)
+
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_error_at: Mapped[dt.datetime | None] = mapped_column(TZDateTime)
+    updated_at: Mapped[dt.datetime] = mapped_column(TZDateTime, default=utcnow, onupdate=utcnow)
+
+
+class LevelRole(Base):
+    """The role given to members who reach a level in a server."""
+
+    __tablename__ = "level_roles"
+
+    guild_id: Mapped[int] = mapped_column(Snowflake, primary_key=True, autoincrement=False)
+    level: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    role_id: Mapped[int] = mapped_column(Snowflake)
+    configured_by: Mapped[int] = mapped_column(Snowflake)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_error_at: Mapped[dt.datetime | None] = mapped_column(TZDateTime)
+
+
+class Member(Base):
+    """A member of one server, with the counters that keep rankings cheap."""
+
+    __tablename__ = "members"
+
+    guild_id: Mapped[int] = mapped_column(Snowflake, primary_key=True, autoincrement=False)
+    user_id: Mapped[int] = mapped_column(Snowflake, primary_key=True, autoincrement=False)
+    display_name: Mapped[str] = mapped_column(String(100), default="")
+    started_on: Mapped[dt.date | None] = mapped_column(Date)
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    hidden: Mapped[bool] = mapped_column(Boolean, default=False)
+    completed_count: Mapped[int] = mapped_column(Integer, default=0)
+    last_completed_at: Mapped[dt.datetime | None] = mapped_column(TZDateTime)
+    level: Mapped[int] = mapped_column(Integer, default=0)
+
+    away_until: Mapped[dt.date | None] = mapped_column(Date)
+    reminders_subscribed: Mapped[bool] = mapped_column(Boolean, default=False)
+    reminder_weekday: Mapped[int | None] = mapped_column(Integer)
+    reminder_time: Mapped[str | None] = mapped_column(String(5))
+    dm_failed_at: Mapped[dt.datetime | None] = mapped_column(TZDateTime)
+    dm_failure_told: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    created_at: Mapped[dt.datetime] = mapped_column(TZDateTime, default=utcnow)
+
+
+# The leaderboard walks this index in order: a page or a rank never sorts the whole server.
+Index(
+    "ix_members_rank",
+    Member.guild_id,
+    Member.hidden,
+    Member.completed_count.desc(),
+    Member.last_completed_at,
+    Member.user_id,
+)
+
+
+class Completion(Base):
+    """One roadmap item done by one member; the key makes completing twice a no-op."""
+
+    __tablename__ = "completions"
+    __table_args__ = (Index("ix_completions_guild_time", "guild_id", "completed_at"),)
+
+    guild_id: Mapped[int] = mapped_column(Snowflake, primary_key=True, autoincrement=False)
+    user_id: Mapped[int] = mapped_column(Snowflake, primary_key=True, autoincrement=False)
+    item_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    completed_at: Mapped[dt.datetime] = mapped_column(TZDateTime, default=utcnow)
+    evidence: Mapped[str | None] = mapped_column(String(500))
+    granted_by: Mapped[int | None] = mapped_column(Snowflake)
+
+
+class LevelAnnouncement(Base):
+    """A level-up that was announced: the key means never twice per member and level."""
+
+    __tablename__ = "level_announcements"
+
+    guild_id: Mapped[int] = mapped_column(Snowflake, primary_key=True, autoincrement=False)
+    user_id: Mapped[int] = mapped_column(Snowflake, primary_key=True, autoincrement=False)
+    level: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    reached_at: Mapped[dt.datetime] = mapped_column(TZDateTime, default=utcnow)
+
+
+class AuditEntry(Base):
+    """An admin's correction of a member's progress."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_guild_time", "guild_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    guild_id: Mapped[int] = mapped_column(Snowflake)
+    actor_id: Mapped[int] = mapped_column(Snowflake)
+    member_id: Mapped[int] = mapped_column(Snowflake)
+    item_id: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[dt.datetime] = mapped_column(TZDateTime, default=utcnow)
+
+
+class BotState(Base):
+    """Process-wide key/value state, such as the hash of the last synced command tree."""
+
+    __tablename__ = "bot_state"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[dt.datetime] = mapped_column(TZDateTime, default=utcnow, onupdate=utcnow)
+
+
+class CheckinCycle(Base):
+    """One weekly check-in of a server; the unique key stops two processes opening it twice."""
+
+    __tablename__ = "checkin_cycles"
+    __table_args__ = (
+        UniqueConstraint("guild_id", "opens_at"),
+        Index("ix_checkin_cycles_open", "closed_at", "closes_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    guild_id: Mapped[int] = mapped_column(Snowflake)
+    channel_id: Mapped[int] = mapped_column(Snowflake)
+    message_id: Mapped[int | None] = mapped_column(Snowflake)
+    opens_at: Mapped[dt.datetime] = mapped_column(TZDateTime)
+    closes_at: Mapped[dt.datetime] = mapped_column(TZDateTime)
+    closed_at: Mapped[dt.datetime | None] = mapped_column(TZDateTime)
+    nudged_at: Mapped[dt.datetime | None] = mapped_column(TZDateTime)
+
+
+class CheckinAnswer(Base):
+    """A member's answer to one cycle; answering again replaces it."""
+
+    __tablename__ = "checkin_answers"
+    __table_args__ = (Index("ix_checkin_answers_member", "guild_id", "user_id", "cycle_id"),)
+
+    cycle_id: Mapped[int] = mapped_column(
+        ForeignKey("checkin_cycles.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(Snowflake, primary_key=True, autoincrement=False)
+    guild_id: Mapped[int] = mapped_column(Snowflake)
+    learned: Mapped[str] = mapped_column(Text, default="")
+    built: Mapped[str] = mapped_column(Text, default="")
+    milestones: Mapped[str] = mapped_column(Text, default="")
+    feedback: Mapped[str] = mapped_column(Text, default="")
+    hours: Mapped[float] = mapped_column(Float, default=0.0)
+    submitted_at: Mapped[dt.datetime] = mapped_column(TZDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(TZDateTime, default=utcnow)
+
+
+class JobRun(Base):
+    """A scheduled run claimed by one process: the key makes "run once" hold across processes."""
+
+    __tablename__ = "job_runs"
+
+    job_key: Mapped[str] = mapped_column(String(120), primary_key=True)
+    due_at: Mapped[dt.datetime] = mapped_column(TZDateTime, primary_key=True)
+    claimed_at: Mapped[dt.datetime] = mapped_column(TZDateTime, default=utcnow)

@@ -1,0 +1,1 @@
+"""Domain services: the rules of the bot, with no knowledge of Discord."""

@@ -1,0 +1,183 @@
+"""Server settings an admin changes: announcements, threshold, level roles, audit log."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.db import Database, upsert
+from bot.db.models import AuditEntry, GuildSettings, LevelRole, utcnow
+from bot.errors import UserError
+
+DEFAULT_THRESHOLD = 100
+
+
+@dataclass(frozen=True)
+class LevelRoleInfo:
+    """A configured level role and the last problem managing it."""
+
+    level: int
+    role_id: int
+    configured_by: int
+    last_error: str | None
+    last_error_at: dt.datetime | None
+
+
+@dataclass(frozen=True)
+class AuditInfo:
+    """One admin correction."""
+
+    actor_id: int
+    member_id: int
+    item_id: str
+    action: str
+    created_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class GuildConfig:
+    """Every setting of a server, as `/config show` lists them."""
+
+    guild_id: int
+    timezone: str | None
+    level_threshold: int
+    announce_channel_id: int | None
+    level_roles: tuple[LevelRoleInfo, ...]
+    recent_audit: tuple[AuditInfo, ...]
+    last_error: str | None
+    last_error_at: dt.datetime | None
+
+
+async def get_threshold(s: AsyncSession, guild_id: int) -> int:
+    """The share (percent) of each checklist needed to reach a level in this server."""
+    value = await s.scalar(
+        select(GuildSettings.level_threshold).where(GuildSettings.guild_id == guild_id)
+    )
+    return value if value is not None else DEFAULT_THRESHOLD
+
+
+async def ensure_settings(s: AsyncSession, guild_id: int) -> None:
+    """Create the server's settings row with defaults if it does not exist."""
+    await s.execute(
+        upsert(s, GuildSettings)
+        .values(guild_id=guild_id, level_threshold=DEFAULT_THRESHOLD, updated_at=utcnow())
+        .on_conflict_do_nothing()
+    )
+
+
+class GuildService:
+    """Reads and changes one server's settings."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def _set(self, guild_id: int, **values: object) -> None:
+        async with self.db.write.begin() as s:
+            await ensure_settings(s, guild_id)
+            await s.execute(
+                update(GuildSettings)
+                .where(GuildSettings.guild_id == guild_id)
+                .values(updated_at=utcnow(), **values)
+            )
+
+    async def set_announce_channel(self, guild_id: int, channel_id: int | None) -> None:
+        """Post level-ups in this channel (None: where they happen)."""
+        await self._set(guild_id, announce_channel_id=channel_id)
+
+    async def set_threshold(self, guild_id: int, percent: int) -> None:
+        """Set the share of each level's checklist needed to reach it."""
+        if not 1 <= percent <= 100:
+            raise UserError("The threshold is a percentage from 1 to 100.")
+        await self._set(guild_id, level_threshold=percent)
+
+    async def announce_channel(self, guild_id: int) -> int | None:
+        """Where level-ups go, if an admin chose a channel."""
+        async with self.db.read() as s:
+            return await s.scalar(
+                select(GuildSettings.announce_channel_id).where(GuildSettings.guild_id == guild_id)
+            )
+
+    async def set_level_role(self, guild_id: int, level: int, role_id: int, admin_id: int) -> None:
+        """Give `role_id` to members who reach `level`."""
+        async with self.db.write.begin() as s:
+            await s.execute(
+                upsert(s, LevelRole)
+                .values(guild_id=guild_id, level=level, role_id=role_id, configured_by=admin_id)
+                .on_conflict_do_update(
+                    index_elements=["guild_id", "level"],
+                    set_={
+                        "role_id": role_id,
+                        "configured_by": admin_id,
+                        "last_error": None,
+                        "last_error_at": None,
+                    },
+                )
+            )
+
+    async def clear_level_role(self, guild_id: int, level: int) -> int | None:
+        """Stop giving a level's role; return the role id that was set, if any."""
+        async with self.db.write.begin() as s:
+            role_id = await s.scalar(
+                select(LevelRole.role_id).where(
+                    LevelRole.guild_id == guild_id, LevelRole.level == level
+                )
+            )
+            await s.execute(
+                delete(LevelRole).where(LevelRole.guild_id == guild_id, LevelRole.level == level)
+            )
+            return role_id
+
+    async def level_roles(self, guild_id: int) -> dict[int, LevelRoleInfo]:
+        """The configured level roles, by level."""
+        async with self.db.read() as s:
+            rows = (
+                await s.scalars(
+                    select(LevelRole)
+                    .where(LevelRole.guild_id == guild_id)
+                    .order_by(LevelRole.level)
+                )
+            ).all()
+        return {
+            r.level: LevelRoleInfo(
+                r.level, r.role_id, r.configured_by, r.last_error, r.last_error_at
+            )
+            for r in rows
+        }
+
+    async def record_role_error(self, guild_id: int, level: int, error: str | None) -> None:
+        """Remember (or clear, with None) why a level role could not be managed."""
+        async with self.db.write.begin() as s:
+            await s.execute(
+                update(LevelRole)
+                .where(LevelRole.guild_id == guild_id, LevelRole.level == level)
+                .values(last_error=error, last_error_at=utcnow() if error else None)
+            )
+
+    async def config(self, guild_id: int, *, audit_limit: int = 10) -> GuildConfig:
+        """Everything `/config show` lists."""
+        roles = await self.level_roles(guild_id)
+        async with self.db.read() as s:
+            settings = await s.get(GuildSettings, guild_id)
+            audit = (
+                await s.scalars(
+                    select(AuditEntry)
+                    .where(AuditEntry.guild_id == guild_id)
+                    .order_by(AuditEntry.created_at.desc(), AuditEntry.id.desc())
+                    .limit(audit_limit)
+                )
+            ).all()
+        return GuildConfig(
+            guild_id=guild_id,
+            timezone=settings.timezone if settings else None,
+            level_threshold=settings.level_threshold if settings else DEFAULT_THRESHOLD,
+            announce_channel_id=settings.announce_channel_id if settings else None,
+            level_roles=tuple(roles.values()),
+            recent_audit=tuple(
+                AuditInfo(a.actor_id, a.member_id, a.item_id, a.action, a.created_at) for a in audit
+            ),
+            last_error=settings.last_error if settings else None,
+            last_error_at=settings.last_error_at if settings else None,
+        )

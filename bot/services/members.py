@@ -1,0 +1,135 @@
+"""A member's profile: journey start, timezone, leaderboard visibility, and pace."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import update
+
+from bot.db import Database
+from bot.db.models import Member
+from bot.errors import UserError
+from bot.roadmap import Phase, Roadmap
+from bot.services.progress import touch_member
+
+
+@dataclass(frozen=True)
+class Profile:
+    """What `/profile` shows."""
+
+    user_id: int
+    display_name: str
+    started_on: dt.date | None
+    timezone: str | None
+    hidden: bool
+
+
+@dataclass(frozen=True)
+class Pace:
+    """Where a member stands against the roadmap's months."""
+
+    months: int
+    phase: Phase
+    expected_level: int
+    verdict: str  # "ahead", "on track" or "behind"
+
+
+def parse_date(text: str, *, today: dt.date) -> dt.date:
+    """Parse a YYYY-MM-DD start date that is not in the future."""
+    try:
+        value = dt.date.fromisoformat(text.strip())
+    except ValueError:
+        raise UserError(
+            f"`{text[:40]}` is not a date: write it as YYYY-MM-DD, for example 2026-01-15."
+        ) from None
+    if value > today:
+        raise UserError("Your journey start date cannot be in the future.")
+    if value.year < 1970:
+        raise UserError("That start date is too far back: use the day you began this journey.")
+    return value
+
+
+def check_timezone(name: str) -> str:
+    """Return a valid IANA timezone name or explain how to pick one."""
+    name = name.strip()
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise UserError(
+            f"Unknown timezone `{name[:64]}`: pick one from the suggestions, "
+            "for example Europe/Berlin or America/New_York."
+        ) from None
+    return name
+
+
+def months_between(start: dt.date, today: dt.date) -> int:
+    """Whole months elapsed from `start` to `today`."""
+    months = (today.year - start.year) * 12 + today.month - start.month
+    if today.day < start.day:
+        months -= 1
+    return max(months, 0)
+
+
+def pace(roadmap: Roadmap, started_on: dt.date, today: dt.date, level: int) -> Pace:
+    """Compare a member's level with what the roadmap expects after their months so far.
+
+    In the phase that starts at month 6, the roadmap expects level 1 reached and level 2
+    under way: below 1 is behind, 2 or above is ahead. Every phase follows that shape.
+    """
+    months = months_between(started_on, today)
+    phase = roadmap.phase_for_month(months)
+    expected = phase.number - 1
+    verdict = "behind" if level < expected else "ahead" if level > expected else "on track"
+    return Pace(months, phase, expected, verdict)
+
+
+class MemberService:
+    """Reads and changes a member's profile."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def profile(self, guild_id: int, user_id: int) -> Profile:
+        """The member's profile (defaults when they never set one)."""
+        async with self.db.read() as s:
+            member = await s.get(Member, (guild_id, user_id))
+        if member is None:
+            return Profile(user_id, "", None, None, False)
+        return Profile(
+            user_id, member.display_name, member.started_on, member.timezone, member.hidden
+        )
+
+    async def update_profile(
+        self,
+        guild_id: int,
+        user_id: int,
+        *,
+        display_name: str | None = None,
+        started_on: dt.date | None = None,
+        timezone: str | None = None,
+        hidden: bool | None = None,
+    ) -> Profile:
+        """Change the given fields and return the new profile."""
+        values: dict[str, object] = {}
+        if started_on is not None:
+            values["started_on"] = started_on
+        if timezone is not None:
+            values["timezone"] = check_timezone(timezone)
+        if hidden is not None:
+            values["hidden"] = hidden
+        async with self.db.write.begin() as s:
+            await touch_member(s, guild_id, user_id, display_name)
+            if values:
+                await s.execute(
+                    update(Member)
+                    .where(Member.guild_id == guild_id, Member.user_id == user_id)
+                    .values(**values)
+                )
+        return await self.profile(guild_id, user_id)
+
+    async def touch(self, guild_id: int, user_id: int, display_name: str | None) -> None:
+        """Remember a member's display name."""
+        async with self.db.write.begin() as s:
+            await touch_member(s, guild_id, user_id, display_name)

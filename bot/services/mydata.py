@@ -1,0 +1,120 @@
+"""A member's own data in one server: export it, or delete it."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import delete, select
+
+from bot.db import Database
+from bot.db.models import (
+    AuditEntry,
+    CheckinAnswer,
+    Completion,
+    LevelAnnouncement,
+    Member,
+    utcnow,
+)
+
+
+@dataclass(frozen=True)
+class Deleted:
+    """How much was removed."""
+
+    completions: int
+    checkin_answers: int
+    level: int
+
+
+def _iso(value: object) -> object:
+    return value.isoformat() if isinstance(value, dt.date | dt.datetime) else value
+
+
+def _row(obj: Any, *skip: str) -> dict[str, object]:
+    return {c.key: _iso(getattr(obj, c.key)) for c in obj.__table__.columns if c.key not in skip}
+
+
+class MyDataService:
+    """Export and delete what the bot stores about one member in one server."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def export(self, guild_id: int, user_id: int) -> dict[str, object]:
+        """Everything stored about the member in this server, as JSON-ready data."""
+        async with self.db.read() as s:
+            member = await s.get(Member, (guild_id, user_id))
+            completions = (
+                await s.scalars(
+                    select(Completion)
+                    .where(Completion.guild_id == guild_id, Completion.user_id == user_id)
+                    .order_by(Completion.completed_at)
+                )
+            ).all()
+            answers = (
+                await s.scalars(
+                    select(CheckinAnswer)
+                    .where(CheckinAnswer.guild_id == guild_id, CheckinAnswer.user_id == user_id)
+                    .order_by(CheckinAnswer.submitted_at)
+                )
+            ).all()
+            levels = (
+                await s.scalars(
+                    select(LevelAnnouncement)
+                    .where(
+                        LevelAnnouncement.guild_id == guild_id,
+                        LevelAnnouncement.user_id == user_id,
+                    )
+                    .order_by(LevelAnnouncement.level)
+                )
+            ).all()
+            audit = (
+                await s.scalars(
+                    select(AuditEntry)
+                    .where(AuditEntry.guild_id == guild_id, AuditEntry.member_id == user_id)
+                    .order_by(AuditEntry.created_at)
+                )
+            ).all()
+        return {
+            "exported_at": utcnow().isoformat(),
+            "guild_id": str(guild_id),
+            "user_id": str(user_id),
+            "profile": _row(member, "guild_id", "user_id") if member else None,
+            "completions": [_row(c, "guild_id", "user_id") for c in completions],
+            "checkin_answers": [_row(a, "guild_id", "user_id") for a in answers],
+            "levels_reached": [_row(x, "guild_id", "user_id") for x in levels],
+            "admin_corrections": [_row(a, "guild_id") for a in audit],
+        }
+
+    async def delete(self, guild_id: int, user_id: int) -> Deleted:
+        """Remove the member's data in this server (audit entries lose their subject)."""
+        async with self.db.write.begin() as s:
+            member = await s.get(Member, (guild_id, user_id))
+            level = member.level if member else 0
+            done = await s.execute(
+                delete(Completion).where(
+                    Completion.guild_id == guild_id, Completion.user_id == user_id
+                )
+            )
+            answers = await s.execute(
+                delete(CheckinAnswer).where(
+                    CheckinAnswer.guild_id == guild_id, CheckinAnswer.user_id == user_id
+                )
+            )
+            await s.execute(
+                delete(LevelAnnouncement).where(
+                    LevelAnnouncement.guild_id == guild_id, LevelAnnouncement.user_id == user_id
+                )
+            )
+            await s.execute(
+                delete(AuditEntry).where(
+                    AuditEntry.guild_id == guild_id,
+                    AuditEntry.member_id == user_id,
+                )
+            )
+            await s.execute(
+                delete(Member).where(Member.guild_id == guild_id, Member.user_id == user_id)
+            )
+        return Deleted(done.rowcount, answers.rowcount, level)  # type: ignore[attr-defined]

@@ -1,0 +1,361 @@
+"""Completing items, levels and a member's progress."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.db import Database, upsert
+from bot.db.models import AuditEntry, Completion, LevelAnnouncement, Member, utcnow
+from bot.errors import NotFound, UserError
+from bot.roadmap import Item, Roadmap
+from bot.services.guilds import get_threshold
+
+MAX_EVIDENCE = 500
+
+
+@dataclass(frozen=True)
+class ProgressChange:
+    """What one complete/undo did."""
+
+    item: Item
+    changed: bool
+    old_level: int
+    new_level: int
+    announce: tuple[int, ...]  # levels reached for the first time ever: announce these
+    completed_count: int
+
+    @property
+    def levels_gained(self) -> tuple[int, ...]:
+        return tuple(range(self.old_level + 1, self.new_level + 1))
+
+    @property
+    def levels_lost(self) -> tuple[int, ...]:
+        return tuple(range(self.new_level + 1, self.old_level + 1))
+
+
+@dataclass(frozen=True)
+class DoneItem:
+    """An item a member completed."""
+
+    item: Item
+    completed_at: dt.datetime
+    evidence: str | None
+
+
+@dataclass(frozen=True)
+class LevelProgress:
+    """A member's standing on one level."""
+
+    number: int
+    title: str
+    milestones_done: int
+    milestones_total: int
+    checklist_done: int
+    checklist_total: int
+    reached: bool
+
+
+@dataclass(frozen=True)
+class MemberProgress:
+    """Everything `/progress` shows (apart from check-in streaks)."""
+
+    user_id: int
+    display_name: str
+    level: int
+    levels: tuple[LevelProgress, ...]
+    completed: int
+    total: int
+    recent: tuple[DoneItem, ...]
+    started_on: dt.date | None
+    hidden: bool
+
+
+def level_from_done(roadmap: Roadmap, done: Iterable[str], threshold: int) -> int:
+    """Return the highest level whose checklist, and every one below it, is done enough."""
+    done_set = set(done)
+    level = 0
+    for lvl in roadmap.levels:
+        checklist = roadmap.checklist(lvl.number)
+        needed = math.ceil(len(checklist) * threshold / 100)
+        if sum(1 for item in checklist if item.id in done_set) < needed:
+            break
+        level = lvl.number
+    return level
+
+
+def clean_evidence(evidence: str | None) -> str | None:
+    """Trim evidence; reject what would not fit."""
+    if evidence is None or not evidence.strip():
+        return None
+    evidence = " ".join(evidence.split())
+    if len(evidence) > MAX_EVIDENCE:
+        raise UserError(
+            f"Evidence is limited to {MAX_EVIDENCE} characters (yours has {len(evidence)}): "
+            "give a link or a shorter note."
+        )
+    return evidence
+
+
+class ProgressService:
+    """Marks items done or not done and keeps levels and counters in step."""
+
+    def __init__(self, db: Database, roadmap: Roadmap) -> None:
+        self.db = db
+        self.roadmap = roadmap
+
+    def resolve(self, item_id: str) -> Item:
+        """Return the roadmap item for an id, or explain how to find one."""
+        item = self.roadmap.item(item_id.strip())
+        if item is None:
+            raise NotFound(
+                f"There is no milestone `{item_id[:80]}`. Pick one from the suggestions, "
+                "or see the ids with `/milestone list`."
+            )
+        return item
+
+    async def complete(
+        self,
+        guild_id: int,
+        user_id: int,
+        item_id: str,
+        *,
+        display_name: str | None = None,
+        evidence: str | None = None,
+        actor_id: int | None = None,
+        now: dt.datetime | None = None,
+    ) -> ProgressChange:
+        """Mark an item done (a no-op when it already is)."""
+        item = self.resolve(item_id)
+        evidence = clean_evidence(evidence)
+        now = now or utcnow()
+        async with self.db.write.begin() as s:
+            await touch_member(s, guild_id, user_id, display_name)
+            inserted = await s.execute(
+                upsert(s, Completion)
+                .values(
+                    guild_id=guild_id,
+                    user_id=user_id,
+                    item_id=item.id,
+                    completed_at=now,
+                    evidence=evidence,
+                    granted_by=actor_id,
+                )
+                .on_conflict_do_nothing()
+            )
+            changed = inserted.rowcount == 1  # type: ignore[attr-defined]
+            if changed:
+                await s.execute(
+                    update(Member)
+                    .where(Member.guild_id == guild_id, Member.user_id == user_id)
+                    .values(completed_count=Member.completed_count + 1, last_completed_at=now)
+                )
+                if actor_id is not None:
+                    s.add(_audit(guild_id, actor_id, user_id, item.id, "grant", now))
+            return await self._settle(s, guild_id, user_id, item, changed, now)
+
+    async def undo(
+        self,
+        guild_id: int,
+        user_id: int,
+        item_id: str,
+        *,
+        display_name: str | None = None,
+        actor_id: int | None = None,
+        now: dt.datetime | None = None,
+    ) -> ProgressChange:
+        """Mark an item not done (a no-op when it is not done)."""
+        item = self.resolve(item_id)
+        now = now or utcnow()
+        async with self.db.write.begin() as s:
+            await touch_member(s, guild_id, user_id, display_name)
+            deleted = await s.execute(
+                delete(Completion).where(
+                    Completion.guild_id == guild_id,
+                    Completion.user_id == user_id,
+                    Completion.item_id == item.id,
+                )
+            )
+            changed = deleted.rowcount == 1  # type: ignore[attr-defined]
+            if changed:
+                last = (
+                    select(func.max(Completion.completed_at))
+                    .where(Completion.guild_id == guild_id, Completion.user_id == user_id)
+                    .scalar_subquery()
+                )
+                await s.execute(
+                    update(Member)
+                    .where(Member.guild_id == guild_id, Member.user_id == user_id)
+                    .values(completed_count=Member.completed_count - 1, last_completed_at=last)
+                )
+                if actor_id is not None:
+                    s.add(_audit(guild_id, actor_id, user_id, item.id, "revoke", now))
+            return await self._settle(s, guild_id, user_id, item, changed, now)
+
+    async def _settle(
+        self,
+        s: AsyncSession,
+        guild_id: int,
+        user_id: int,
+        item: Item,
+        changed: bool,
+        now: dt.datetime,
+    ) -> ProgressChange:
+        member = (
+            await s.execute(
+                select(Member.level, Member.completed_count).where(
+                    Member.guild_id == guild_id, Member.user_id == user_id
+                )
+            )
+        ).one()
+        old_level, count = member.level, member.completed_count
+        if not changed or not item.is_checklist:
+            return ProgressChange(item, changed, old_level, old_level, (), count)
+        done = await _done_ids(s, guild_id, user_id)
+        new_level = level_from_done(self.roadmap, done, await get_threshold(s, guild_id))
+        announce: list[int] = []
+        if new_level != old_level:
+            await s.execute(
+                update(Member)
+                .where(Member.guild_id == guild_id, Member.user_id == user_id)
+                .values(level=new_level)
+            )
+        for level in range(old_level + 1, new_level + 1):
+            result = await s.execute(
+                upsert(s, LevelAnnouncement)
+                .values(guild_id=guild_id, user_id=user_id, level=level, reached_at=now)
+                .on_conflict_do_nothing()
+            )
+            if result.rowcount == 1:  # type: ignore[attr-defined]
+                announce.append(level)
+        return ProgressChange(item, changed, old_level, new_level, tuple(announce), count)
+
+    async def done_ids(self, guild_id: int, user_id: int) -> set[str]:
+        """Ids of the items a member has done."""
+        async with self.db.read() as s:
+            return await _done_ids(s, guild_id, user_id)
+
+    async def member_progress(
+        self, guild_id: int, user_id: int, *, recent: int = 5
+    ) -> MemberProgress:
+        """A member's level, per-level counts, totals and latest completions."""
+        async with self.db.read() as s:
+            member = await s.get(Member, (guild_id, user_id))
+            rows = (
+                await s.execute(
+                    select(Completion.item_id, Completion.completed_at, Completion.evidence)
+                    .where(Completion.guild_id == guild_id, Completion.user_id == user_id)
+                    .order_by(Completion.completed_at.desc())
+                )
+            ).all()
+        done_items = [
+            DoneItem(item, row.completed_at, row.evidence)
+            for row in rows
+            if (item := self.roadmap.item(row.item_id)) is not None
+        ]
+        done = {d.item.id for d in done_items}
+        level = member.level if member else 0
+        levels = tuple(
+            LevelProgress(
+                number=lvl.number,
+                title=lvl.title,
+                milestones_done=sum(
+                    1 for items in lvl.milestones.values() for i in items if i.id in done
+                ),
+                milestones_total=sum(len(items) for items in lvl.milestones.values()),
+                checklist_done=sum(1 for i in lvl.checklist if i.id in done),
+                checklist_total=len(lvl.checklist),
+                reached=lvl.number <= level,
+            )
+            for lvl in self.roadmap.levels
+        )
+        return MemberProgress(
+            user_id=user_id,
+            display_name=member.display_name if member else "",
+            level=level,
+            levels=levels,
+            completed=len(done_items),
+            total=len(self.roadmap.items),
+            recent=tuple(done_items[:recent]),
+            started_on=member.started_on if member else None,
+            hidden=member.hidden if member else False,
+        )
+
+    async def recompute_levels(self, guild_id: int) -> dict[int, tuple[int, int]]:
+        """Recompute every member's level with today's threshold: {user: (old, new)}."""
+        checklist_ids = [i.id for lvl in self.roadmap.levels for i in lvl.checklist]
+        async with self.db.write.begin() as s:
+            threshold = await get_threshold(s, guild_id)
+            levels = dict(
+                (
+                    await s.execute(
+                        select(Member.user_id, Member.level).where(Member.guild_id == guild_id)
+                    )
+                ).tuples()
+            )
+            done: dict[int, set[str]] = {user: set() for user in levels}
+            rows = await s.execute(
+                select(Completion.user_id, Completion.item_id).where(
+                    Completion.guild_id == guild_id, Completion.item_id.in_(checklist_ids)
+                )
+            )
+            for user, item_id in rows.tuples():
+                done.setdefault(user, set()).add(item_id)
+            changes: dict[int, tuple[int, int]] = {}
+            for user, items in done.items():
+                new = level_from_done(self.roadmap, items, threshold)
+                old = levels.get(user, 0)
+                changes[user] = (old, new)
+                if new != old:
+                    await s.execute(
+                        update(Member)
+                        .where(Member.guild_id == guild_id, Member.user_id == user)
+                        .values(level=new)
+                    )
+        return changes
+
+
+async def touch_member(
+    s: AsyncSession, guild_id: int, user_id: int, display_name: str | None
+) -> None:
+    """Create the member row if needed and remember the name Discord showed us."""
+    stmt = upsert(s, Member).values(
+        guild_id=guild_id,
+        user_id=user_id,
+        display_name=(display_name or "")[:100],
+        created_at=utcnow(),
+    )
+    if display_name:
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["guild_id", "user_id"], set_={"display_name": display_name[:100]}
+        )
+    else:
+        stmt = stmt.on_conflict_do_nothing()
+    await s.execute(stmt)
+
+
+async def _done_ids(s: AsyncSession, guild_id: int, user_id: int) -> set[str]:
+    rows = await s.execute(
+        select(Completion.item_id).where(
+            Completion.guild_id == guild_id, Completion.user_id == user_id
+        )
+    )
+    return set(rows.scalars())
+
+
+def _audit(
+    guild_id: int, actor_id: int, member_id: int, item_id: str, action: str, now: dt.datetime
+) -> AuditEntry:
+    return AuditEntry(
+        guild_id=guild_id,
+        actor_id=actor_id,
+        member_id=member_id,
+        item_id=item_id,
+        action=action,
+        created_at=now,
+    )

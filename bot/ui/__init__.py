@@ -1,0 +1,1 @@
+"""Rendering shared by cogs: embeds, progress bars, paginator, confirm buttons."""

@@ -1,0 +1,254 @@
+"""`/config`: server settings, level roles and corrections, for Manage Server only."""
+
+from __future__ import annotations
+
+import logging
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.bot import MilestoneBot
+from bot.errors import UserError
+from bot.levelups import apply_change, role_problem, sync_member_roles
+from bot.services.catalog import choice_label, search
+from bot.ui.render import embed, level_name, lines_field, when
+
+log = logging.getLogger(__name__)
+LevelOption = app_commands.Range[int, 1, 5]
+
+
+@app_commands.guild_only()
+@app_commands.default_permissions(manage_guild=True)
+class Admin(commands.GroupCog, group_name="config"):
+    """Server settings for admins (Manage Server)."""
+
+    def __init__(self, bot: MilestoneBot) -> None:
+        self.bot = bot
+        super().__init__()
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        # Discord hides /config from members without Manage Server, but a server can
+        # override that in its integration settings: check again at run time.
+        if interaction.guild_id is None:
+            raise app_commands.NoPrivateMessage()
+        if not interaction.permissions.manage_guild:
+            raise app_commands.MissingPermissions(["manage_guild"])
+        return True
+
+    @app_commands.command(name="show")
+    async def show(self, interaction: discord.Interaction) -> None:
+        """Show every setting of this server."""
+        assert interaction.guild is not None
+        await interaction.response.send_message(
+            embed=await self.config_embed(interaction.guild), ephemeral=True
+        )
+
+    async def config_embed(self, guild: discord.Guild) -> discord.Embed:
+        """Every setting of the server in one embed."""
+        cfg = await self.bot.guild_settings.config(guild.id)
+        e = embed(f"Settings of {guild.name}")
+        e.add_field(name="Level threshold", value=f"{cfg.level_threshold}% of each checklist")
+        e.add_field(
+            name="Level-up announcements",
+            value=f"<#{cfg.announce_channel_id}>"
+            if cfg.announce_channel_id
+            else "where they happen",
+        )
+        e.add_field(name="Server timezone", value=cfg.timezone or "UTC (not set)")
+        roles = [
+            f"L{r.level} · <@&{r.role_id}>"
+            + (
+                f"\n  ⚠️ {r.last_error} ({when(r.last_error_at, 'R')})"
+                if r.last_error and r.last_error_at
+                else ""
+            )
+            for r in cfg.level_roles
+        ]
+        e.add_field(
+            name="Level roles",
+            value=lines_field(roles) if roles else "none: add with /config level-role",
+            inline=False,
+        )
+        for name, value in await self.bot.schedule_fields(guild.id):
+            e.add_field(name=name, value=value, inline=False)
+        audit = [
+            f"{when(a.created_at, 'd')} <@{a.actor_id}> "
+            + (f"granted `{a.item_id}` to" if a.action == "grant" else f"took `{a.item_id}` from")
+            + f" <@{a.member_id}>"
+            for a in cfg.recent_audit
+        ]
+        e.add_field(
+            name="Latest corrections",
+            value=lines_field(audit) if audit else "none",
+            inline=False,
+        )
+        if cfg.last_error and cfg.last_error_at:
+            e.add_field(
+                name="Last problem",
+                value=f"⚠️ {cfg.last_error} ({when(cfg.last_error_at, 'R')})",
+                inline=False,
+            )
+        return e
+
+    @app_commands.command(name="level-role")
+    @app_commands.describe(level="The level, 1 to 5", role="The role members get on reaching it")
+    async def level_role(
+        self, interaction: discord.Interaction, level: LevelOption, role: discord.Role
+    ) -> None:
+        """Give a role to members who reach a level (and take it when they lose it)."""
+        assert interaction.guild is not None
+        if role.is_default():
+            raise UserError("@everyone cannot be a level role: pick or create a real role.")
+        await self.bot.guild_settings.set_level_role(
+            interaction.guild.id, level, role.id, interaction.user.id
+        )
+        text = (
+            f"Members who reach **{level_name(self.bot.roadmap, level)}** will get {role.mention}."
+        )
+        problem = role_problem(interaction.guild, role)
+        if problem:
+            await self.bot.guild_settings.record_role_error(interaction.guild.id, level, problem)
+            text += f"\n⚠️ But I cannot give it yet: {problem}."
+        text += "\nRun `/config sync-roles` to give it to members already at that level."
+        await interaction.response.send_message(text, ephemeral=True)
+
+    @app_commands.command(name="level-role-clear")
+    @app_commands.describe(level="The level whose role to stop giving")
+    async def level_role_clear(self, interaction: discord.Interaction, level: LevelOption) -> None:
+        """Stop giving a level's role (members who have it keep it)."""
+        assert interaction.guild_id is not None
+        role_id = await self.bot.guild_settings.clear_level_role(interaction.guild_id, level)
+        if role_id is None:
+            raise UserError(f"Level {level} has no role set, so there is nothing to clear.")
+        await interaction.response.send_message(
+            f"Level {level} no longer gives <@&{role_id}>. Nobody loses it.", ephemeral=True
+        )
+
+    @app_commands.command(name="announce")
+    @app_commands.describe(
+        channel="Where level-ups are announced; leave empty for where they happen"
+    )
+    async def announce(
+        self, interaction: discord.Interaction, channel: discord.TextChannel | None = None
+    ) -> None:
+        """Choose where level-ups are announced."""
+        assert interaction.guild is not None
+        if channel is not None and not channel.permissions_for(interaction.guild.me).send_messages:
+            raise UserError(
+                f"I cannot send messages in {channel.mention}: give me Send Messages there first."
+            )
+        await self.bot.guild_settings.set_announce_channel(
+            interaction.guild.id, channel.id if channel else None
+        )
+        where = channel.mention if channel else "the channel where the level was reached"
+        await interaction.response.send_message(
+            f"Level-ups will be announced in {where}.", ephemeral=True
+        )
+
+    @app_commands.command(name="level-threshold")
+    @app_commands.describe(percent="Share of each level's checklist needed to reach it (1-100)")
+    async def level_threshold(
+        self, interaction: discord.Interaction, percent: app_commands.Range[int, 1, 100]
+    ) -> None:
+        """Set the share of each level's checklist needed to reach it (default 100)."""
+        assert interaction.guild_id is not None
+        await self.bot.guild_settings.set_threshold(interaction.guild_id, percent)
+        await interaction.response.send_message(
+            f"Members now need {percent}% of each level's checklist. It applies at each member's "
+            "next change; `/config sync-roles` applies it to everyone now.",
+            ephemeral=True,
+        )
+
+    @app_commands.command(name="sync-roles")
+    async def sync_roles(self, interaction: discord.Interaction) -> None:
+        """Recompute every member's level and give or take level roles to match."""
+        assert interaction.guild is not None
+        guild = interaction.guild
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        changes = await self.bot.progress.recompute_levels(guild.id)
+        roles = await self.bot.guild_settings.level_roles(guild.id)
+        given = taken = gone = 0
+        if roles:
+            for user_id, (_, level) in changes.items():
+                try:
+                    member = guild.get_member(user_id) or await guild.fetch_member(user_id)
+                except discord.NotFound:
+                    gone += 1
+                    continue
+                g, t = await sync_member_roles(self.bot, guild, member, level)
+                given, taken = given + g, taken + t
+        moved = sum(1 for old, new in changes.values() if old != new)
+        text = (
+            f"Checked {len(changes)} member(s): {moved} changed level, "
+            f"{given} role(s) given, {taken} taken"
+            + (f", {gone} no longer in the server" if gone else "")
+            + "."
+        )
+        if not roles:
+            text += " No level roles are set: add them with `/config level-role`."
+        errors = [
+            r
+            for r in (await self.bot.guild_settings.level_roles(guild.id)).values()
+            if r.last_error
+        ]
+        if errors:
+            text += "\n⚠️ " + "\n⚠️ ".join(f"Level {r.level}: {r.last_error}" for r in errors)
+        await interaction.followup.send(text, ephemeral=True)
+
+    async def _correct(
+        self, interaction: discord.Interaction, member: discord.Member, milestone: str, grant: bool
+    ) -> None:
+        assert interaction.guild is not None
+        if member.bot:
+            raise UserError("Bots do not have a roadmap: pick a member.")
+        service = self.bot.progress
+        fn = service.complete if grant else service.undo
+        change = await fn(
+            interaction.guild.id,
+            member.id,
+            milestone,
+            display_name=member.display_name,
+            actor_id=interaction.user.id,
+        )
+        verb = "granted to" if grant else "revoked from"
+        if not change.changed:
+            state = "already has" if grant else "does not have"
+            text = f"{member.mention} {state} **{change.item.title}**: nothing changed."
+        else:
+            text = f"**{change.item.title}** {verb} {member.mention}. Logged in `/config show`."
+            if change.new_level != change.old_level:
+                text += f"\nThey are now at **{level_name(self.bot.roadmap, change.new_level)}**."
+        await interaction.response.send_message(text, ephemeral=True)
+        await apply_change(self.bot, interaction.guild, member, change, interaction.channel)  # type: ignore[arg-type]
+
+    @app_commands.command(name="grant")
+    @app_commands.describe(member="Whose progress to correct", milestone="The item to mark done")
+    async def grant(
+        self, interaction: discord.Interaction, member: discord.Member, milestone: str
+    ) -> None:
+        """Mark an item done for a member (kept in the audit log)."""
+        await self._correct(interaction, member, milestone, grant=True)
+
+    @app_commands.command(name="revoke")
+    @app_commands.describe(
+        member="Whose progress to correct", milestone="The item to mark not done"
+    )
+    async def revoke(
+        self, interaction: discord.Interaction, member: discord.Member, milestone: str
+    ) -> None:
+        """Mark an item not done for a member (kept in the audit log)."""
+        await self._correct(interaction, member, milestone, grant=False)
+
+    @grant.autocomplete("milestone")
+    @revoke.autocomplete("milestone")
+    async def milestone_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        items = search(self.bot.roadmap, current)
+        return [app_commands.Choice(name=choice_label(i), value=i.id) for i in items]
+
+
+async def setup(bot: MilestoneBot) -> None:
+    """Load the cog."""
+    await bot.add_cog(Admin(bot))

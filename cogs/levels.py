@@ -1,0 +1,137 @@
+"""The ladder: `/levels`, `/level` and `/roadmap`."""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.bot import MilestoneBot
+from bot.roadmap import CATEGORY_LABELS, MILESTONE_CATEGORIES
+from bot.services.members import pace
+from bot.ui.render import bar, embed, item_line, level_name, lines_field
+
+LevelOption = app_commands.Range[int, 1, 5]
+
+
+def member_today(timezone: str | None) -> dt.date:
+    """Today in the member's timezone (UTC when unset)."""
+    return dt.datetime.now(ZoneInfo(timezone or "UTC")).date()
+
+
+class Levels(commands.Cog):
+    """Browse the five levels and the role-transition roadmap."""
+
+    def __init__(self, bot: MilestoneBot) -> None:
+        self.bot = bot
+
+    @app_commands.command(name="levels")
+    @app_commands.guild_only()
+    async def levels(self, interaction: discord.Interaction) -> None:
+        """Show the ladder from level 0 to 5 and where you stand on it."""
+        assert interaction.guild_id is not None
+        roadmap = self.bot.roadmap
+        progress = await self.bot.progress.member_progress(
+            interaction.guild_id, interaction.user.id
+        )
+        lines = []
+        for lvl in range(0, len(roadmap.levels) + 1):
+            months = roadmap.level(lvl).months_label if lvl else "start"
+            here = " ◀ **you are here**" if lvl == progress.level else ""
+            lines.append(f"**{lvl}** · {roadmap.level_title(lvl)} ({months}){here}")
+        e = embed("The ladder", "\n".join(lines))
+        if progress.level < len(roadmap.levels):
+            nxt = progress.levels[progress.level]
+            e.add_field(
+                name=f"Into {level_name(roadmap, nxt.number)}",
+                value=f"Checklist {bar(nxt.checklist_done, nxt.checklist_total)}\n"
+                f"Milestones {bar(nxt.milestones_done, nxt.milestones_total)}\n"
+                f"See it in full with `/level level:{nxt.number}`.",
+                inline=False,
+            )
+        else:
+            e.add_field(name="Top of the ladder", value="You reached the last level. 🏆")
+        await interaction.response.send_message(embed=e, ephemeral=True)
+
+    @app_commands.command(name="level")
+    @app_commands.guild_only()
+    @app_commands.describe(level="Which level to show, 1 to 5")
+    async def level(self, interaction: discord.Interaction, level: LevelOption) -> None:
+        """Show one level in full, with your done and not-done items."""
+        assert interaction.guild_id is not None
+        roadmap = self.bot.roadmap
+        lvl = roadmap.level(level)
+        done = await self.bot.progress.done_ids(interaction.guild_id, interaction.user.id)
+        phase = roadmap.phases[level - 1]
+        e = embed(
+            level_name(roadmap, level),
+            f"**{lvl.transition_from} → {lvl.transition_to}** · {lvl.months_label}\n"
+            f"**Focus:** {phase.focus}",
+        )
+        e.add_field(
+            name="Key transition activities",
+            value=lines_field([f"• {a}" for a in phase.activities]),
+            inline=False,
+        )
+        for category in MILESTONE_CATEGORIES:
+            items = lvl.milestones[category]
+            count = sum(1 for i in items if i.id in done)
+            e.add_field(
+                name=f"{CATEGORY_LABELS[category]} ({count}/{len(items)})",
+                value=lines_field([item_line(i, done) for i in items]),
+                inline=False,
+            )
+        count = sum(1 for i in lvl.checklist if i.id in done)
+        e.add_field(
+            name=f"Checklist ({count}/{len(lvl.checklist)}): gates the level",
+            value=lines_field([item_line(i, done) for i in lvl.checklist]),
+            inline=False,
+        )
+        e.set_footer(text="Tick items with /milestone complete or /milestone checklist.")
+        await interaction.response.send_message(embed=e, ephemeral=True)
+
+    @app_commands.command(name="roadmap")
+    @app_commands.guild_only()
+    async def roadmap(self, interaction: discord.Interaction) -> None:
+        """Show the role-transition phases and whether you are ahead or behind."""
+        assert interaction.guild_id is not None
+        roadmap = self.bot.roadmap
+        profile = await self.bot.members.profile(interaction.guild_id, interaction.user.id)
+        current = None
+        verdict = "Set your start date with `/profile started:YYYY-MM-DD` to see your pace."
+        if profile.started_on is not None:
+            stored = await self.bot.progress.member_progress(
+                interaction.guild_id, interaction.user.id, recent=0
+            )
+            level = stored.level
+            p = pace(roadmap, profile.started_on, member_today(profile.timezone), level)
+            current = p.phase.number
+            verdict = pace_text(p.months, p.phase.title, p.expected_level, level, p.verdict)
+        e = embed("Role transition roadmap", verdict)
+        for phase in roadmap.phases:
+            marker = " ◀ you are here" if phase.number == current else ""
+            e.add_field(
+                name=f"{phase.months_label}: {phase.title}{marker}",
+                value=lines_field(
+                    [f"**Focus:** {phase.focus}"] + [f"• {a}" for a in phase.activities]
+                ),
+                inline=False,
+            )
+        await interaction.response.send_message(embed=e, ephemeral=True)
+
+
+def pace_text(months: int, phase: str, expected: int, level: int, verdict: str) -> str:
+    """One sentence on a member's pace against the roadmap."""
+    nxt = f" and level {expected + 1} under way" if expected < 5 else ""
+    return (
+        f"Month {months} of your journey: phase **{phase}**. The roadmap expects level "
+        f"{expected} reached{nxt}; you are at level {level}, so you are **{verdict}**."
+    )
+
+
+async def setup(bot: MilestoneBot) -> None:
+    """Load the cog."""
+    await bot.add_cog(Levels(bot))

@@ -1,0 +1,250 @@
+"""`/milestone list|complete|undo|checklist`: ticking items off the roadmap."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.bot import MilestoneBot
+from bot.errors import UserError
+from bot.levelups import apply_change
+from bot.roadmap import CATEGORIES, CATEGORY_LABELS, Item
+from bot.services.catalog import choice_label, search
+from bot.services.progress import ProgressChange
+from bot.ui.render import embed, item_line, level_name, lines_field
+from bot.ui.views import OwnedView, send_paginated
+
+PER_PAGE = 15
+LevelOption = app_commands.Range[int, 1, 5]
+CategoryOption = Literal["knowledge", "technical", "projects", "professional", "check"]
+
+
+def merge(changes: list[ProgressChange]) -> tuple[int, int, tuple[int, ...]]:
+    """Old level, new level and levels to announce over several changes in a row."""
+    old = changes[0].old_level
+    new = changes[-1].new_level
+    announce = tuple(sorted({lvl for c in changes for lvl in c.announce if lvl <= new}))
+    return old, new, announce
+
+
+def level_note(bot: MilestoneBot, old: int, new: int) -> str:
+    """A line about a level change, or nothing."""
+    if new > old:
+        return f"\n🎉 You reached **{level_name(bot.roadmap, new)}**!"
+    if new < old:
+        return f"\nYou are now at **{level_name(bot.roadmap, new)}**."
+    return ""
+
+
+class ChecklistSelect(discord.ui.Select["ChecklistView"]):
+    """A multi-select of one level's checklist with the done items pre-selected."""
+
+    def __init__(self, items: tuple[Item, ...], done: set[str]) -> None:
+        super().__init__(
+            placeholder="Select what you have done",
+            min_values=0,
+            max_values=len(items),
+            options=[
+                discord.SelectOption(label=i.title[:100], value=i.id, default=i.id in done)
+                for i in items
+            ],
+        )
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        assert self.view is not None
+        await self.view.save(interaction, set(self.values))
+
+
+class ChecklistView(OwnedView):
+    """Ticks and unticks a level's checklist from one select menu."""
+
+    def __init__(self, bot: MilestoneBot, owner_id: int, level: int, done: set[str]) -> None:
+        super().__init__(owner_id)
+        self.bot = bot
+        self.level = level
+        self.items = bot.roadmap.checklist(level)
+        self.add_item(ChecklistSelect(self.items, done))
+
+    async def save(self, interaction: discord.Interaction, chosen: set[str]) -> None:
+        assert interaction.guild is not None
+        guild_id, user = interaction.guild.id, interaction.user
+        done = await self.bot.progress.done_ids(guild_id, user.id)
+        changes: list[ProgressChange] = []
+        for item in self.items:
+            if item.id in chosen and item.id not in done:
+                changes.append(
+                    await self.bot.progress.complete(
+                        guild_id, user.id, item.id, display_name=user.display_name
+                    )
+                )
+            elif item.id not in chosen and item.id in done:
+                changes.append(
+                    await self.bot.progress.undo(
+                        guild_id, user.id, item.id, display_name=user.display_name
+                    )
+                )
+        done = await self.bot.progress.done_ids(guild_id, user.id)
+        count = sum(1 for i in self.items if i.id in done)
+        tally = f"{count}/{len(self.items)} of the level {self.level} checklist done."
+        text = f"Saved: {tally}"
+        if not changes:
+            text = f"Nothing changed: {tally}"
+        else:
+            old, new, _ = merge(changes)
+            text += level_note(self.bot, old, new)
+        self.clear_items()
+        self.add_item(ChecklistSelect(self.items, done))
+        await interaction.response.edit_message(content=text, view=self)
+        if changes:
+            old, new, announce = merge(changes)
+            summary = ProgressChange(changes[-1].item, True, old, new, announce, 0)
+            await apply_change(self.bot, interaction.guild, user, summary, interaction.channel)  # type: ignore[arg-type]
+
+
+@app_commands.guild_only()
+class Milestones(commands.GroupCog, group_name="milestone"):
+    """Tick roadmap items off, undo them, and list them."""
+
+    def __init__(self, bot: MilestoneBot) -> None:
+        self.bot = bot
+        super().__init__()
+
+    async def _choices(
+        self, interaction: discord.Interaction, current: str, *, want_done: bool
+    ) -> list[app_commands.Choice[str]]:
+        if interaction.guild_id is None:
+            return []
+        done = await self.bot.progress.done_ids(interaction.guild_id, interaction.user.id)
+        items = search(self.bot.roadmap, current, lambda i: (i.id in done) == want_done)
+        return [app_commands.Choice(name=choice_label(i), value=i.id) for i in items]
+
+    @app_commands.command(name="list")
+    @app_commands.describe(
+        level="Only this level (1 to 5)",
+        category="Only this category",
+        member="Whose items to show (default: you)",
+    )
+    @app_commands.choices(
+        category=[app_commands.Choice(name=CATEGORY_LABELS[c], value=c) for c in CATEGORIES]
+    )
+    async def list_(
+        self,
+        interaction: discord.Interaction,
+        level: LevelOption | None = None,
+        category: str | None = None,
+        member: discord.Member | None = None,
+    ) -> None:
+        """List roadmap items with done and not-done marks."""
+        assert interaction.guild_id is not None
+        who = member or interaction.user
+        done = await self.bot.progress.done_ids(interaction.guild_id, who.id)
+        items = [
+            i
+            for i in self.bot.roadmap.items
+            if (level is None or i.level == level) and (category is None or i.category == category)
+        ]
+        items.sort(key=lambda i: (i.level, CATEGORIES.index(i.category)))
+        pages = max(1, -(-len(items) // PER_PAGE))
+        scope = " · ".join(
+            part
+            for part in (
+                f"level {level}" if level else "all levels",
+                CATEGORY_LABELS[category] if category else "",
+            )
+            if part
+        )
+        count = sum(1 for i in items if i.id in done)
+
+        async def render(page: int) -> tuple[discord.Embed, int]:
+            page = min(max(page, 0), pages - 1)
+            chunk = items[page * PER_PAGE : (page + 1) * PER_PAGE]
+            lines = [item_line(i, done, with_id=True) for i in chunk]
+            e = embed(f"Milestones of {who.display_name}: {scope}", lines_field(lines, 4000))
+            e.set_footer(text=f"{count}/{len(items)} done · page {page + 1}/{pages}")
+            return e, pages
+
+        await send_paginated(interaction, render, ephemeral=True)
+
+    @app_commands.command(name="complete")
+    @app_commands.describe(
+        milestone="The item you finished (type words of its title)",
+        evidence="Optional: a link or a short note showing the work",
+    )
+    async def complete(
+        self,
+        interaction: discord.Interaction,
+        milestone: str,
+        evidence: app_commands.Range[str, 1, 500] | None = None,
+    ) -> None:
+        """Mark a milestone or checklist item done."""
+        assert interaction.guild is not None
+        user = interaction.user
+        change = await self.bot.progress.complete(
+            interaction.guild.id,
+            user.id,
+            milestone,
+            display_name=user.display_name,
+            evidence=evidence,
+        )
+        if not change.changed:
+            text = f"**{change.item.title}** was already done. Nothing changed."
+        else:
+            text = f"✅ Done: **{change.item.title}**"
+            text += level_note(self.bot, change.old_level, change.new_level)
+        await interaction.response.send_message(text, ephemeral=True)
+        await apply_change(self.bot, interaction.guild, user, change, interaction.channel)  # type: ignore[arg-type]
+
+    @complete.autocomplete("milestone")
+    async def complete_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return await self._choices(interaction, current, want_done=False)
+
+    @app_commands.command(name="undo")
+    @app_commands.describe(milestone="The item to mark not done")
+    async def undo(self, interaction: discord.Interaction, milestone: str) -> None:
+        """Mark a milestone or checklist item not done."""
+        assert interaction.guild is not None
+        user = interaction.user
+        change = await self.bot.progress.undo(
+            interaction.guild.id, user.id, milestone, display_name=user.display_name
+        )
+        if not change.changed:
+            raise UserError(
+                f"**{change.item.title}** is not marked done, so there is nothing to undo."
+            )
+        text = f"↩️ Not done any more: **{change.item.title}**"
+        text += level_note(self.bot, change.old_level, change.new_level)
+        await interaction.response.send_message(text, ephemeral=True)
+        await apply_change(self.bot, interaction.guild, user, change, interaction.channel)  # type: ignore[arg-type]
+
+    @undo.autocomplete("milestone")
+    async def undo_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return await self._choices(interaction, current, want_done=True)
+
+    @app_commands.command(name="checklist")
+    @app_commands.describe(level="Which level's checklist, 1 to 5")
+    async def checklist(self, interaction: discord.Interaction, level: LevelOption) -> None:
+        """Tick a level's checklist from a menu: selecting completes, deselecting undoes."""
+        assert interaction.guild_id is not None
+        done = await self.bot.progress.done_ids(interaction.guild_id, interaction.user.id)
+        view = ChecklistView(self.bot, interaction.user.id, level, done)
+        items = self.bot.roadmap.checklist(level)
+        count = sum(1 for i in items if i.id in done)
+        await interaction.response.send_message(
+            f"**{level_name(self.bot.roadmap, level)}** checklist: {count}/{len(items)} done. "
+            "Select what you have done; deselect to undo.",
+            view=view,
+            ephemeral=True,
+        )
+        view.message = await interaction.original_response()
+
+
+async def setup(bot: MilestoneBot) -> None:
+    """Load the cog."""
+    await bot.add_cog(Milestones(bot))

@@ -1,0 +1,69 @@
+"""`/mydata export|delete`: a member's own data in this server."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.bot import MilestoneBot
+from bot.levelups import sync_member_roles
+from bot.ui.views import Confirm
+
+
+@app_commands.guild_only()
+class MyData(commands.GroupCog, group_name="mydata"):
+    """Export or delete what the bot keeps about you in this server."""
+
+    def __init__(self, bot: MilestoneBot) -> None:
+        self.bot = bot
+        super().__init__()
+
+    @app_commands.command(name="export")
+    async def export(self, interaction: discord.Interaction) -> None:
+        """Send you a JSON file of everything the bot keeps about you in this server."""
+        assert interaction.guild_id is not None
+        data = await self.bot.mydata.export(interaction.guild_id, interaction.user.id)
+        blob = json.dumps(data, indent=2, ensure_ascii=False).encode()
+        file = discord.File(io.BytesIO(blob), filename=f"milestones-{interaction.guild_id}.json")
+        await interaction.response.send_message(
+            "Here is everything the bot keeps about you in this server.", file=file, ephemeral=True
+        )
+
+    @app_commands.command(name="delete")
+    async def delete(self, interaction: discord.Interaction) -> None:
+        """Delete everything the bot keeps about you in this server (asks first)."""
+        assert interaction.guild is not None
+        view = Confirm(interaction.user.id, "Delete my data")
+        await interaction.response.send_message(
+            "This deletes your progress, check-in answers and profile in this server, "
+            "and takes your level roles. It cannot be undone. Sure?",
+            view=view,
+            ephemeral=True,
+        )
+        timed_out = await view.wait()
+        done = view.interaction
+        if timed_out or done is None:
+            await interaction.edit_original_response(
+                content="Nothing was deleted (no answer in time).", view=None
+            )
+            return
+        if not view.value:
+            await done.response.edit_message(content="Nothing was deleted.", view=None)
+            return
+        deleted = await self.bot.mydata.delete(interaction.guild.id, interaction.user.id)
+        await done.response.edit_message(
+            content=f"Deleted: {deleted.completions} completed item(s) and "
+            f"{deleted.checkin_answers} check-in answer(s). Your profile is gone too.",
+            view=None,
+        )
+        if isinstance(interaction.user, discord.Member) and deleted.level:
+            await sync_member_roles(self.bot, interaction.guild, interaction.user, 0)
+
+
+async def setup(bot: MilestoneBot) -> None:
+    """Load the cog."""
+    await bot.add_cog(MyData(bot))

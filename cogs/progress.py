@@ -1,0 +1,179 @@
+"""`/progress`, `/profile` and `/leaderboard`."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.bot import MilestoneBot
+from bot.errors import UserError
+from bot.scheduling import timezone_choices
+from bot.services.leaderboard import Period
+from bot.services.members import pace, parse_date
+from bot.ui.render import bar, embed, level_name, lines_field, when
+from bot.ui.views import send_paginated
+from cogs.levels import member_today, pace_text
+
+MEDALS = {1: "🥇", 2: "🥈", 3: "🥉"}
+
+
+def name(display_name: str, user_id: int) -> str:
+    """A stored display name, safe to show (no markdown), or the mention as fallback."""
+    return discord.utils.escape_markdown(display_name) if display_name else f"<@{user_id}>"
+
+
+class Progress(commands.Cog):
+    """Your progress, your profile and the server's leaderboard."""
+
+    def __init__(self, bot: MilestoneBot) -> None:
+        self.bot = bot
+
+    @app_commands.command(name="progress")
+    @app_commands.guild_only()
+    @app_commands.describe(member="Whose progress to show (default: you)")
+    async def progress(
+        self, interaction: discord.Interaction, member: discord.Member | None = None
+    ) -> None:
+        """Show level, progress per level, rank, streak and pace against the roadmap."""
+        assert interaction.guild_id is not None
+        guild_id = interaction.guild_id
+        who = member or interaction.user
+        if member is None or member.id == interaction.user.id:
+            await self.bot.members.touch(guild_id, who.id, who.display_name)
+        p = await self.bot.progress.member_progress(guild_id, who.id)
+        rank = await self.bot.leaderboard.rank(guild_id, who.id)
+        roadmap = self.bot.roadmap
+        e = embed(
+            f"Progress of {who.display_name}",
+            f"**{level_name(roadmap, p.level)}**\n"
+            f"{bar(p.completed, p.total, 16)} items done in all\n"
+            f"Server rank: {'hidden' if p.hidden else f'#{rank}' if rank else 'not ranked yet'}",
+        )
+        e.add_field(
+            name="Levels",
+            value="\n".join(
+                f"{'🏅' if lvl.reached else '▫️'} **{lvl.number}** {lvl.title}\n"
+                f"  checklist {bar(lvl.checklist_done, lvl.checklist_total, 8)}"
+                f" · milestones {bar(lvl.milestones_done, lvl.milestones_total, 8)}"
+                for lvl in p.levels
+            ),
+            inline=False,
+        )
+        streak = await self.bot.streak(guild_id, who.id)
+        if streak is not None:
+            e.add_field(name="Check-in streak", value=f"{streak} week(s)", inline=True)
+        if p.started_on:
+            pc = pace(roadmap, p.started_on, member_today(None), p.level)
+            e.add_field(
+                name="Pace",
+                value=pace_text(pc.months, pc.phase.title, pc.expected_level, p.level, pc.verdict),
+                inline=False,
+            )
+        if p.recent:
+            e.add_field(
+                name="Recently completed",
+                value=lines_field(
+                    [f"{when(d.completed_at, 'd')} {d.item.title}" for d in p.recent]
+                ),
+                inline=False,
+            )
+        await interaction.response.send_message(embed=e)
+
+    @app_commands.command(name="profile")
+    @app_commands.guild_only()
+    @app_commands.describe(
+        started="The day your journey began, as YYYY-MM-DD",
+        timezone="Your timezone, e.g. Europe/Berlin (used for reminders and dates)",
+        hidden="Hide yourself from the server leaderboard",
+    )
+    async def profile(
+        self,
+        interaction: discord.Interaction,
+        started: app_commands.Range[str, 1, 40] | None = None,
+        timezone: app_commands.Range[str, 1, 64] | None = None,
+        hidden: bool | None = None,
+    ) -> None:
+        """Show or set your journey start date, timezone and leaderboard visibility."""
+        assert interaction.guild_id is not None
+        user = interaction.user
+        current = await self.bot.members.profile(interaction.guild_id, user.id)
+        tz_name = timezone or current.timezone
+        started_on = (
+            parse_date(started, today=member_today(None if timezone else tz_name))
+            if started
+            else None
+        )
+        profile = await self.bot.members.update_profile(
+            interaction.guild_id,
+            user.id,
+            display_name=user.display_name,
+            started_on=started_on,
+            timezone=timezone,
+            hidden=hidden,
+        )
+        changed = any(v is not None for v in (started, timezone, hidden))
+        e = embed("Your profile" + (" (saved)" if changed else ""))
+        e.add_field(
+            name="Journey started",
+            value=profile.started_on.isoformat() if profile.started_on else "not set",
+        )
+        e.add_field(name="Timezone", value=profile.timezone or "not set (UTC)")
+        e.add_field(name="Leaderboard", value="hidden" if profile.hidden else "shown")
+        if not changed:
+            e.set_footer(text="Change these with the options of /profile.")
+        await interaction.response.send_message(embed=e, ephemeral=True)
+
+    @profile.autocomplete("timezone")
+    async def timezone_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return [app_commands.Choice(name=z, value=z) for z in timezone_choices(current)]
+
+    @app_commands.command(name="leaderboard")
+    @app_commands.guild_only()
+    @app_commands.describe(period="All time (default), this month or this week")
+    @app_commands.choices(
+        period=[
+            app_commands.Choice(name="All time", value="all"),
+            app_commands.Choice(name="This month", value="month"),
+            app_commands.Choice(name="This week", value="week"),
+        ]
+    )
+    async def leaderboard(self, interaction: discord.Interaction, period: str = "all") -> None:
+        """Rank members by milestones completed; ties go to who got there first."""
+        assert interaction.guild_id is not None
+        guild_id = interaction.guild_id
+        try:
+            chosen = Period(period)
+        except ValueError:
+            raise UserError(
+                "Pick a period from the list: all time, this month or this week."
+            ) from None
+        now = dt.datetime.now(dt.UTC)
+        titles = {Period.ALL: "all time", Period.MONTH: "this month", Period.WEEK: "this week"}
+
+        async def render(page: int) -> tuple[discord.Embed, int]:
+            board = await self.bot.leaderboard.page(guild_id, chosen, page, now=now)
+            lines = [
+                f"{MEDALS.get(e.rank, f'`{e.rank:>3}`')} **{name(e.display_name, e.user_id)}**"
+                f" · {e.completed} done · L{e.level}"
+                for e in board.entries
+            ]
+            text = "\n".join(lines) or "Nobody has completed anything in this period yet."
+            e = embed(f"Leaderboard: {titles[chosen]}", text)
+            since = f"since {when(board.since, 'D')} · " if board.since else ""
+            e.set_footer(text=f"{board.total} members · page {board.page + 1}/{board.pages}")
+            if since:
+                e.description = f"{since.removesuffix(' · ')}\n\n{text}"
+            return e, board.pages
+
+        await self.bot.members.touch(guild_id, interaction.user.id, interaction.user.display_name)
+        await send_paginated(interaction, render)
+
+
+async def setup(bot: MilestoneBot) -> None:
+    """Load the cog."""
+    await bot.add_cog(Progress(bot))
