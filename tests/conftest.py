@@ -11,6 +11,7 @@ import pytest
 from bot.db import Database
 from bot.db.migrate import upgrade
 from bot.roadmap import Roadmap, load_roadmap
+from tests.harness import World, close_world, make_world
 
 
 @pytest.fixture(scope="session")
@@ -41,3 +42,16 @@ async def db(db_url: str) -> AsyncIterator[Database]:
 def roadmap() -> Roadmap:
     """The shipped roadmap content."""
     return load_roadmap()
+
+
+@pytest.fixture
+async def world(roadmap: Roadmap, db_url: str) -> AsyncIterator[World]:
+    """The real bot connected to a fake Discord with one server."""
+    w = await make_world(roadmap, db_url)
+    try:
+        await w.start_bot()
+        yield w
+    finally:
+        await close_world(w)
+    unexpected = [r.getMessage() for r in w.errors.records]
+    assert not unexpected, f"errors were logged: {unexpected}"
