@@ -1,0 +1,39 @@
+"""Fake Discord (REST + gateway) on loopback for end-to-end tests of the real discord.py client."""
+
+from __future__ import annotations
+
+from .interaction import InteractionResult, message_text
+from .models import (
+    ADMINISTRATOR,
+    ALL_PERMISSIONS,
+    DEFAULT_EVERYONE_PERMISSIONS,
+    MANAGE_ROLES,
+    FakeChannel,
+    FakeFile,
+    FakeGuild,
+    FakeMember,
+    FakeRole,
+    RecordedRequest,
+)
+from .server import CommandNotAllowed, FailureRule, FakeDiscord
+
+FakeUser = FakeMember
+
+__all__ = [
+    "ADMINISTRATOR",
+    "ALL_PERMISSIONS",
+    "DEFAULT_EVERYONE_PERMISSIONS",
+    "MANAGE_ROLES",
+    "CommandNotAllowed",
+    "FailureRule",
+    "FakeChannel",
+    "FakeDiscord",
+    "FakeFile",
+    "FakeGuild",
+    "FakeMember",
+    "FakeRole",
+    "FakeUser",
+    "InteractionResult",
+    "RecordedRequest",
+    "message_text",
+]

@@ -1,0 +1,433 @@
+"""Self-tests of tests/fakediscord: a tiny real discord.py bot against the fake, end to end."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import discord
+import pytest
+import pytest_asyncio
+from discord import app_commands
+from discord.ext import commands
+
+from tests.fakediscord import (
+    MANAGE_ROLES,
+    CommandNotAllowed,
+    FakeDiscord,
+    FakeGuild,
+    FakeMember,
+)
+
+FRUITS = ["apple", "banana", "cherry", "spark", "sparkling"]
+
+
+class ConfirmView(discord.ui.View):
+    def __init__(self) -> None:
+        super().__init__(timeout=30)
+
+    @discord.ui.button(label="Confirm", custom_id="panel:confirm", style=discord.ButtonStyle.green)
+    async def confirm(
+        self, interaction: discord.Interaction, button: discord.ui.Button[ConfirmView]
+    ) -> None:
+        await interaction.response.edit_message(
+            content=f"confirmed by {interaction.user.name}", view=None
+        )
+        self.stop()
+
+    @discord.ui.button(label="Later", custom_id="panel:later")
+    async def later(
+        self, interaction: discord.Interaction, button: discord.ui.Button[ConfirmView]
+    ) -> None:
+        await interaction.response.defer()  # type 6: deferred update of this message
+        await interaction.edit_original_response(content="done later", view=None)
+
+    @discord.ui.select(
+        custom_id="panel:pick",
+        options=[discord.SelectOption(label=f, value=f) for f in ("apple", "banana")],
+    )
+    async def pick(
+        self, interaction: discord.Interaction, select: discord.ui.Select[ConfirmView]
+    ) -> None:
+        await interaction.response.send_message(f"picked {select.values[0]}", ephemeral=True)
+
+
+class FeedbackModal(discord.ui.Modal, title="Feedback"):
+    text: discord.ui.TextInput[FeedbackModal] = discord.ui.TextInput(
+        label="Your feedback", custom_id="feedback:text"
+    )
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:
+        await interaction.response.send_message(f"thanks: {self.text.value}", ephemeral=True)
+
+
+class MilestoneGroup(app_commands.Group):
+    def __init__(self) -> None:
+        super().__init__(name="milestone", description="Milestones")
+
+    @app_commands.command(name="complete", description="Complete a milestone")
+    async def complete(
+        self, interaction: discord.Interaction, milestone: str, hours: int = 1, public: bool = False
+    ) -> None:
+        await interaction.response.send_message(
+            embed=discord.Embed(title="Milestone complete", description=milestone).add_field(
+                name="hours", value=str(hours * 2)
+            ),
+            ephemeral=not public,
+        )
+
+    @complete.autocomplete("milestone")
+    async def complete_ac(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return [app_commands.Choice(name=f, value=f) for f in FRUITS if f.startswith(current)]
+
+
+class TinyBot(commands.Bot):
+    def __init__(self) -> None:
+        super().__init__(
+            command_prefix="!", intents=discord.Intents.default(), guild_ready_timeout=0.1
+        )
+        self.errors: list[BaseException] = []
+        self.seen: list[discord.Message] = []
+        self.tree.add_command(MilestoneGroup())
+        self.tree.on_error = self._on_tree_error  # type: ignore[method-assign]
+
+        @self.tree.command(name="panel", description="A panel with a button")
+        async def panel(interaction: discord.Interaction) -> None:
+            await interaction.response.send_message("Press it", view=ConfirmView())
+
+        @self.tree.command(name="feedback", description="Opens a modal")
+        async def feedback(interaction: discord.Interaction) -> None:
+            await interaction.response.send_modal(FeedbackModal())
+
+        @self.tree.command(name="slow", description="Defers, then follows up")
+        async def slow(interaction: discord.Interaction) -> None:
+            await interaction.response.defer(ephemeral=True, thinking=True)
+            await asyncio.sleep(0.01)
+            await interaction.followup.send("done slowly", embed=discord.Embed(title="Slow result"))
+
+        @self.tree.command(name="grant", description="Adds a role to the invoker")
+        async def grant(interaction: discord.Interaction, role: discord.Role) -> None:
+            assert isinstance(interaction.user, discord.Member)
+            await interaction.user.add_roles(role)
+            await interaction.response.send_message(f"granted {role.name}")
+
+        @self.tree.command(name="announce", description="Posts in a channel")
+        async def announce(
+            interaction: discord.Interaction, channel: discord.TextChannel, text: str
+        ) -> None:
+            target = self.get_channel(channel.id)
+            assert isinstance(target, discord.TextChannel)
+            await interaction.response.defer(ephemeral=True)
+            try:
+                await target.send(text)
+            except discord.Forbidden as exc:
+                self.errors.append(exc)
+                await interaction.followup.send("cannot post there", ephemeral=True)
+                return
+            await interaction.edit_original_response(content=f"posted in {target.mention}")
+
+        @self.tree.command(name="purge", description="Admins only")
+        @app_commands.default_permissions(manage_guild=True)
+        async def purge(interaction: discord.Interaction) -> None:
+            await interaction.response.send_message("purged")
+
+        @self.tree.context_menu(name="Inspect")
+        async def inspect(interaction: discord.Interaction, member: discord.Member) -> None:
+            await interaction.response.send_message(f"inspected {member.name}", ephemeral=True)
+
+        @self.listen()
+        async def on_message(message: discord.Message) -> None:
+            if not message.author.bot:
+                self.seen.append(message)
+
+        @self.tree.command(name="export", description="Sends a JSON file")
+        async def export(interaction: discord.Interaction) -> None:
+            blob = json.dumps({"ok": True}).encode()
+            await interaction.response.send_message(
+                "your export",
+                file=discord.File(io.BytesIO(blob), filename="export.json"),
+                ephemeral=True,
+            )
+
+        @self.tree.command(name="poke", description="DMs a user")
+        async def poke(interaction: discord.Interaction, user: discord.User) -> None:
+            try:
+                await user.send(f"poked by {interaction.user.name}")
+            except discord.Forbidden as exc:
+                self.errors.append(exc)
+                await interaction.response.send_message("their DMs are closed")
+                return
+            await interaction.response.send_message(f"poked {user.name}")
+
+    async def _on_tree_error(
+        self, interaction: discord.Interaction, error: app_commands.AppCommandError
+    ) -> None:
+        self.errors.append(error)
+
+
+@dataclass
+class Env:
+    fake: FakeDiscord
+    bot: TinyBot
+    guild: FakeGuild
+    alice: FakeMember
+
+
+@pytest_asyncio.fixture
+async def env() -> AsyncIterator[Env]:
+    fake = FakeDiscord()
+    await fake.start()
+    fake.install()
+    guild = fake.add_guild(name="Data Guild")
+    alice = fake.add_member(guild.id, name="alice")
+    bot = TinyBot()
+    task = asyncio.create_task(bot.start("fake-token"))
+    try:
+        await asyncio.wait_for(bot.wait_until_ready(), 5)
+        await bot.tree.sync()
+        yield Env(fake, bot, guild, alice)
+    finally:
+        await bot.close()
+        await asyncio.wait_for(task, 5)
+        await fake.close()
+        fake.uninstall()
+    assert not fake.unknown_requests, fake.unknown_requests
+
+
+@pytest.mark.asyncio
+async def test_startup_and_sync(env: Env) -> None:
+    fake, bot = env.fake, env.bot
+    assert (
+        bot.user is not None
+        and str(bot.user.id) == fake.bot_user["id"]
+        and bot.user.id == fake.bot_id
+    )
+    assert bot.application_id == fake.application_id
+    guild = bot.get_guild(env.guild.id)
+    assert guild is not None and guild.name == "Data Guild" and guild.me is not None
+    assert fake.command_sync_count == 1
+    names = {c["name"] for c in fake.commands()}
+    assert {"milestone", "panel", "feedback", "slow", "grant", "announce"} <= names
+    assert all(int(c["id"]) > 0 for c in fake.commands())
+    assert [r.path for r in fake.requests[:2]] == ["/users/@me", "/oauth2/applications/@me"]
+
+
+@pytest.mark.asyncio
+async def test_slash_with_subcommand_and_typed_options(env: Env) -> None:
+    res = await env.fake.slash(
+        env.guild.id,
+        env.alice.id,
+        "milestone complete",
+        {"milestone": "l1.check.python", "hours": 21},
+    )
+    cb = await res.response()
+    assert cb["type"] == 4
+    assert res.ephemeral
+    msg = await res.final()
+    assert msg["embeds"][0]["title"] == "Milestone complete"
+    assert "l1.check.python" in res.text() and "42" in res.text()
+    opts = res.payload["data"]["options"][0]["options"]
+    assert {o["name"]: o["type"] for o in opts} == {"milestone": 3, "hours": 4}
+
+    public = await env.fake.slash(
+        env.guild.id, env.alice.id, "milestone complete", {"milestone": "x", "public": True}
+    )
+    await public.final()
+    assert not public.ephemeral
+
+
+@pytest.mark.asyncio
+async def test_autocomplete(env: Env) -> None:
+    res = await env.fake.autocomplete(
+        env.guild.id,
+        env.alice.id,
+        "milestone complete",
+        {"milestone": "spark"},
+        focused="milestone",
+    )
+    cb = await res.response()
+    assert cb["type"] == 8
+    assert [c["value"] for c in await res.choices()] == ["spark", "sparkling"]
+
+
+@pytest.mark.asyncio
+async def test_button_and_select(env: Env) -> None:
+    fake = env.fake
+    res = await fake.slash(env.guild.id, env.alice.id, "panel")
+    msg = await res.final()
+    assert res.message is msg and msg["components"]
+    picked = await fake.select(env.guild.id, env.alice.id, msg, "panel:pick", ["banana"])
+    assert (await picked.final())["content"] == "picked banana"
+    assert picked.ephemeral
+
+    click = await fake.click(env.guild.id, env.alice.id, msg, "panel:confirm")
+    assert (await click.response())["type"] == 7
+    final = await click.final()
+    assert final["content"] == "confirmed by alice"
+    assert final["components"] == []
+    assert msg["content"] == "confirmed by alice"  # the recorded message itself was updated
+    with pytest.raises(AssertionError):
+        await fake.click(env.guild.id, env.alice.id, msg, "panel:confirm")  # button is gone
+
+
+@pytest.mark.asyncio
+async def test_modal_roundtrip(env: Env) -> None:
+    res = await env.fake.slash(env.guild.id, env.alice.id, "feedback")
+    modal = await res.modal()
+    assert res.type == 9 and modal["custom_id"]
+    sub = await env.fake.submit_modal(
+        env.guild.id, env.alice.id, modal["custom_id"], {"feedback:text": "great bot"}
+    )
+    assert (await sub.final())["content"] == "thanks: great bot"
+    assert sub.ephemeral
+    with pytest.raises(AssertionError):
+        await env.fake.submit_modal(env.guild.id, env.alice.id, modal["custom_id"], {"nope": "x"})
+
+
+@pytest.mark.asyncio
+async def test_defer_then_followup(env: Env) -> None:
+    res = await env.fake.slash(env.guild.id, env.alice.id, "slow")
+    assert (await res.response())["type"] == 5
+    assert res.ephemeral
+    final = await res.final()
+    assert final["content"] == "done slowly"
+    assert "Slow result" in res.text()
+    assert len(await res.followups(1)) == 1
+
+
+@pytest.mark.asyncio
+async def test_role_grant_mutates_state_and_respects_permissions(env: Env) -> None:
+    fake, guild = env.fake, env.guild
+    junior = fake.add_role(guild.id, "Junior DE", position=1)
+    # Without Manage Roles the real API answers 403 / 50013.
+    res = await fake.slash(guild.id, env.alice.id, "grant", {"role": junior.id})
+    await asyncio.sleep(0.1)
+    assert not res.responded
+    assert isinstance(env.bot.errors[-1].__cause__, discord.Forbidden)
+
+    mod = fake.add_role(guild.id, "Bot", position=5, permissions=MANAGE_ROLES)
+    fake.set_bot_roles(guild.id, [mod.id])
+    res = await fake.slash(guild.id, env.alice.id, "grant", {"role": junior})
+    assert (await res.final())["content"] == "granted Junior DE"
+    assert fake.member_roles(guild.id, env.alice.id) == {junior.id}
+    assert fake.requests_to("PUT", rf"/guilds/{guild.id}/members/{env.alice.id}/roles/{junior.id}")
+    me = env.bot.get_guild(guild.id).me  # type: ignore[union-attr]
+    assert me.guild_permissions.manage_roles  # bot's own member was updated over the gateway
+
+
+@pytest.mark.asyncio
+async def test_channel_post_and_injected_403(env: Env) -> None:
+    fake, guild = env.fake, env.guild
+    news = fake.add_channel(guild.id, "news")
+    await asyncio.sleep(0.05)  # CHANNEL_CREATE reaches the bot's cache
+    res = await fake.slash(
+        guild.id, env.alice.id, "announce", {"channel": news, "text": "hello all"}
+    )
+    final = await res.final()
+    assert final["content"] == f"posted in <#{news.id}>"
+    assert [m["content"] for m in fake.channel_messages(news.id)] == ["hello all"]
+
+    fake.fail("POST", rf"/channels/{news.id}/messages", 403, 50013, "Missing Permissions", times=1)
+    res = await fake.slash(guild.id, env.alice.id, "announce", {"channel": news, "text": "again"})
+    assert (await res.final())["content"] == "cannot post there"
+    err = env.bot.errors[-1]
+    assert isinstance(err, discord.Forbidden) and err.code == 50013
+    assert len(fake.channel_messages(news.id)) == 1
+
+
+@pytest.mark.asyncio
+async def test_file_attachment(env: Env) -> None:
+    res = await env.fake.slash(env.guild.id, env.alice.id, "export")
+    msg = await res.final()
+    assert res.ephemeral
+    (att,) = msg["attachments"]
+    assert att["filename"] == "export.json"
+    assert json.loads(env.fake.attachment_bytes(att)) == {"ok": True}
+    assert res.callback is not None and res.callback["files"][0].filename == "export.json"
+
+
+@pytest.mark.asyncio
+async def test_dm_and_closed_dms(env: Env) -> None:
+    fake = env.fake
+    bob = fake.add_member(env.guild.id, name="bob")
+    res = await fake.slash(env.guild.id, env.alice.id, "poke", {"user": bob})
+    assert (await res.final())["content"] == "poked bob"
+    assert [m["content"] for m in fake.dms(bob.id)] == ["poked by alice"]
+
+    fake.close_dms(bob.id)
+    res = await fake.slash(env.guild.id, env.alice.id, "poke", {"user": bob.id})
+    assert (await res.final())["content"] == "their DMs are closed"
+    err = env.bot.errors[-1]
+    assert isinstance(err, discord.Forbidden) and err.code == 50007
+
+
+@pytest.mark.asyncio
+async def test_dm_interaction_and_unknown_route(env: Env) -> None:
+    fake = env.fake
+    res = await fake.slash(None, env.alice.id, "milestone complete", {"milestone": "dm"})
+    await res.final()
+    assert "member" not in res.payload and res.payload["user"]["id"] == str(env.alice.id)
+    assert "dm" in res.text()
+
+    route = discord.http.Route("GET", "/nonexistent/{x}", x=1)
+    with pytest.raises(discord.NotFound):
+        await env.bot.http.request(route)
+    assert [r.path for r in fake.unknown_requests] == ["/nonexistent/1"]
+    fake.unknown_requests.clear()
+
+
+@pytest.mark.asyncio
+async def test_component_deferred_update_then_edit(env: Env) -> None:
+    fake = env.fake
+    msg = await (await fake.slash(env.guild.id, env.alice.id, "panel")).final()
+    res = await fake.click(env.guild, env.alice, msg, "panel:later")
+    assert (await res.response())["type"] == 6
+    final = await res.final()
+    assert final is msg and msg["content"] == "done later" and msg["components"] == []
+
+
+@pytest.mark.asyncio
+async def test_rate_limit_429_is_retried(env: Env) -> None:
+    fake = env.fake
+    channel = fake.guild(env.guild.id).default_channel
+    fake.fail("POST", rf"/channels/{channel.id}/messages", 429, times=1)
+    res = await fake.slash(
+        env.guild.id, env.alice.id, "announce", {"channel": channel, "text": "hi"}
+    )
+    assert (await res.final())["content"] == f"posted in <#{channel.id}>"
+    assert [r.status for r in fake.requests_to("POST", rf"/channels/{channel.id}/messages")] == [
+        429,
+        200,
+    ]
+
+
+@pytest.mark.asyncio
+async def test_default_member_permissions_and_context_menu(env: Env) -> None:
+    fake, guild = env.fake, env.guild
+    with pytest.raises(CommandNotAllowed):
+        await fake.slash(guild.id, env.alice.id, "purge")
+    boss = fake.add_member(
+        guild.id, name="boss", permissions=int(discord.Permissions(manage_guild=True).value)
+    )
+    res = await fake.slash(guild.id, boss.id, "purge")
+    assert (await res.final())["content"] == "purged"
+
+    res = await fake.user_command(guild.id, boss.id, "Inspect", env.alice)
+    assert (await res.final())["content"] == "inspected alice"
+
+
+@pytest.mark.asyncio
+async def test_user_message_without_content_intent(env: Env) -> None:
+    await env.fake.user_message(env.guild.id, env.alice.id, "hello bot")
+    for _ in range(50):
+        if env.bot.seen:
+            break
+        await asyncio.sleep(0.01)
+    (seen,) = env.bot.seen
+    assert seen.author.id == env.alice.id and seen.content == ""  # no message_content intent
+    assert env.fake.channel_messages(seen.channel.id) == []  # only the bot's own messages
