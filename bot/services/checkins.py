@@ -1,0 +1,837 @@
+"""Weekly check-ins: the schedule, cycles, answers, streaks, nudges and the summary."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Container, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import exists, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.db import Database, upsert
+from bot.db.models import (
+    CheckinAnswer,
+    CheckinCycle,
+    Completion,
+    GuildSettings,
+    LevelAnnouncement,
+    Member,
+)
+from bot.errors import UserError
+from bot.scheduling import (
+    format_when,
+    next_weekly,
+    parse_hhmm,
+    parse_weekday,
+    safe_timezone,
+    validate_timezone,
+)
+
+DEFAULT_OPEN_HOURS = 48
+MAX_OPEN_HOURS = 168
+MAX_TEXT = 1000
+MAX_HOURS = 168.0
+NUDGE_LOOKBACK = 4
+TOP_STREAKS = 10
+MAX_LEVEL_UPS = 25
+MAX_AWAY_DAYS = 365
+
+
+@dataclass(frozen=True)
+class CheckinSettings:
+    """A server's check-in schedule."""
+
+    guild_id: int
+    enabled: bool
+    channel_id: int | None
+    weekday: int | None
+    time: str | None
+    timezone: str
+    open_hours: int
+
+
+@dataclass(frozen=True)
+class CycleInfo:
+    """One check-in cycle."""
+
+    id: int
+    guild_id: int
+    channel_id: int
+    message_id: int | None
+    opens_at: dt.datetime
+    closes_at: dt.datetime
+    closed_at: dt.datetime | None
+
+    def is_open(self, now: dt.datetime) -> bool:
+        """Tell whether answers are accepted at `now`."""
+        return self.closed_at is None and self.opens_at <= now < self.closes_at
+
+
+@dataclass(frozen=True)
+class Answers:
+    """What a member typed in the check-in form; `hours` is the raw text or a number."""
+
+    learned: str = ""
+    built: str = ""
+    milestones: str = ""
+    feedback: str = ""
+    hours: str | float = ""
+
+
+@dataclass(frozen=True)
+class AnswerResult:
+    """The outcome of submitting an answer."""
+
+    cycle: CycleInfo
+    replaced: bool
+    hours: float
+
+
+@dataclass(frozen=True)
+class CheckinStatus:
+    """What `/checkin status` shows."""
+
+    enabled: bool
+    cycle: CycleInfo | None
+    answered: int
+    closes_at: dt.datetime | None
+    next_opens_at: dt.datetime | None
+    timezone: str
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One past answer of a member, with its cycle's dates."""
+
+    cycle_id: int
+    opens_at: dt.datetime
+    closes_at: dt.datetime
+    learned: str
+    built: str
+    milestones: str
+    feedback: str
+    hours: float
+    submitted_at: dt.datetime
+    updated_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class StreakEntry:
+    """A member and their check-in streak."""
+
+    user_id: int
+    display_name: str
+    streak: int
+
+
+@dataclass(frozen=True)
+class LevelUp:
+    """A member who reached a level during a cycle."""
+
+    user_id: int
+    display_name: str
+    level: int
+
+
+@dataclass(frozen=True)
+class CycleSummary:
+    """What is posted when a cycle closes."""
+
+    cycle: CycleInfo
+    answered: int
+    top_streaks: tuple[StreakEntry, ...]
+    total_hours: float
+    average_hours: float
+    milestones_completed: int
+    level_ups: tuple[LevelUp, ...]
+    level_up_count: int
+
+
+@dataclass(frozen=True)
+class _CycleRow:
+    id: int
+    opens_at: dt.datetime
+    closes_at: dt.datetime
+    closed_at: dt.datetime | None
+
+
+def parse_hours(value: str | float | None) -> float:
+    """Parse hours spent learning: a number from 0 to 168; "2,5" is accepted."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return 0.0
+    try:
+        hours = float(value.strip().replace(",", ".")) if isinstance(value, str) else float(value)
+    except ValueError:
+        hours = math.nan
+    if not math.isfinite(hours) or not 0 <= hours <= MAX_HOURS:
+        shown = str(value)[:20]
+        raise UserError(
+            f"Hours must be a number from 0 to 168, for example 3 or 2.5 (you wrote `{shown}`)."
+        )
+    return round(hours, 2)
+
+
+def _clip(text: str | None) -> str:
+    return (text or "").strip()[:MAX_TEXT]
+
+
+def _cycle_info(row: CheckinCycle) -> CycleInfo:
+    return CycleInfo(
+        id=row.id,
+        guild_id=row.guild_id,
+        channel_id=row.channel_id,
+        message_id=row.message_id,
+        opens_at=row.opens_at,
+        closes_at=row.closes_at,
+        closed_at=row.closed_at,
+    )
+
+
+def _settings_info(row: GuildSettings) -> CheckinSettings:
+    return CheckinSettings(
+        guild_id=row.guild_id,
+        enabled=bool(row.checkins_enabled),
+        channel_id=row.checkin_channel_id,
+        weekday=row.checkin_weekday,
+        time=row.checkin_time,
+        timezone=safe_timezone(row.timezone),
+        open_hours=row.checkin_open_hours or DEFAULT_OPEN_HOURS,
+    )
+
+
+def _next_open(settings: CheckinSettings | None, now: dt.datetime) -> dt.datetime | None:
+    if (
+        settings is None
+        or not settings.enabled
+        or settings.channel_id is None
+        or settings.weekday is None
+        or not settings.time
+    ):
+        return None
+    return next_weekly(now, settings.weekday, settings.time, settings.timezone)
+
+
+def streak_step(
+    streak: int,
+    phase: int,
+    cycle: _CycleRow,
+    answered: bool,
+    away_until: dt.date | None,
+    now: dt.datetime,
+) -> tuple[int, int, bool]:
+    """Walk one cycle back; return (streak, phase, go on).
+
+    Answered cycles count. An unanswered open cycle is skipped. Unanswered cycles that
+    opened on or before the member's `away_until` are skipped too, but only in one block
+    (phase 0: none met yet, 1: in the away block, 2: the block is behind us).
+    """
+    if answered:
+        return streak + 1, 2 if phase == 1 else phase, True
+    if cycle.closed_at is None and cycle.closes_at > now:
+        return streak, phase, True
+    if away_until is not None and phase < 2 and cycle.opens_at.date() <= away_until:
+        return streak, 1, True
+    return streak, phase, False
+
+
+def count_streak(
+    cycles: Sequence[_CycleRow],
+    answered: Container[int],
+    away_until: dt.date | None,
+    now: dt.datetime,
+) -> int:
+    """Count consecutive answered cycles, newest first (see `streak_step`)."""
+    streak, phase = 0, 0
+    for cycle in cycles:
+        streak, phase, go_on = streak_step(
+            streak, phase, cycle, cycle.id in answered, away_until, now
+        )
+        if not go_on:
+            break
+    return streak
+
+
+class CheckinService:
+    """Check-in rules; every method takes plain ids and values."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    # -- settings --
+
+    async def configure(
+        self,
+        guild_id: int,
+        *,
+        channel_id: int,
+        weekday: int | str,
+        time: str,
+        timezone: str,
+        open_hours: int = DEFAULT_OPEN_HOURS,
+    ) -> CheckinSettings:
+        """Set the weekly check-in schedule (the timezone is the server's timezone)."""
+        day = parse_weekday(weekday)
+        hhmm = parse_hhmm(time)
+        zone = validate_timezone(timezone)
+        if not 1 <= open_hours <= MAX_OPEN_HOURS:
+            raise UserError("open_hours must be from 1 to 168 (a week); the default is 48.")
+        values = {
+            "checkins_enabled": True,
+            "checkin_channel_id": channel_id,
+            "checkin_weekday": day,
+            "checkin_time": hhmm,
+            "timezone": zone,
+            "checkin_open_hours": open_hours,
+        }
+        async with self.db.write.begin() as s:
+            await save_settings(s, guild_id, values)
+        return CheckinSettings(guild_id, True, channel_id, day, hhmm, zone, open_hours)
+
+    async def disable(self, guild_id: int) -> None:
+        """Stop scheduled check-ins (an open cycle still closes on time)."""
+        async with self.db.write.begin() as s:
+            await save_settings(s, guild_id, {"checkins_enabled": False})
+
+    async def settings(self, guild_id: int) -> CheckinSettings | None:
+        """Return the server's check-in settings, if it has a settings row."""
+        async with self.db.read() as s:
+            row = await s.get(GuildSettings, guild_id)
+            return None if row is None else _settings_info(row)
+
+    # -- cycles --
+
+    async def open_cycle(
+        self, guild_id: int, now: dt.datetime, opens_at: dt.datetime | None = None
+    ) -> CycleInfo | None:
+        """Open a cycle at `opens_at` (scheduled) or now (an admin's check-in now).
+
+        Scheduled: returns None when the cycle already exists (another process opened it).
+        Now: raises UserError when a cycle is open, saying when it closes.
+        """
+        async with self.db.write.begin() as s:
+            row = await s.get(GuildSettings, guild_id)
+            settings = None if row is None else _settings_info(row)
+            if settings is None or settings.channel_id is None:
+                raise UserError(
+                    "Check-ins are not set up in this server: "
+                    "an admin can set them up with /config checkins."
+                )
+            if opens_at is None:
+                current = await self._open_row(s, guild_id, now)
+                if current is not None:
+                    raise UserError(
+                        "A check-in is already open; it closes "
+                        f"{format_when(current.closes_at, settings.timezone)}."
+                    )
+                opens_at = now
+            closes_at = opens_at + dt.timedelta(hours=settings.open_hours)
+            result = await s.execute(
+                upsert(s, CheckinCycle)
+                .values(
+                    guild_id=guild_id,
+                    channel_id=settings.channel_id,
+                    opens_at=opens_at,
+                    closes_at=closes_at,
+                )
+                .on_conflict_do_nothing()
+            )
+            if _rowcount(result) == 0:
+                return None
+            created = await s.scalar(
+                select(CheckinCycle).where(
+                    CheckinCycle.guild_id == guild_id, CheckinCycle.opens_at == opens_at
+                )
+            )
+            assert created is not None
+            return _cycle_info(created)
+
+    async def set_prompt_message(self, cycle_id: int, message_id: int) -> None:
+        """Remember the message that carries a cycle's prompt."""
+        async with self.db.write.begin() as s:
+            await s.execute(
+                update(CheckinCycle)
+                .where(CheckinCycle.id == cycle_id)
+                .values(message_id=message_id)
+            )
+
+    async def cycle(self, cycle_id: int) -> CycleInfo | None:
+        """Return one cycle."""
+        async with self.db.read() as s:
+            row = await s.get(CheckinCycle, cycle_id)
+            return None if row is None else _cycle_info(row)
+
+    async def unclosed_cycles(self, guild_id: int) -> list[CycleInfo]:
+        """Return the server's cycles not closed yet, oldest first."""
+        async with self.db.read() as s:
+            rows = await s.scalars(
+                select(CheckinCycle)
+                .where(CheckinCycle.guild_id == guild_id, CheckinCycle.closed_at.is_(None))
+                .order_by(CheckinCycle.opens_at)
+            )
+            return [_cycle_info(row) for row in rows]
+
+    async def open_cycle_for(self, guild_id: int, now: dt.datetime) -> CycleInfo | None:
+        """Return the cycle accepting answers at `now`, or None."""
+        async with self.db.read() as s:
+            row = await self._open_row(s, guild_id, now)
+            return None if row is None else _cycle_info(row)
+
+    @staticmethod
+    async def _open_row(s: AsyncSession, guild_id: int, now: dt.datetime) -> CheckinCycle | None:
+        return await s.scalar(
+            select(CheckinCycle)
+            .where(
+                CheckinCycle.guild_id == guild_id,
+                CheckinCycle.closed_at.is_(None),
+                CheckinCycle.opens_at <= now,
+                CheckinCycle.closes_at > now,
+            )
+            .order_by(CheckinCycle.opens_at.desc())
+            .limit(1)
+        )
+
+    # -- answers --
+
+    async def submit_answer(
+        self,
+        guild_id: int,
+        user_id: int,
+        display_name: str | None,
+        answers: Answers,
+        now: dt.datetime,
+    ) -> AnswerResult:
+        """Store a member's answer to the open cycle; a resubmission replaces it."""
+        hours = parse_hours(answers.hours)
+        async with self.db.write.begin() as s:
+            row = await self._open_row(s, guild_id, now)
+            if row is None:
+                raise UserError(await self._no_cycle_message(s, guild_id, now))
+            cycle = _cycle_info(row)
+            previous = await s.scalar(
+                select(CheckinAnswer.submitted_at).where(
+                    CheckinAnswer.cycle_id == cycle.id, CheckinAnswer.user_id == user_id
+                )
+            )
+            await touch_member(s, guild_id, user_id, display_name, now)
+            fields = {
+                "learned": _clip(answers.learned),
+                "built": _clip(answers.built),
+                "milestones": _clip(answers.milestones),
+                "feedback": _clip(answers.feedback),
+                "hours": hours,
+                "updated_at": now,
+            }
+            await s.execute(
+                upsert(s, CheckinAnswer)
+                .values(
+                    cycle_id=cycle.id,
+                    user_id=user_id,
+                    guild_id=guild_id,
+                    submitted_at=now,
+                    **fields,
+                )
+                .on_conflict_do_update(index_elements=["cycle_id", "user_id"], set_=fields)
+            )
+        return AnswerResult(cycle=cycle, replaced=previous is not None, hours=hours)
+
+    async def current_answer(
+        self, guild_id: int, user_id: int, now: dt.datetime
+    ) -> HistoryEntry | None:
+        """Return the member's answer to the open cycle (to pre-fill the form), if any."""
+        async with self.db.read() as s:
+            row = await self._open_row(s, guild_id, now)
+            if row is None:
+                return None
+            entries = await self._history(s, guild_id, user_id, 1, 0, cycle_id=row.id)
+            return entries[0] if entries else None
+
+    async def _no_cycle_message(self, s: AsyncSession, guild_id: int, now: dt.datetime) -> str:
+        row = await s.get(GuildSettings, guild_id)
+        settings = None if row is None else _settings_info(row)
+        next_open = _next_open(settings, now)
+        if next_open is None or settings is None:
+            return (
+                "No check-in is open, and weekly check-ins are not set up in this server: "
+                "an admin must set them up with /config checkins."
+            )
+        return (
+            "No check-in is open right now. The next one opens "
+            f"{format_when(next_open, settings.timezone)}."
+        )
+
+    async def status(self, guild_id: int, now: dt.datetime) -> CheckinStatus:
+        """Return the open cycle, how many answered, when it closes and the next opening."""
+        async with self.db.read() as s:
+            row = await s.get(GuildSettings, guild_id)
+            settings = None if row is None else _settings_info(row)
+            cycle_row = await self._open_row(s, guild_id, now)
+            answered = 0
+            if cycle_row is not None:
+                answered = (
+                    await s.scalar(
+                        select(func.count()).where(CheckinAnswer.cycle_id == cycle_row.id)
+                    )
+                    or 0
+                )
+        cycle = None if cycle_row is None else _cycle_info(cycle_row)
+        return CheckinStatus(
+            enabled=settings is not None and settings.enabled,
+            cycle=cycle,
+            answered=answered,
+            closes_at=None if cycle is None else cycle.closes_at,
+            next_opens_at=_next_open(settings, now),
+            timezone=settings.timezone if settings is not None else "UTC",
+        )
+
+    async def history(
+        self, guild_id: int, user_id: int, limit: int = 10, offset: int = 0
+    ) -> tuple[HistoryEntry, ...]:
+        """Return a member's answers, newest first."""
+        async with self.db.read() as s:
+            return await self._history(s, guild_id, user_id, limit, offset)
+
+    @staticmethod
+    async def _history(
+        s: AsyncSession,
+        guild_id: int,
+        user_id: int,
+        limit: int,
+        offset: int,
+        cycle_id: int | None = None,
+    ) -> tuple[HistoryEntry, ...]:
+        query = (
+            select(CheckinAnswer, CheckinCycle.opens_at, CheckinCycle.closes_at)
+            .join(CheckinCycle, CheckinCycle.id == CheckinAnswer.cycle_id)
+            .where(CheckinAnswer.guild_id == guild_id, CheckinAnswer.user_id == user_id)
+            .order_by(CheckinCycle.opens_at.desc())
+            .limit(max(1, min(limit, 100)))
+            .offset(max(0, offset))
+        )
+        if cycle_id is not None:
+            query = query.where(CheckinAnswer.cycle_id == cycle_id)
+        rows = await s.execute(query)
+        return tuple(
+            HistoryEntry(
+                cycle_id=answer.cycle_id,
+                opens_at=opens_at,
+                closes_at=closes_at,
+                learned=answer.learned,
+                built=answer.built,
+                milestones=answer.milestones,
+                feedback=answer.feedback,
+                hours=answer.hours,
+                submitted_at=answer.submitted_at,
+                updated_at=answer.updated_at,
+            )
+            for answer, opens_at, closes_at in rows
+        )
+
+    async def history_count(self, guild_id: int, user_id: int) -> int:
+        """Return how many answers a member gave in this server."""
+        async with self.db.read() as s:
+            count = await s.scalar(
+                select(func.count()).where(
+                    CheckinAnswer.guild_id == guild_id, CheckinAnswer.user_id == user_id
+                )
+            )
+            return count or 0
+
+    # -- streaks and away --
+
+    async def streak(self, guild_id: int, user_id: int, now: dt.datetime) -> int:
+        """Return the member's streak of consecutive answered cycles (away weeks kept)."""
+        async with self.db.read() as s:
+            cycles = await _cycle_rows(s, guild_id, None)
+            answered = set(
+                await s.scalars(
+                    select(CheckinAnswer.cycle_id).where(
+                        CheckinAnswer.guild_id == guild_id, CheckinAnswer.user_id == user_id
+                    )
+                )
+            )
+            away_until = await s.scalar(
+                select(Member.away_until).where(
+                    Member.guild_id == guild_id, Member.user_id == user_id
+                )
+            )
+        return count_streak(cycles, answered, away_until, now)
+
+    async def set_away(
+        self,
+        guild_id: int,
+        user_id: int,
+        until: dt.date,
+        today: dt.date,
+        display_name: str | None = None,
+    ) -> dt.date:
+        """Mark a member away until a date (no nudges; the streak is kept)."""
+        if until <= today:
+            example = today + dt.timedelta(days=14)
+            raise UserError(
+                f"Pick a date after today for `until`, for example {example.isoformat()}."
+            )
+        if until > today + dt.timedelta(days=MAX_AWAY_DAYS):
+            latest = today + dt.timedelta(days=MAX_AWAY_DAYS)
+            raise UserError(
+                f"You can be away for at most a year: pick a date up to {latest.isoformat()}."
+            )
+        async with self.db.write.begin() as s:
+            await touch_member(s, guild_id, user_id, display_name, None)
+            await s.execute(
+                update(Member)
+                .where(Member.guild_id == guild_id, Member.user_id == user_id)
+                .values(away_until=until)
+            )
+        return until
+
+    async def clear_away(self, guild_id: int, user_id: int) -> None:
+        """End a member's away period."""
+        async with self.db.write.begin() as s:
+            await s.execute(
+                update(Member)
+                .where(Member.guild_id == guild_id, Member.user_id == user_id)
+                .values(away_until=None)
+            )
+
+    # -- nudges --
+
+    async def nudge_targets(self, cycle_id: int, now: dt.datetime) -> tuple[int, ...]:
+        """Mark the cycle nudged (once) and return whom to nudge.
+
+        Members who answered one of the four cycles before this one, have not answered this
+        one, are not away, subscribed to reminders and have no DM failure on record.
+        A second call returns nothing.
+        """
+        async with self.db.write.begin() as s:
+            cycle = await s.get(CheckinCycle, cycle_id)
+            if cycle is None or cycle.closed_at is not None:
+                return ()
+            marked = await s.execute(
+                update(CheckinCycle)
+                .where(CheckinCycle.id == cycle_id, CheckinCycle.nudged_at.is_(None))
+                .values(nudged_at=now)
+            )
+            if _rowcount(marked) == 0:
+                return ()
+            previous = list(
+                await s.scalars(
+                    select(CheckinCycle.id)
+                    .where(
+                        CheckinCycle.guild_id == cycle.guild_id,
+                        CheckinCycle.opens_at < cycle.opens_at,
+                    )
+                    .order_by(CheckinCycle.opens_at.desc())
+                    .limit(NUDGE_LOOKBACK)
+                )
+            )
+            if not previous:
+                return ()
+            answered_recently = exists().where(
+                CheckinAnswer.cycle_id.in_(previous),
+                CheckinAnswer.user_id == Member.user_id,
+            )
+            answered_now = exists().where(
+                CheckinAnswer.cycle_id == cycle_id, CheckinAnswer.user_id == Member.user_id
+            )
+            rows = await s.scalars(
+                select(Member.user_id)
+                .where(
+                    Member.guild_id == cycle.guild_id,
+                    Member.reminders_subscribed.is_(True),
+                    Member.dm_failed_at.is_(None),
+                    or_(Member.away_until.is_(None), Member.away_until < now.date()),
+                    answered_recently,
+                    ~answered_now,
+                )
+                .order_by(Member.user_id)
+            )
+            return tuple(rows)
+
+    # -- closing --
+
+    async def close_cycle(self, cycle_id: int, now: dt.datetime) -> CycleSummary | None:
+        """Close a cycle once and return its summary; None if it was already closed."""
+        async with self.db.write.begin() as s:
+            result = await s.execute(
+                update(CheckinCycle)
+                .where(CheckinCycle.id == cycle_id, CheckinCycle.closed_at.is_(None))
+                .values(closed_at=now)
+            )
+            if _rowcount(result) == 0:
+                return None
+        return await self.summary(cycle_id, now)
+
+    async def summary(self, cycle_id: int, now: dt.datetime) -> CycleSummary | None:
+        """Summarise a cycle: participation, top streaks, hours, milestones, level-ups."""
+        async with self.db.read() as s:
+            row = await s.get(CheckinCycle, cycle_id)
+            if row is None:
+                return None
+            cycle = _cycle_info(row)
+            end = cycle.closed_at or now
+            count, total = (
+                await s.execute(
+                    select(func.count(), func.coalesce(func.sum(CheckinAnswer.hours), 0.0)).where(
+                        CheckinAnswer.cycle_id == cycle_id
+                    )
+                )
+            ).one()
+            milestones = await s.scalar(
+                select(func.count()).where(
+                    Completion.guild_id == cycle.guild_id,
+                    Completion.completed_at >= cycle.opens_at,
+                    Completion.completed_at < end,
+                )
+            )
+            level_filter = (
+                LevelAnnouncement.guild_id == cycle.guild_id,
+                LevelAnnouncement.reached_at >= cycle.opens_at,
+                LevelAnnouncement.reached_at < end,
+            )
+            level_up_count = await s.scalar(select(func.count()).where(*level_filter))
+            level_rows = await s.execute(
+                select(LevelAnnouncement.user_id, Member.display_name, LevelAnnouncement.level)
+                .outerjoin(
+                    Member,
+                    (Member.guild_id == LevelAnnouncement.guild_id)
+                    & (Member.user_id == LevelAnnouncement.user_id),
+                )
+                .where(*level_filter)
+                .order_by(LevelAnnouncement.reached_at)
+                .limit(MAX_LEVEL_UPS)
+            )
+            level_ups = tuple(
+                LevelUp(user_id, name or "", level) for user_id, name, level in level_rows
+            )
+            top = await _top_streaks(s, cycle, now)
+        answered = int(count or 0)
+        total_hours = round(float(total or 0.0), 2)
+        return CycleSummary(
+            cycle=cycle,
+            answered=answered,
+            top_streaks=top,
+            total_hours=total_hours,
+            average_hours=round(total_hours / answered, 2) if answered else 0.0,
+            milestones_completed=int(milestones or 0),
+            level_ups=level_ups,
+            level_up_count=int(level_up_count or 0),
+        )
+
+
+async def _top_streaks(
+    s: AsyncSession, cycle: CycleInfo, now: dt.datetime
+) -> tuple[StreakEntry, ...]:
+    """Walk cycles back one query per cycle (never one per member) for this cycle's answerers."""
+    cycles = await _cycle_rows(s, cycle.guild_id, cycle.opens_at)
+    participants = set(
+        await s.scalars(select(CheckinAnswer.user_id).where(CheckinAnswer.cycle_id == cycle.id))
+    )
+    if not participants:
+        return ()
+    away_rows = await s.execute(
+        select(Member.user_id, Member.away_until).where(
+            Member.guild_id == cycle.guild_id, Member.away_until.is_not(None)
+        )
+    )
+    away = {user_id: until for user_id, until in away_rows if user_id in participants}
+    state = {user_id: (0, 0) for user_id in participants}
+    active = set(participants)
+    for row in cycles:
+        if not active:
+            break
+        if row.id == cycle.id:
+            answered = participants
+        else:
+            answered = set(
+                await s.scalars(
+                    select(CheckinAnswer.user_id).where(CheckinAnswer.cycle_id == row.id)
+                )
+            )
+        for user_id in list(active):
+            streak, phase = state[user_id]
+            streak, phase, go_on = streak_step(
+                streak, phase, row, user_id in answered, away.get(user_id), now
+            )
+            state[user_id] = (streak, phase)
+            if not go_on:
+                active.discard(user_id)
+    best = sorted(state.items(), key=lambda item: (-item[1][0], item[0]))[:TOP_STREAKS]
+    name_rows = await s.execute(
+        select(Member.user_id, Member.display_name).where(
+            Member.guild_id == cycle.guild_id,
+            Member.user_id.in_([user_id for user_id, _ in best]),
+        )
+    )
+    names = {user_id: name for user_id, name in name_rows}
+    return tuple(
+        StreakEntry(user_id, names.get(user_id) or "", streak) for user_id, (streak, _) in best
+    )
+
+
+async def _cycle_rows(s: AsyncSession, guild_id: int, up_to: dt.datetime | None) -> list[_CycleRow]:
+    query = (
+        select(
+            CheckinCycle.id, CheckinCycle.opens_at, CheckinCycle.closes_at, CheckinCycle.closed_at
+        )
+        .where(CheckinCycle.guild_id == guild_id)
+        .order_by(CheckinCycle.opens_at.desc())
+    )
+    if up_to is not None:
+        query = query.where(CheckinCycle.opens_at <= up_to)
+    rows = await s.execute(query)
+    return [_CycleRow(*row) for row in rows]
+
+
+async def save_settings(s: AsyncSession, guild_id: int, values: dict[str, object]) -> None:
+    """Create or update the server's settings row with `values`."""
+    now = dt.datetime.now(dt.UTC)
+    await s.execute(
+        upsert(s, GuildSettings)
+        .values(guild_id=guild_id, updated_at=now, **values)
+        .on_conflict_do_update(index_elements=["guild_id"], set_={**values, "updated_at": now})
+    )
+
+
+async def touch_member(
+    s: AsyncSession,
+    guild_id: int,
+    user_id: int,
+    display_name: str | None,
+    now: dt.datetime | None = None,
+) -> None:
+    """Create the member row if needed and remember the name Discord showed us."""
+    stmt = upsert(s, Member).values(
+        guild_id=guild_id,
+        user_id=user_id,
+        display_name=(display_name or "")[:100],
+        created_at=now or dt.datetime.now(dt.UTC),
+    )
+    if display_name:
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["guild_id", "user_id"], set_={"display_name": display_name[:100]}
+        )
+    else:
+        stmt = stmt.on_conflict_do_nothing()
+    await s.execute(stmt)
+
+
+def _rowcount(result: object) -> int:
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+__all__ = [
+    "AnswerResult",
+    "Answers",
+    "CheckinService",
+    "CheckinSettings",
+    "CheckinStatus",
+    "CycleInfo",
+    "CycleSummary",
+    "HistoryEntry",
+    "LevelUp",
+    "StreakEntry",
+    "count_streak",
+    "parse_hours",
+]

@@ -1,0 +1,353 @@
+"""Continuous-learning reminders: the weekly channel post and members' weekly DMs."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import func, select, union, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.db import Database
+from bot.db.models import CheckinAnswer, Completion, GuildSettings, Member
+from bot.roadmap import Item, Principle, Roadmap
+from bot.scheduling import (
+    DEFAULT_REMINDER_TIME,
+    DEFAULT_REMINDER_WEEKDAY,
+    next_weekly,
+    parse_hhmm,
+    parse_weekday,
+    safe_timezone,
+    validate_timezone,
+)
+from bot.services.checkins import save_settings, touch_member
+
+MAX_ITEMS = 3
+MAX_NOTICES = 20
+WEEK = dt.timedelta(days=7)
+
+
+@dataclass(frozen=True)
+class ReminderSettings:
+    """A server's weekly reminder post; `timezone` is the one in effect."""
+
+    guild_id: int
+    enabled: bool
+    channel_id: int | None
+    weekday: int | None
+    time: str | None
+    timezone: str
+    own_timezone: str | None
+
+
+@dataclass(frozen=True)
+class WeekNumbers:
+    """The server's last 7 days."""
+
+    milestones_completed: int
+    active_members: int
+    checkin_answers: int
+
+
+@dataclass(frozen=True)
+class ChannelReminder:
+    """The weekly post: a principle, the week in numbers, members to tell their DMs fail."""
+
+    guild_id: int
+    channel_id: int
+    principle: Principle
+    week: WeekNumbers
+    dm_failed_user_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class MemberReminder:
+    """A member's weekly DM: their next checklist items and a principle."""
+
+    guild_id: int
+    user_id: int
+    level: int
+    level_title: str
+    items: tuple[Item, ...]
+    principle: Principle
+
+
+@dataclass(frozen=True)
+class SubscriptionStatus:
+    """What `/reminders status` shows."""
+
+    subscribed: bool
+    weekday: int
+    time: str
+    timezone: str
+    next_at: dt.datetime | None
+    dm_failed: bool
+    away_until: dt.date | None
+
+
+def next_principle(principles: tuple[Principle, ...], last: int | None) -> Principle:
+    """Return the principle after `last` in rotation (never `last` again if there are two)."""
+    ordered = sorted(principles, key=lambda principle: principle.number)
+    numbers = [principle.number for principle in ordered]
+    if last in numbers:
+        return ordered[(numbers.index(last) + 1) % len(ordered)]
+    return ordered[0]
+
+
+class ReminderService:
+    """Reminder rules; every method takes plain ids and values."""
+
+    def __init__(self, db: Database, roadmap: Roadmap) -> None:
+        self.db = db
+        self.roadmap = roadmap
+
+    # -- the server's weekly post --
+
+    async def configure(
+        self,
+        guild_id: int,
+        *,
+        channel_id: int,
+        weekday: int | str,
+        time: str,
+        timezone: str | None = None,
+    ) -> ReminderSettings:
+        """Set the weekly reminder post (timezone: its own, else the server's, else UTC)."""
+        day = parse_weekday(weekday)
+        hhmm = parse_hhmm(time)
+        own = validate_timezone(timezone) if timezone else None
+        values: dict[str, object] = {
+            "reminders_enabled": True,
+            "reminder_channel_id": channel_id,
+            "reminder_weekday": day,
+            "reminder_time": hhmm,
+            "reminder_timezone": own,
+        }
+        async with self.db.write.begin() as s:
+            await save_settings(s, guild_id, values)
+            server_tz = await s.scalar(
+                select(GuildSettings.timezone).where(GuildSettings.guild_id == guild_id)
+            )
+        return ReminderSettings(
+            guild_id, True, channel_id, day, hhmm, safe_timezone(own or server_tz), own
+        )
+
+    async def disable(self, guild_id: int) -> None:
+        """Stop the weekly reminder post."""
+        async with self.db.write.begin() as s:
+            await save_settings(s, guild_id, {"reminders_enabled": False})
+
+    async def settings(self, guild_id: int) -> ReminderSettings | None:
+        """Return the server's reminder settings, if it has a settings row."""
+        async with self.db.read() as s:
+            row = await s.get(GuildSettings, guild_id)
+        if row is None:
+            return None
+        return ReminderSettings(
+            guild_id=guild_id,
+            enabled=bool(row.reminders_enabled),
+            channel_id=row.reminder_channel_id,
+            weekday=row.reminder_weekday,
+            time=row.reminder_time,
+            timezone=safe_timezone(row.reminder_timezone or row.timezone),
+            own_timezone=row.reminder_timezone,
+        )
+
+    async def channel_reminder(self, guild_id: int, now: dt.datetime) -> ChannelReminder | None:
+        """Build this week's post and advance the principle rotation; None if not set up.
+
+        Members whose DMs failed and who were not told yet are listed (and marked told).
+        """
+        since = now - WEEK
+        async with self.db.write.begin() as s:
+            row = await s.get(GuildSettings, guild_id)
+            if row is None or row.reminder_channel_id is None or not self.roadmap.principles:
+                return None
+            principle = next_principle(self.roadmap.principles, row.last_principle)
+            row.last_principle = principle.number
+            week = await _week_numbers(s, guild_id, since, now)
+            untold = tuple(
+                await s.scalars(
+                    select(Member.user_id)
+                    .where(
+                        Member.guild_id == guild_id,
+                        Member.dm_failed_at.is_not(None),
+                        Member.dm_failure_told.is_(False),
+                    )
+                    .order_by(Member.dm_failed_at)
+                    .limit(MAX_NOTICES)
+                )
+            )
+            if untold:
+                await s.execute(
+                    update(Member)
+                    .where(Member.guild_id == guild_id, Member.user_id.in_(untold))
+                    .values(dm_failure_told=True)
+                )
+            channel_id = row.reminder_channel_id
+        return ChannelReminder(guild_id, channel_id, principle, week, untold)
+
+    # -- members' DMs --
+
+    async def subscribe(
+        self,
+        guild_id: int,
+        user_id: int,
+        weekday: int | str | None = None,
+        time: str | None = None,
+        *,
+        display_name: str | None = None,
+        now: dt.datetime | None = None,
+    ) -> SubscriptionStatus:
+        """Subscribe to weekly DMs (default Monday 09:00 in the member's timezone).
+
+        A day or time left out keeps the one chosen before. Subscribing again clears a
+        recorded DM failure, so DMs are tried again.
+        """
+        values: dict[str, object] = {
+            "reminders_subscribed": True,
+            "dm_failed_at": None,
+            "dm_failure_told": False,
+        }
+        if weekday is not None and str(weekday).strip():
+            values["reminder_weekday"] = parse_weekday(weekday)
+        if time is not None and time.strip():
+            values["reminder_time"] = parse_hhmm(time)
+        async with self.db.write.begin() as s:
+            await touch_member(s, guild_id, user_id, display_name)
+            await s.execute(
+                update(Member)
+                .where(Member.guild_id == guild_id, Member.user_id == user_id)
+                .values(**values)
+            )
+        return await self.status(guild_id, user_id, now or dt.datetime.now(dt.UTC))
+
+    async def unsubscribe(self, guild_id: int, user_id: int) -> bool:
+        """Stop weekly DMs; return whether the member was subscribed."""
+        async with self.db.write.begin() as s:
+            result = await s.execute(
+                update(Member)
+                .where(
+                    Member.guild_id == guild_id,
+                    Member.user_id == user_id,
+                    Member.reminders_subscribed.is_(True),
+                )
+                .values(reminders_subscribed=False)
+            )
+        return bool(getattr(result, "rowcount", 0))
+
+    async def status(self, guild_id: int, user_id: int, now: dt.datetime) -> SubscriptionStatus:
+        """Return the member's subscription and when the next DM goes out."""
+        async with self.db.read() as s:
+            member = await s.get(Member, (guild_id, user_id))
+        if member is None:
+            return SubscriptionStatus(
+                False, DEFAULT_REMINDER_WEEKDAY, DEFAULT_REMINDER_TIME, "UTC", None, False, None
+            )
+        weekday = (
+            member.reminder_weekday
+            if member.reminder_weekday is not None
+            else DEFAULT_REMINDER_WEEKDAY
+        )
+        hhmm = member.reminder_time or DEFAULT_REMINDER_TIME
+        tz = safe_timezone(member.timezone)
+        failed = member.dm_failed_at is not None
+        active = bool(member.reminders_subscribed) and not failed
+        return SubscriptionStatus(
+            subscribed=bool(member.reminders_subscribed),
+            weekday=weekday,
+            time=hhmm,
+            timezone=tz,
+            next_at=next_weekly(now, weekday, hhmm, tz) if active else None,
+            dm_failed=failed,
+            away_until=member.away_until,
+        )
+
+    async def member_reminder(
+        self, guild_id: int, user_id: int, now: dt.datetime
+    ) -> MemberReminder | None:
+        """Build a member's DM; None if they are not subscribed, their DMs fail, or away."""
+        async with self.db.read() as s:
+            member = await s.get(Member, (guild_id, user_id))
+            if (
+                member is None
+                or not member.reminders_subscribed
+                or member.dm_failed_at is not None
+                or (member.away_until is not None and member.away_until >= now.date())
+            ):
+                return None
+            done = set(
+                await s.scalars(
+                    select(Completion.item_id).where(
+                        Completion.guild_id == guild_id, Completion.user_id == user_id
+                    )
+                )
+            )
+        level, items = self.next_items(done)
+        principles = sorted(self.roadmap.principles, key=lambda principle: principle.number)
+        principle = principles[now.isocalendar().week % len(principles)]
+        title = self.roadmap.level_title(level) if level else ""
+        return MemberReminder(guild_id, user_id, level, title, items, principle)
+
+    def next_items(self, done: set[str]) -> tuple[int, tuple[Item, ...]]:
+        """Return the lowest level whose checklist is not complete and its next items.
+
+        (0, ()) when every checklist is complete.
+        """
+        for level in sorted(self.roadmap.levels, key=lambda level: level.number):
+            todo = tuple(item for item in level.checklist if item.id not in done)
+            if todo:
+                return level.number, todo[:MAX_ITEMS]
+        return 0, ()
+
+    async def record_dm_failure(self, guild_id: int, user_id: int, now: dt.datetime) -> None:
+        """Remember that a DM could not be delivered: no more DMs until they resubscribe."""
+        async with self.db.write.begin() as s:
+            await touch_member(s, guild_id, user_id, None)
+            await s.execute(
+                update(Member)
+                .where(
+                    Member.guild_id == guild_id,
+                    Member.user_id == user_id,
+                    Member.dm_failed_at.is_(None),
+                )
+                .values(dm_failed_at=now, dm_failure_told=False)
+            )
+
+    async def take_dm_failure_notice(self, guild_id: int, user_id: int) -> bool:
+        """Return True exactly once after a DM failure, so the member is told once."""
+        async with self.db.write.begin() as s:
+            result = await s.execute(
+                update(Member)
+                .where(
+                    Member.guild_id == guild_id,
+                    Member.user_id == user_id,
+                    Member.dm_failed_at.is_not(None),
+                    Member.dm_failure_told.is_(False),
+                )
+                .values(dm_failure_told=True)
+            )
+        return bool(getattr(result, "rowcount", 0))
+
+
+async def _week_numbers(
+    s: AsyncSession, guild_id: int, since: dt.datetime, now: dt.datetime
+) -> WeekNumbers:
+    completions = (
+        Completion.guild_id == guild_id,
+        Completion.completed_at >= since,
+        Completion.completed_at < now,
+    )
+    answers = (
+        CheckinAnswer.guild_id == guild_id,
+        CheckinAnswer.updated_at >= since,
+        CheckinAnswer.updated_at < now,
+    )
+    milestones = await s.scalar(select(func.count()).where(*completions))
+    answer_count = await s.scalar(select(func.count()).where(*answers))
+    active_users = union(
+        select(Completion.user_id).where(*completions),
+        select(CheckinAnswer.user_id).where(*answers),
+    ).subquery()
+    active = await s.scalar(select(func.count()).select_from(active_users))
+    return WeekNumbers(int(milestones or 0), int(active or 0), int(answer_count or 0))

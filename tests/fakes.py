@@ -1,0 +1,76 @@
+"""Test doubles for the scheduler's Discord side."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from bot.scheduling import PublishError
+from bot.services.checkins import CycleInfo, CycleSummary
+from bot.services.reminders import ChannelReminder, MemberReminder
+
+
+@dataclass
+class FakePublisher:
+    """Records what the scheduler would send to Discord.
+
+    `fail_guilds` maps a guild id to the exception every call for that guild raises;
+    `closed_dms` holds user ids whose DMs are closed (send_* return False).
+    """
+
+    fail_guilds: dict[int, Exception] = field(default_factory=dict)
+    closed_dms: set[int] = field(default_factory=set)
+    prompts: list[tuple[int, int, CycleInfo]] = field(default_factory=list)
+    summaries: list[tuple[int, int, CycleSummary]] = field(default_factory=list)
+    nudges: list[tuple[int, int, CycleInfo]] = field(default_factory=list)
+    reminders: list[tuple[int, int, ChannelReminder]] = field(default_factory=list)
+    dms: list[tuple[int, int, MemberReminder]] = field(default_factory=list)
+    next_message_id: int = 900_000
+
+    def _check(self, guild_id: int) -> None:
+        error = self.fail_guilds.get(guild_id)
+        if error is not None:
+            raise error
+
+    async def post_checkin_prompt(
+        self, guild_id: int, channel_id: int, cycle: CycleInfo
+    ) -> int | None:
+        """Record the prompt; return a fresh message id."""
+        self._check(guild_id)
+        self.prompts.append((guild_id, channel_id, cycle))
+        self.next_message_id += 1
+        return self.next_message_id
+
+    async def post_checkin_summary(
+        self, guild_id: int, channel_id: int, summary: CycleSummary
+    ) -> None:
+        """Record the summary."""
+        self._check(guild_id)
+        self.summaries.append((guild_id, channel_id, summary))
+
+    async def send_nudge(self, guild_id: int, user_id: int, cycle: CycleInfo) -> bool:
+        """Record the nudge unless the member's DMs are closed."""
+        self._check(guild_id)
+        if user_id in self.closed_dms:
+            return False
+        self.nudges.append((guild_id, user_id, cycle))
+        return True
+
+    async def post_reminder(
+        self, guild_id: int, channel_id: int, reminder: ChannelReminder
+    ) -> None:
+        """Record the channel reminder."""
+        self._check(guild_id)
+        self.reminders.append((guild_id, channel_id, reminder))
+
+    async def send_reminder_dm(self, guild_id: int, user_id: int, reminder: MemberReminder) -> bool:
+        """Record the DM unless the member's DMs are closed."""
+        self._check(guild_id)
+        if user_id in self.closed_dms:
+            return False
+        self.dms.append((guild_id, user_id, reminder))
+        return True
+
+
+def forbidden() -> PublishError:
+    """Return the error a publisher raises for a 403."""
+    return PublishError("Missing Permissions (403)")

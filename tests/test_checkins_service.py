@@ -1,0 +1,285 @@
+"""Check-in service: settings, cycles, answers, summary, streaks, away, nudge targets."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+
+import pytest
+from sqlalchemy import insert
+
+from bot.db import Database
+from bot.db.models import CheckinAnswer, Completion, LevelAnnouncement, Member
+from bot.errors import UserError
+from bot.services.checkins import (
+    MAX_TEXT,
+    Answers,
+    CheckinService,
+    parse_hours,
+)
+from bot.services.reminders import ReminderService
+
+UTC = dt.UTC
+GUILD = 42
+CHANNEL = 900
+DUE = dt.datetime(2024, 3, 4, 17, 0, tzinfo=UTC)  # Monday 18:00 Berlin
+HOUR = dt.timedelta(hours=1)
+WEEK = dt.timedelta(weeks=1)
+
+
+@pytest.fixture
+async def service(db: Database) -> CheckinService:
+    service = CheckinService(db)
+    await service.configure(
+        GUILD, channel_id=CHANNEL, weekday="mon", time="18:00", timezone="Europe/Berlin"
+    )
+    return service
+
+
+async def test_configure_validates(db: Database) -> None:
+    service = CheckinService(db)
+    with pytest.raises(UserError, match="from 1 to 168"):
+        await service.configure(
+            GUILD, channel_id=1, weekday=0, time="18:00", timezone="UTC", open_hours=0
+        )
+    with pytest.raises(UserError, match="Unknown timezone 'Nowhere'"):
+        await service.configure(GUILD, channel_id=1, weekday=0, time="18:00", timezone="Nowhere")
+    settings = await service.configure(
+        GUILD, channel_id=1, weekday="friday", time="7:30", timezone="utc", open_hours=24
+    )
+    assert (settings.weekday, settings.time, settings.timezone) == (4, "07:30", "UTC")
+    assert await service.settings(GUILD) == settings
+    await service.disable(GUILD)
+    disabled = await service.settings(GUILD)
+    assert disabled is not None and not disabled.enabled
+
+
+def test_parse_hours() -> None:
+    assert parse_hours("3") == 3.0
+    assert parse_hours("2.5") == 2.5
+    assert parse_hours("2,5") == 2.5
+    assert parse_hours("") == 0.0
+    assert parse_hours(4) == 4.0
+    for bad in ("abc", "-1", "169", "nan", "inf"):
+        with pytest.raises(UserError, match=r"number from 0 to 168, for example 3 or 2\.5"):
+            parse_hours(bad)
+
+
+async def test_answer_without_cycle_says_what_to_do(db: Database) -> None:
+    service = CheckinService(db)
+    with pytest.raises(UserError, match="an admin must set them up with /config checkins"):
+        await service.submit_answer(GUILD, 1, "Ada", Answers(), DUE)
+    await service.configure(
+        GUILD, channel_id=CHANNEL, weekday="mon", time="18:00", timezone="Europe/Berlin"
+    )
+    with pytest.raises(UserError, match=r"next one opens Mon 4 Mar 2024 18:00 \(Europe/Berlin\)"):
+        await service.submit_answer(GUILD, 1, "Ada", Answers(), DUE - HOUR)
+
+
+async def test_open_answer_resubmit_close_summary(db: Database, service: CheckinService) -> None:
+    cycle = await service.open_cycle(GUILD, DUE, opens_at=DUE)
+    assert cycle is not None and cycle.closes_at == DUE + dt.timedelta(hours=48)
+    assert await service.open_cycle(GUILD, DUE, opens_at=DUE) is None  # second process
+    first = await service.submit_answer(
+        GUILD, 1, "Ada", Answers(learned="Spark", hours="2,5"), DUE + HOUR
+    )
+    assert not first.replaced and first.hours == 2.5
+    again = await service.submit_answer(
+        GUILD, 1, "Ada L.", Answers(learned="Spark joins", hours="4"), DUE + 2 * HOUR
+    )
+    assert again.replaced and again.cycle.id == cycle.id
+    await service.submit_answer(GUILD, 2, "Bob", Answers(built="a DAG", hours="1"), DUE + HOUR)
+    current = await service.current_answer(GUILD, 1, DUE + 3 * HOUR)
+    assert current is not None and current.learned == "Spark joins" and current.hours == 4.0
+    status = await service.status(GUILD, DUE + 3 * HOUR)
+    assert status.cycle == cycle and status.answered == 2
+    assert status.closes_at == cycle.closes_at and status.next_opens_at == DUE + WEEK
+    # Progress in the window (and one outside it that must not count).
+    async with db.write.begin() as s:
+        await s.execute(
+            insert(Completion),
+            [
+                {"guild_id": GUILD, "user_id": 1, "item_id": "a", "completed_at": DUE + HOUR},
+                {"guild_id": GUILD, "user_id": 2, "item_id": "b", "completed_at": DUE + 5 * HOUR},
+                {"guild_id": GUILD, "user_id": 2, "item_id": "c", "completed_at": DUE - HOUR},
+                {"guild_id": 7, "user_id": 2, "item_id": "d", "completed_at": DUE + HOUR},
+            ],
+        )
+        s.add(LevelAnnouncement(guild_id=GUILD, user_id=2, level=1, reached_at=DUE + 5 * HOUR))
+    summary = await service.close_cycle(cycle.id, DUE + 48 * HOUR)
+    assert summary is not None
+    assert summary.answered == 2
+    assert summary.total_hours == 5.0 and summary.average_hours == 2.5
+    assert summary.milestones_completed == 2
+    assert [(u.user_id, u.display_name, u.level) for u in summary.level_ups] == [(2, "Bob", 1)]
+    assert summary.level_up_count == 1
+    assert [(e.user_id, e.display_name, e.streak) for e in summary.top_streaks] == [
+        (1, "Ada L.", 1),
+        (2, "Bob", 1),
+    ]
+    assert summary.cycle.closed_at == DUE + 48 * HOUR
+    assert await service.close_cycle(cycle.id, DUE + 49 * HOUR) is None
+    with pytest.raises(UserError, match="No check-in is open"):
+        await service.submit_answer(GUILD, 1, "Ada", Answers(), DUE + 49 * HOUR)
+    history = await service.history(GUILD, 1)
+    assert [(h.cycle_id, h.learned) for h in history] == [(cycle.id, "Spark joins")]
+    assert await service.history_count(GUILD, 1) == 1
+
+
+async def test_text_is_truncated(service: CheckinService) -> None:
+    await service.open_cycle(GUILD, DUE, opens_at=DUE)
+    await service.submit_answer(GUILD, 1, "Ada", Answers(learned="x" * 5000), DUE)
+    (entry,) = await service.history(GUILD, 1)
+    assert len(entry.learned) == MAX_TEXT
+
+
+async def test_check_in_now_refuses_while_open(db: Database, service: CheckinService) -> None:
+    opened = await service.open_cycle(GUILD, DUE)
+    assert opened is not None and opened.opens_at == DUE
+    with pytest.raises(UserError, match=r"already open; it closes Wed 6 Mar 2024 18:00"):
+        await service.open_cycle(GUILD, DUE + HOUR)
+    with pytest.raises(UserError, match="/config checkins"):
+        await CheckinService(db).open_cycle(GUILD + 1, DUE)
+
+
+async def _weeks(service: CheckinService, count: int) -> list[int]:
+    ids = []
+    for week in range(count):
+        opens = DUE + week * WEEK
+        cycle = await service.open_cycle(GUILD, opens, opens_at=opens)
+        assert cycle is not None
+        ids.append(cycle.id)
+    return ids
+
+
+async def _answer(service: CheckinService, user_id: int, week: int) -> None:
+    await service.submit_answer(GUILD, user_id, f"u{user_id}", Answers(), DUE + week * WEEK + HOUR)
+
+
+async def _close_all(service: CheckinService, ids: list[int]) -> None:
+    for cycle_id in ids:
+        cycle = await service.cycle(cycle_id)
+        assert cycle is not None
+        await service.close_cycle(cycle_id, cycle.closes_at)
+
+
+async def test_streak_counts_back_and_skips_open_unanswered(service: CheckinService) -> None:
+    ids = await _weeks(service, 1)
+    await _answer(service, 1, 0)
+    await _close_all(service, ids)
+    more = [await _weeks_from(service, week) for week in (1, 2, 3)]
+    for week in (1, 2):
+        await _answer(service, 1, week)
+    await _close_all(service, more[:2])
+    now = DUE + 3 * WEEK + HOUR
+    # Weeks 0-2 answered; week 3 open and unanswered does not break it.
+    assert await service.streak(GUILD, 1, now) == 3
+    await _answer(service, 1, 3)
+    assert await service.streak(GUILD, 1, now) == 4
+    assert await service.streak(GUILD, 2, now) == 0
+
+
+async def _weeks_from(service: CheckinService, week: int) -> int:
+    opens = DUE + week * WEEK
+    cycle = await service.open_cycle(GUILD, opens, opens_at=opens)
+    assert cycle is not None
+    return cycle.id
+
+
+async def test_streak_kept_across_away_period(service: CheckinService) -> None:
+    ids = [await _weeks_from(service, week) for week in range(7)]
+    # Answers weeks 0-2, away for weeks 3-4, back for weeks 5-6. A gap in week 0's past
+    # (none here) would still break it; a miss after the away period breaks it too.
+    for week in (0, 1, 2):
+        await _answer(service, 1, week)
+    today = (DUE + 2 * WEEK + 2 * HOUR).date()
+    await service.set_away(GUILD, 1, (DUE + 4 * WEEK).date() + dt.timedelta(days=1), today)
+    for week in (5, 6):
+        await _answer(service, 1, week)
+    await _close_all(service, ids)
+    after = DUE + 8 * WEEK
+    assert await service.streak(GUILD, 1, after) == 5
+    # The summary of week 6 agrees with the single-member walk.
+    summary = await service.summary(ids[6], after)
+    assert summary is not None
+    assert [(e.user_id, e.streak) for e in summary.top_streaks] == [(1, 5)]
+    # Member 2 answered the same weeks without being away: the gap breaks the streak.
+    for week in (0, 1, 2, 5, 6):
+        await _answer_late(service, 2, ids[week])
+    assert await service.streak(GUILD, 2, after) == 2
+
+
+async def _answer_late(service: CheckinService, user_id: int, cycle_id: int) -> None:
+    async with service.db.write.begin() as s:
+        s.add(CheckinAnswer(cycle_id=cycle_id, user_id=user_id, guild_id=GUILD, hours=1.0))
+
+
+async def test_set_away_validates(service: CheckinService) -> None:
+    today = dt.date(2024, 3, 4)
+    with pytest.raises(UserError, match="after today"):
+        await service.set_away(GUILD, 1, today, today)
+    with pytest.raises(UserError, match="at most a year"):
+        await service.set_away(GUILD, 1, today + dt.timedelta(days=400), today)
+    assert await service.set_away(GUILD, 1, today + dt.timedelta(days=3), today) == dt.date(
+        2024, 3, 7
+    )
+
+
+async def test_nudge_targets(db: Database, service: CheckinService) -> None:
+    from bot.roadmap import load_roadmap
+
+    reminders = ReminderService(db, load_roadmap())
+    ids = [await _weeks_from(service, week) for week in range(6)]
+    for user_id in range(1, 8):
+        await reminders.subscribe(GUILD, user_id, now=DUE)
+    # 1: answered week 4 -> target. 2: answered week 0 only (five cycles back) -> no.
+    # 3: answered week 1, already answered week 5 -> no. 4: away -> no.
+    # 5: unsubscribed -> no. 6: DM failure -> no. 7: never answered -> no.
+    await _answer_late(service, 1, ids[4])
+    await _answer_late(service, 2, ids[0])
+    await _answer_late(service, 3, ids[1])
+    await _answer_late(service, 3, ids[5])
+    await _answer_late(service, 4, ids[3])
+    await _answer_late(service, 5, ids[3])
+    await _answer_late(service, 6, ids[3])
+    now = DUE + 5 * WEEK + 36 * HOUR
+    await service.set_away(GUILD, 4, now.date() + dt.timedelta(days=2), now.date())
+    await reminders.unsubscribe(GUILD, 5)
+    await reminders.record_dm_failure(GUILD, 6, now)
+    await _close_all(service, ids[:5])
+    assert await service.nudge_targets(ids[5], now) == (1,)
+    assert await service.nudge_targets(ids[5], now) == ()  # marked nudged
+
+
+async def test_close_with_ten_thousand_answers_is_fast(
+    db: Database, service: CheckinService
+) -> None:
+    cycle = await service.open_cycle(GUILD, DUE, opens_at=DUE)
+    assert cycle is not None
+    async with db.write.begin() as s:
+        await s.execute(
+            insert(Member),
+            [{"guild_id": GUILD, "user_id": n, "display_name": f"m{n}"} for n in range(10_000)],
+        )
+        await s.execute(
+            insert(CheckinAnswer),
+            [
+                {"cycle_id": cycle.id, "user_id": n, "guild_id": GUILD, "hours": n % 5}
+                for n in range(10_000)
+            ],
+        )
+        await s.execute(
+            insert(Completion),
+            [
+                {"guild_id": GUILD, "user_id": n, "item_id": "x", "completed_at": DUE + HOUR}
+                for n in range(3_000)
+            ],
+        )
+    started = time.perf_counter()
+    summary = await service.close_cycle(cycle.id, DUE + 48 * HOUR)
+    elapsed = time.perf_counter() - started
+    assert summary is not None
+    assert summary.answered == 10_000 and summary.total_hours == 20_000.0
+    assert summary.milestones_completed == 3_000
+    assert len(summary.top_streaks) == 10
+    assert elapsed < 1.0, f"close took {elapsed:.2f}s"

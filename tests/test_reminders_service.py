@@ -1,0 +1,212 @@
+"""Reminder service and reminder runs: rotation, week numbers, subscriptions, DM failures."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+
+import pytest
+from sqlalchemy import insert
+
+from bot.db import Database
+from bot.db.models import Completion
+from bot.errors import UserError
+from bot.roadmap import Roadmap
+from bot.scheduling import KIND_MEMBER_REMINDER, KIND_REMINDER, FakeClock, Scheduler
+from bot.services.checkins import Answers, CheckinService
+from bot.services.reminders import ReminderService, next_principle
+from tests.fakes import FakePublisher
+
+UTC = dt.UTC
+GUILD = 77
+CHANNEL = 1234
+# Wednesday 6 March 2024, 12:00 UTC.
+NOON = dt.datetime(2024, 3, 6, 12, 0, tzinfo=UTC)
+DAY = dt.timedelta(days=1)
+WEEK = dt.timedelta(weeks=1)
+
+
+@pytest.fixture
+def service(db: Database, roadmap: Roadmap) -> ReminderService:
+    return ReminderService(db, roadmap)
+
+
+async def test_configure_and_disable(service: ReminderService) -> None:
+    settings = await service.configure(GUILD, channel_id=CHANNEL, weekday="wed", time="12:00")
+    assert (settings.weekday, settings.time, settings.timezone) == (2, "12:00", "UTC")
+    settings = await service.configure(
+        GUILD, channel_id=CHANNEL, weekday=2, time="13:00", timezone="asia/tokyo"
+    )
+    assert settings.own_timezone == "Asia/Tokyo" and settings.timezone == "Asia/Tokyo"
+    with pytest.raises(UserError, match="HH:MM"):
+        await service.configure(GUILD, channel_id=CHANNEL, weekday=2, time="noon")
+    await service.disable(GUILD)
+    stored = await service.settings(GUILD)
+    assert stored is not None and not stored.enabled and stored.channel_id == CHANNEL
+
+
+def test_next_principle_rotates(roadmap: Roadmap) -> None:
+    numbers = [p.number for p in roadmap.principles]
+    assert next_principle(roadmap.principles, None).number == min(numbers)
+    assert next_principle(roadmap.principles, max(numbers)).number == min(numbers)
+
+
+async def test_channel_reminder_rotates_without_repeats(
+    db: Database, service: ReminderService, roadmap: Roadmap
+) -> None:
+    assert await service.channel_reminder(GUILD, NOON) is None  # not set up
+    await service.configure(GUILD, channel_id=CHANNEL, weekday="wed", time="12:00")
+    seen = []
+    for week in range(12):
+        reminder = await service.channel_reminder(GUILD, NOON + week * WEEK)
+        assert reminder is not None and reminder.channel_id == CHANNEL
+        seen.append(reminder.principle.number)
+    assert all(a != b for a, b in itertools.pairwise(seen))
+    assert set(seen) == {p.number for p in roadmap.principles}
+
+
+async def test_week_in_numbers(db: Database, service: ReminderService) -> None:
+    await service.configure(GUILD, channel_id=CHANNEL, weekday="wed", time="12:00")
+    checkins = CheckinService(db)
+    await checkins.configure(GUILD, channel_id=9, weekday=0, time="09:00", timezone="UTC")
+    await checkins.open_cycle(GUILD, NOON - 2 * DAY)
+    for user_id in (1, 2):
+        await checkins.submit_answer(GUILD, user_id, None, Answers(hours="1"), NOON - DAY)
+    async with db.write.begin() as s:
+        await s.execute(
+            insert(Completion),
+            [
+                {"guild_id": GUILD, "user_id": 2, "item_id": "a", "completed_at": NOON - DAY},
+                {"guild_id": GUILD, "user_id": 3, "item_id": "a", "completed_at": NOON - DAY},
+                {"guild_id": GUILD, "user_id": 3, "item_id": "b", "completed_at": NOON - 8 * DAY},
+                {"guild_id": 1, "user_id": 4, "item_id": "a", "completed_at": NOON - DAY},
+            ],
+        )
+    reminder = await service.channel_reminder(GUILD, NOON)
+    assert reminder is not None
+    assert reminder.week.milestones_completed == 2
+    assert reminder.week.active_members == 3
+    assert reminder.week.checkin_answers == 2
+
+
+async def test_subscribe_defaults_and_status(db: Database, service: ReminderService) -> None:
+    status = await service.subscribe(GUILD, 5, now=NOON)
+    assert (status.subscribed, status.weekday, status.time, status.timezone) == (
+        True,
+        0,
+        "09:00",
+        "UTC",
+    )
+    assert status.next_at == dt.datetime(2024, 3, 11, 9, 0, tzinfo=UTC)
+    status = await service.subscribe(GUILD, 5, weekday="friday", time="18:30", now=NOON)
+    assert status.next_at == dt.datetime(2024, 3, 8, 18, 30, tzinfo=UTC)
+    status = await service.subscribe(GUILD, 5, now=NOON)  # keeps the chosen day and time
+    assert (status.weekday, status.time) == (4, "18:30")
+    with pytest.raises(UserError):
+        await service.subscribe(GUILD, 5, weekday="someday")
+    assert await service.unsubscribe(GUILD, 5)
+    assert not await service.unsubscribe(GUILD, 5)
+    status = await service.status(GUILD, 5, NOON)
+    assert not status.subscribed and status.next_at is None
+
+
+async def test_member_reminder_lists_next_checklist_items(
+    db: Database, service: ReminderService, roadmap: Roadmap
+) -> None:
+    await service.subscribe(GUILD, 5, now=NOON)
+    level_one = roadmap.checklist(1)
+    async with db.write.begin() as s:
+        await s.execute(
+            insert(Completion),
+            [
+                {"guild_id": GUILD, "user_id": 5, "item_id": item.id, "completed_at": NOON}
+                for item in level_one[:-1]
+            ],
+        )
+    reminder = await service.member_reminder(GUILD, 5, NOON)
+    assert reminder is not None
+    assert reminder.level == 1 and reminder.level_title == roadmap.level_title(1)
+    assert [item.id for item in reminder.items] == [level_one[-1].id]
+    assert reminder.principle in roadmap.principles
+    async with db.write.begin() as s:
+        await s.execute(
+            insert(Completion),
+            [{"guild_id": GUILD, "user_id": 5, "item_id": level_one[-1].id, "completed_at": NOON}],
+        )
+    reminder = await service.member_reminder(GUILD, 5, NOON)
+    assert reminder is not None and reminder.level == 2
+    assert [item.id for item in reminder.items] == [item.id for item in roadmap.checklist(2)[:3]]
+    assert await service.member_reminder(GUILD, 6, NOON) is None  # not subscribed
+
+
+async def test_dm_failure_is_told_once_and_stops_dms(
+    db: Database, service: ReminderService, roadmap: Roadmap
+) -> None:
+    await service.subscribe(GUILD, 5, now=NOON)
+    assert not await service.take_dm_failure_notice(GUILD, 5)
+    await service.record_dm_failure(GUILD, 5, NOON)
+    assert await service.member_reminder(GUILD, 5, NOON) is None
+    assert (await service.status(GUILD, 5, NOON)).dm_failed
+    assert await service.take_dm_failure_notice(GUILD, 5)
+    assert not await service.take_dm_failure_notice(GUILD, 5)
+    # Subscribing again clears the failure: DMs are tried again.
+    status = await service.subscribe(GUILD, 5, now=NOON)
+    assert not status.dm_failed and status.next_at is not None
+    assert await service.member_reminder(GUILD, 5, NOON) is not None
+
+
+async def test_scheduled_dms_and_channel_post(
+    db: Database, service: ReminderService, roadmap: Roadmap
+) -> None:
+    monday = dt.datetime(2024, 3, 11, 9, 0, tzinfo=UTC)
+    await service.configure(GUILD, channel_id=CHANNEL, weekday="mon", time="10:00")
+    await service.subscribe(GUILD, 5, now=NOON)  # Monday 09:00 UTC
+    await service.subscribe(GUILD, 6, now=NOON)
+    async with db.write.begin() as s:
+        await s.execute(
+            insert(Completion),
+            [{"guild_id": GUILD, "user_id": 9, "item_id": "x", "completed_at": NOON}],
+        )
+    publisher = FakePublisher(closed_dms={6})
+    clock = FakeClock(monday)
+    scheduler = Scheduler(db, publisher, roadmap, clock=clock)
+    results = await scheduler.run_due(monday)
+    assert sorted((r.kind, r.status) for r in results) == [
+        (KIND_MEMBER_REMINDER, "done"),
+        (KIND_MEMBER_REMINDER, "done"),
+    ]
+    assert [user_id for _, user_id, _ in publisher.dms] == [5]
+    # The channel post an hour later tells member 6, once, that their DMs are closed.
+    results = await scheduler.run_due(clock.advance(dt.timedelta(hours=1)))
+    assert [(r.kind, r.status) for r in results if r.status == "done"] == [(KIND_REMINDER, "done")]
+    (_, channel_id, post) = publisher.reminders[0]
+    assert channel_id == CHANNEL and post.dm_failed_user_ids == (6,)
+    assert not await service.take_dm_failure_notice(GUILD, 6)
+    # Next week: member 6 gets no DM; the channel post does not repeat the notice or principle.
+    clock.set(monday + WEEK + dt.timedelta(hours=1))
+    await scheduler.catch_up()
+    assert [user_id for _, user_id, _ in publisher.dms] == [5, 5]
+    assert publisher.reminders[1][2].dm_failed_user_ids == ()
+    assert publisher.reminders[0][2].principle != publisher.reminders[1][2].principle
+    # A reminder missed by more than 24 h is skipped.
+    clock.set(monday + 2 * WEEK + dt.timedelta(hours=25))
+    assert [r for r in await scheduler.catch_up() if r.status == "done"] == []
+    assert len(publisher.reminders) == 2 and len(publisher.dms) == 2
+
+
+async def test_member_reminder_uses_member_timezone(
+    db: Database, service: ReminderService, roadmap: Roadmap
+) -> None:
+    await service.subscribe(GUILD, 5, weekday="mon", time="09:00", now=NOON)
+    from sqlalchemy import update
+
+    from bot.db.models import Member
+
+    async with db.write.begin() as s:
+        await s.execute(update(Member).where(Member.user_id == 5).values(timezone="Asia/Tokyo"))
+    status = await service.status(GUILD, 5, NOON)
+    assert status.timezone == "Asia/Tokyo"
+    assert status.next_at == dt.datetime(2024, 3, 11, 0, 0, tzinfo=UTC)  # 09:00 JST
+    scheduler = Scheduler(db, FakePublisher(), roadmap, clock=FakeClock(NOON))
+    upcoming = await scheduler.upcoming((GUILD, 5))
+    assert [(r.kind, r.due_at) for r in upcoming] == [(KIND_MEMBER_REMINDER, status.next_at)]
