@@ -16,7 +16,9 @@ from bot.config import Settings
 from bot.db import Database, upsert
 from bot.db.models import BotState, utcnow
 from bot.errors import UserError
+from bot.publisher import AnswerButton, DiscordPublisher
 from bot.roadmap import Roadmap
+from bot.scheduling import Clock, Scheduler, SystemClock
 from bot.services.guilds import GuildService
 from bot.services.leaderboard import LeaderboardService
 from bot.services.members import MemberService
@@ -30,6 +32,8 @@ INITIAL_EXTENSIONS = (
     "cogs.milestones",
     "cogs.progress",
     "cogs.mydata",
+    "cogs.checkins",
+    "cogs.reminders",
     "cogs.admin",
 )
 
@@ -105,6 +109,7 @@ class MilestoneBot(commands.Bot):
         roadmap: Roadmap,
         *,
         extensions: tuple[str, ...] = INITIAL_EXTENSIONS,
+        clock: Clock | None = None,
         **options: Any,
     ) -> None:
         intents = discord.Intents.none()
@@ -126,11 +131,26 @@ class MilestoneBot(commands.Bot):
         self.leaderboard = LeaderboardService(db)
         self.guild_settings = GuildService(db)
         self.mydata = MyDataService(db)
+        self.clock: Clock = clock or SystemClock()
+        self.scheduler = Scheduler(
+            db, DiscordPublisher(self), roadmap, clock=self.clock, owns_guild=self.owns_guild
+        )
+        self.checkins = self.scheduler.checkins
+        self.reminders = self.scheduler.reminders
+
+    def owns_guild(self, guild_id: int) -> bool:
+        """Whether this shard process runs the scheduled work of a server."""
+        if self.shard_count is None or self.shard_count <= 1:
+            return True
+        return (guild_id >> 22) % self.shard_count == (self.shard_id or 0)
 
     async def setup_hook(self) -> None:
+        self.add_view(AnswerButton())  # Prompts posted before a restart keep working.
         for extension in self.extensions_to_load:
             await self.load_extension(extension)
         await self.sync_commands(force=False)
+        # REST is logged in here, so late runs can post before the gateway is up.
+        await self.scheduler.start()
 
     def _sync_target(self) -> discord.Object | None:
         if self.settings.dev_guild_id is None:
@@ -170,13 +190,18 @@ class MilestoneBot(commands.Bot):
         )
         return True
 
-    async def streak(self, guild_id: int, user_id: int) -> int | None:
-        """The member's check-in streak, or None when the server runs no check-ins."""
-        return None
-
-    async def schedule_fields(self, guild_id: int) -> list[tuple[str, str]]:
-        """`/config show` fields describing the server's schedules."""
-        return []
+    async def on_app_command_completion(
+        self, interaction: discord.Interaction, _command: object
+    ) -> None:
+        # A member whose reminder DMs failed is told once, at their next command.
+        if interaction.guild_id is None:
+            return
+        if await self.reminders.take_dm_failure_notice(interaction.guild_id, interaction.user.id):
+            await reply(
+                interaction,
+                "⚠️ I could not DM you your weekly reminder. Allow direct messages from server "
+                "members (Server menu → Privacy Settings), then run `/reminders subscribe` again.",
+            )
 
     async def on_ready(self) -> None:
         log.info(
@@ -184,5 +209,6 @@ class MilestoneBot(commands.Bot):
         )
 
     async def close(self) -> None:
+        self.scheduler.shutdown()
         await super().close()
         await self.db.dispose()

@@ -11,11 +11,21 @@ from discord.ext import commands
 from bot.bot import MilestoneBot
 from bot.errors import UserError
 from bot.levelups import apply_change, role_problem, sync_member_roles
+from bot.scheduling import (
+    KIND_OPEN,
+    KIND_REMINDER,
+    WEEKDAYS,
+    format_when,
+    parse_hhmm,
+    timezone_choices,
+    validate_timezone,
+)
 from bot.services.catalog import choice_label, search
 from bot.ui.render import embed, level_name, lines_field, when
 
 log = logging.getLogger(__name__)
 LevelOption = app_commands.Range[int, 1, 5]
+DAY_CHOICES = [app_commands.Choice(name=d.capitalize(), value=i) for i, d in enumerate(WEEKDAYS)]
 
 
 @app_commands.guild_only()
@@ -70,7 +80,7 @@ class Admin(commands.GroupCog, group_name="config"):
             value=lines_field(roles) if roles else "none: add with /config level-role",
             inline=False,
         )
-        for name, value in await self.bot.schedule_fields(guild.id):
+        for name, value in await self.schedule_fields(guild.id):
             e.add_field(name=name, value=value, inline=False)
         audit = [
             f"{when(a.created_at, 'd')} <@{a.actor_id}> "
@@ -90,6 +100,162 @@ class Admin(commands.GroupCog, group_name="config"):
                 inline=False,
             )
         return e
+
+    async def schedule_fields(self, guild_id: int) -> list[tuple[str, str]]:
+        """Check-in and reminder settings with their next run times."""
+        upcoming = {
+            run.kind: run.due_at for run in await self.bot.scheduler.upcoming((guild_id, None))
+        }
+        fields = []
+        c = await self.bot.checkins.settings(guild_id)
+        if c is None or not c.enabled or c.weekday is None:
+            fields.append(("Weekly check-ins", "off: set up with /config checkins"))
+        else:
+            nxt = upcoming.get(KIND_OPEN)
+            fields.append(
+                (
+                    "Weekly check-ins",
+                    f"<#{c.channel_id}> every {WEEKDAYS[c.weekday].capitalize()} {c.time} "
+                    f"({c.timezone}), open {c.open_hours} h"
+                    + (f"\nnext opens {format_when(nxt, c.timezone)}" if nxt else ""),
+                )
+            )
+        r = await self.bot.reminders.settings(guild_id)
+        if r is None or not r.enabled or r.weekday is None:
+            fields.append(("Learning reminders", "off: set up with /config reminders"))
+        else:
+            nxt = upcoming.get(KIND_REMINDER)
+            fields.append(
+                (
+                    "Learning reminders",
+                    f"<#{r.channel_id}> every {WEEKDAYS[r.weekday].capitalize()} {r.time} "
+                    f"({r.timezone})" + (f"\nnext {format_when(nxt, r.timezone)}" if nxt else ""),
+                )
+            )
+        return fields
+
+    def _check_channel(self, guild: discord.Guild, channel: discord.TextChannel) -> None:
+        perms = channel.permissions_for(guild.me)
+        if not (perms.view_channel and perms.send_messages and perms.embed_links):
+            raise UserError(
+                f"I cannot post in {channel.mention}: give me View Channel, Send Messages and "
+                "Embed Links there, or pick another channel."
+            )
+
+    @app_commands.command(name="checkins")
+    @app_commands.describe(
+        channel="Where the prompt and the summary are posted",
+        day="Weekday the check-in opens",
+        time="Time it opens, as HH:MM (24 h) in the timezone below",
+        timezone="The server's timezone, e.g. Europe/Berlin",
+        open_hours="How long it stays open, 1 to 168 hours (default 48)",
+    )
+    @app_commands.choices(day=DAY_CHOICES)
+    async def checkins(
+        self,
+        interaction: discord.Interaction,
+        channel: discord.TextChannel,
+        day: int,
+        time: app_commands.Range[str, 1, 5],
+        timezone: app_commands.Range[str, 1, 64],
+        open_hours: app_commands.Range[int, 1, 168] = 48,
+    ) -> None:
+        """Set the weekly check-in schedule."""
+        assert interaction.guild is not None
+        self._check_channel(interaction.guild, channel)
+        guild_id = interaction.guild.id
+        await self.bot.checkins.configure(
+            guild_id,
+            channel_id=channel.id,
+            weekday=day,
+            time=parse_hhmm(time),
+            timezone=validate_timezone(timezone),
+            open_hours=open_hours,
+        )
+        await self.bot.scheduler.reschedule_guild(guild_id)
+        status = await self.bot.checkins.status(guild_id, self.bot.clock.now())
+        nxt = status.next_opens_at
+        await interaction.response.send_message(
+            f"Weekly check-ins in {channel.mention}, open for {open_hours} h."
+            + (f" The first opens {format_when(nxt, status.timezone)}." if nxt else "")
+            + " `/config checkin-now` opens one at once.",
+            ephemeral=True,
+        )
+
+    @checkins.autocomplete("timezone")
+    async def checkins_timezone(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return [app_commands.Choice(name=z, value=z) for z in timezone_choices(current)]
+
+    @app_commands.command(name="checkins-disable")
+    async def checkins_disable(self, interaction: discord.Interaction) -> None:
+        """Stop weekly check-ins (an open one still closes with its summary)."""
+        assert interaction.guild_id is not None
+        await self.bot.checkins.disable(interaction.guild_id)
+        await self.bot.scheduler.reschedule_guild(interaction.guild_id)
+        await interaction.response.send_message("Weekly check-ins are off.", ephemeral=True)
+
+    @app_commands.command(name="checkin-now")
+    async def checkin_now(self, interaction: discord.Interaction) -> None:
+        """Open a check-in cycle at once."""
+        assert interaction.guild_id is not None
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        cycle = await self.bot.scheduler.open_now(interaction.guild_id)
+        await interaction.followup.send(
+            f"Check-in opened in <#{cycle.channel_id}>; it closes {when(cycle.closes_at)}.",
+            ephemeral=True,
+        )
+
+    @app_commands.command(name="reminders")
+    @app_commands.describe(
+        channel="Where the weekly continuous-learning post goes",
+        day="Weekday of the post",
+        time="Time of the post, as HH:MM (24 h)",
+        timezone="Timezone of that time (default: the server's)",
+    )
+    @app_commands.choices(day=DAY_CHOICES)
+    async def reminders(
+        self,
+        interaction: discord.Interaction,
+        channel: discord.TextChannel,
+        day: int,
+        time: app_commands.Range[str, 1, 5],
+        timezone: app_commands.Range[str, 1, 64] | None = None,
+    ) -> None:
+        """Post a weekly continuous-learning reminder in a channel."""
+        assert interaction.guild is not None
+        self._check_channel(interaction.guild, channel)
+        guild_id = interaction.guild.id
+        await self.bot.reminders.configure(
+            guild_id,
+            channel_id=channel.id,
+            weekday=day,
+            time=parse_hhmm(time),
+            timezone=validate_timezone(timezone) if timezone else None,
+        )
+        await self.bot.scheduler.reschedule_guild(guild_id)
+        settings = await self.bot.reminders.settings(guild_id)
+        tz = settings.timezone if settings else "UTC"
+        await interaction.response.send_message(
+            f"Every {WEEKDAYS[day].capitalize()} at {parse_hhmm(time)} ({tz}) I will post a "
+            f"continuous-learning reminder in {channel.mention}.",
+            ephemeral=True,
+        )
+
+    @reminders.autocomplete("timezone")
+    async def reminders_timezone(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return [app_commands.Choice(name=z, value=z) for z in timezone_choices(current)]
+
+    @app_commands.command(name="reminders-disable")
+    async def reminders_disable(self, interaction: discord.Interaction) -> None:
+        """Stop the weekly reminder posts (members' own DMs go on)."""
+        assert interaction.guild_id is not None
+        await self.bot.reminders.disable(interaction.guild_id)
+        await self.bot.scheduler.reschedule_guild(interaction.guild_id)
+        await interaction.response.send_message("Weekly reminder posts are off.", ephemeral=True)
 
     @app_commands.command(name="level-role")
     @app_commands.describe(level="The level, 1 to 5", role="The role members get on reaching it")

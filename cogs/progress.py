@@ -62,9 +62,8 @@ class Progress(commands.Cog):
             ),
             inline=False,
         )
-        streak = await self.bot.streak(guild_id, who.id)
-        if streak is not None:
-            e.add_field(name="Check-in streak", value=f"{streak} week(s)", inline=True)
+        streak = await self.bot.checkins.streak(guild_id, who.id, self.bot.clock.now())
+        e.add_field(name="Check-in streak", value=f"{streak} week(s)", inline=True)
         if p.started_on:
             pc = pace(roadmap, p.started_on, member_today(None), p.level)
             e.add_field(
@@ -114,6 +113,8 @@ class Progress(commands.Cog):
             timezone=timezone,
             hidden=hidden,
         )
+        if timezone is not None:
+            await self.bot.scheduler.reschedule_member(interaction.guild_id, user.id)
         changed = any(v is not None for v in (started, timezone, hidden))
         e = embed("Your profile" + (" (saved)" if changed else ""))
         e.add_field(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -12,6 +13,7 @@ from bot.bot import MilestoneBot
 from bot.config import Settings
 from bot.db import Database
 from bot.roadmap import Roadmap
+from bot.scheduling import FakeClock
 from tests.fakediscord import MANAGE_ROLES, FakeChannel, FakeDiscord, FakeGuild, FakeMember
 
 MANAGE_GUILD = 1 << 5
@@ -30,7 +32,11 @@ class ErrorLog(logging.Handler):
 
 @dataclass
 class World:
-    """A fake Discord with one server, its people, and the bot connected to it."""
+    """A fake Discord with one server, its people, and the bot connected to it.
+
+    The bot's scheduler runs on `clock`, a FakeClock starting at the real time: tests move
+    it and call `bot.scheduler.run_due(clock.now())` instead of sleeping.
+    """
 
     fake: FakeDiscord
     roadmap: Roadmap
@@ -40,6 +46,7 @@ class World:
     admin: FakeMember
     alice: FakeMember
     bob: FakeMember
+    clock: FakeClock = field(default_factory=lambda: FakeClock(dt.datetime.now(dt.UTC)))
     bot: MilestoneBot | None = None
     task: asyncio.Task[None] | None = None
     errors: ErrorLog = field(default_factory=ErrorLog)
@@ -47,7 +54,13 @@ class World:
     async def start_bot(self, **settings: Any) -> MilestoneBot:
         """Start a bot process (new objects, same database file) and wait until ready."""
         config = Settings(DISCORD_TOKEN="fake-token", DATABASE_URL=self.db_url, **settings)
-        bot = MilestoneBot(config, Database(self.db_url), self.roadmap, guild_ready_timeout=0.1)
+        bot = MilestoneBot(
+            config,
+            Database(self.db_url),
+            self.roadmap,
+            clock=self.clock,
+            guild_ready_timeout=0.1,
+        )
         self.bot = bot
         self.task = asyncio.create_task(bot.start("fake-token"))
         await asyncio.wait_for(bot.wait_until_ready(), 10)

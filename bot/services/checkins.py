@@ -28,6 +28,7 @@ from bot.scheduling import (
     safe_timezone,
     validate_timezone,
 )
+from bot.services.progress import touch_member
 
 DEFAULT_OPEN_HOURS = 48
 MAX_OPEN_HOURS = 168
@@ -414,7 +415,7 @@ class CheckinService:
                     CheckinAnswer.cycle_id == cycle.id, CheckinAnswer.user_id == user_id
                 )
             )
-            await touch_member(s, guild_id, user_id, display_name, now)
+            await touch_member(s, guild_id, user_id, display_name)
             fields = {
                 "learned": _clip(answers.learned),
                 "built": _clip(answers.built),
@@ -578,7 +579,7 @@ class CheckinService:
                 f"You can be away for at most a year: pick a date up to {latest.isoformat()}."
             )
         async with self.db.write.begin() as s:
-            await touch_member(s, guild_id, user_id, display_name, None)
+            await touch_member(s, guild_id, user_id, display_name)
             await s.execute(
                 update(Member)
                 .where(Member.guild_id == guild_id, Member.user_id == user_id)
@@ -792,29 +793,6 @@ async def save_settings(s: AsyncSession, guild_id: int, values: dict[str, object
         .values(guild_id=guild_id, updated_at=now, **values)
         .on_conflict_do_update(index_elements=["guild_id"], set_={**values, "updated_at": now})
     )
-
-
-async def touch_member(
-    s: AsyncSession,
-    guild_id: int,
-    user_id: int,
-    display_name: str | None,
-    now: dt.datetime | None = None,
-) -> None:
-    """Create the member row if needed and remember the name Discord showed us."""
-    stmt = upsert(s, Member).values(
-        guild_id=guild_id,
-        user_id=user_id,
-        display_name=(display_name or "")[:100],
-        created_at=now or dt.datetime.now(dt.UTC),
-    )
-    if display_name:
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["guild_id", "user_id"], set_={"display_name": display_name[:100]}
-        )
-    else:
-        stmt = stmt.on_conflict_do_nothing()
-    await s.execute(stmt)
 
 
 def _rowcount(result: object) -> int:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import update
 
@@ -12,6 +11,7 @@ from bot.db import Database
 from bot.db.models import Member
 from bot.errors import UserError
 from bot.roadmap import Phase, Roadmap
+from bot.scheduling import validate_timezone
 from bot.services.progress import touch_member
 
 
@@ -36,32 +36,24 @@ class Pace:
     verdict: str  # "ahead", "on track" or "behind"
 
 
-def parse_date(text: str, *, today: dt.date) -> dt.date:
-    """Parse a YYYY-MM-DD start date that is not in the future."""
+def parse_day(text: str) -> dt.date:
+    """Parse a YYYY-MM-DD date or explain the format."""
     try:
-        value = dt.date.fromisoformat(text.strip())
+        return dt.date.fromisoformat(text.strip())
     except ValueError:
         raise UserError(
             f"`{text[:40]}` is not a date: write it as YYYY-MM-DD, for example 2026-01-15."
         ) from None
+
+
+def parse_date(text: str, *, today: dt.date) -> dt.date:
+    """Parse a YYYY-MM-DD start date that is not in the future."""
+    value = parse_day(text)
     if value > today:
         raise UserError("Your journey start date cannot be in the future.")
     if value.year < 1970:
         raise UserError("That start date is too far back: use the day you began this journey.")
     return value
-
-
-def check_timezone(name: str) -> str:
-    """Return a valid IANA timezone name or explain how to pick one."""
-    name = name.strip()
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise UserError(
-            f"Unknown timezone `{name[:64]}`: pick one from the suggestions, "
-            "for example Europe/Berlin or America/New_York."
-        ) from None
-    return name
 
 
 def months_between(start: dt.date, today: dt.date) -> int:
@@ -116,7 +108,7 @@ class MemberService:
         if started_on is not None:
             values["started_on"] = started_on
         if timezone is not None:
-            values["timezone"] = check_timezone(timezone)
+            values["timezone"] = validate_timezone(timezone)
         if hidden is not None:
             values["hidden"] = hidden
         async with self.db.write.begin() as s:

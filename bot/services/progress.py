@@ -214,7 +214,9 @@ class ProgressService:
             )
         ).one()
         old_level, count = member.level, member.completed_count
-        if not changed or not item.is_checklist:
+        # Any change re-checks the level: a lowered threshold applies at the member's next
+        # change, whichever item it is.
+        if not changed:
             return ProgressChange(item, changed, old_level, old_level, (), count)
         done = await _done_ids(s, guild_id, user_id)
         new_level = level_from_done(self.roadmap, done, await get_threshold(s, guild_id))
@@ -296,7 +298,7 @@ class ProgressService:
                     await s.execute(
                         select(Member.user_id, Member.level).where(Member.guild_id == guild_id)
                     )
-                ).tuples()
+                ).all()
             )
             done: dict[int, set[str]] = {user: set() for user in levels}
             rows = await s.execute(

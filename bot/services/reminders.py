@@ -20,7 +20,8 @@ from bot.scheduling import (
     safe_timezone,
     validate_timezone,
 )
-from bot.services.checkins import save_settings, touch_member
+from bot.services.checkins import save_settings
+from bot.services.progress import touch_member
 
 MAX_ITEMS = 3
 MAX_NOTICES = 20
