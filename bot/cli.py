@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 import sys
 from collections.abc import Awaitable, Callable
 
@@ -61,7 +62,8 @@ def migrate(settings: Settings) -> None:
     try:
         upgrade(settings.database_url)
     except Exception as exc:
-        fail(f"could not migrate the database at {settings.database_url}: {exc}")
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        fail(f"could not migrate the database at {settings.database_url}: {reason}")
 
 
 async def _with_bot(
@@ -100,6 +102,10 @@ def run() -> None:
     migrate(settings)
 
     async def serve(bot: discord.Client) -> None:
+        # Docker and systemd stop with SIGTERM: close the connection and the database cleanly.
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, lambda: asyncio.ensure_future(bot.close()))
         await bot.start(token)
 
     try:

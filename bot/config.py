@@ -18,7 +18,9 @@ class ConfigError(Exception):
 class Settings(BaseSettings):
     """Everything the operator can set. Only the token is required."""
 
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+    model_config = SettingsConfigDict(
+        env_file=".env", env_ignore_empty=True, extra="ignore", populate_by_name=True
+    )
 
     discord_token: SecretStr | None = Field(default=None, alias="DISCORD_TOKEN")
     discord_token_file: Path | None = Field(default=None, alias="DISCORD_TOKEN_FILE")

@@ -8,6 +8,8 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
+from bot.db.session import ensure_sqlite_folder
+
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
@@ -21,6 +23,7 @@ def alembic_config(url: str) -> Config:
 
 def upgrade(url: str, revision: str = "head") -> None:
     """Migrate the database to `revision`. Runs its own event loop: call it outside one."""
+    ensure_sqlite_folder(url)
     command.upgrade(alembic_config(url), revision)
 
 
