@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -210,5 +211,14 @@ class MilestoneBot(commands.Bot):
 
     async def close(self) -> None:
         self.scheduler.shutdown()
+        # Let event handlers in flight (on_app_command_completion writes to the database and
+        # may reply) finish first: a task cut off mid-transaction leaks its connection.
+        running = [
+            t
+            for t in asyncio.all_tasks()
+            if t.get_name().startswith("discord.py: on_") and t is not asyncio.current_task()
+        ]
+        if running:
+            await asyncio.wait(running, timeout=5)
         await super().close()
         await self.db.dispose()

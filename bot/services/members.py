@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 
 from sqlalchemy import update
@@ -13,6 +14,8 @@ from bot.errors import UserError
 from bot.roadmap import Phase, Roadmap
 from bot.scheduling import validate_timezone
 from bot.services.progress import touch_member
+
+DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,8 @@ class Pace:
 def parse_day(text: str) -> dt.date:
     """Parse a YYYY-MM-DD date or explain the format."""
     try:
+        if not DATE.match(text.strip()):
+            raise ValueError(text)
         return dt.date.fromisoformat(text.strip())
     except ValueError:
         raise UserError(

@@ -89,7 +89,7 @@ class MyDataService:
         }
 
     async def delete(self, guild_id: int, user_id: int) -> Deleted:
-        """Remove the member's data in this server (audit entries lose their subject)."""
+        """Remove the member's data in this server, with the admin corrections made to it."""
         async with self.db.write.begin() as s:
             member = await s.get(Member, (guild_id, user_id))
             level = member.level if member else 0

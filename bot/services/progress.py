@@ -306,7 +306,7 @@ class ProgressService:
                     Completion.guild_id == guild_id, Completion.item_id.in_(checklist_ids)
                 )
             )
-            for user, item_id in rows.tuples():
+            for user, item_id in rows.all():
                 done.setdefault(user, set()).add(item_id)
             changes: dict[int, tuple[int, int]] = {}
             for user, items in done.items():

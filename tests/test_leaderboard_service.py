@@ -1,0 +1,329 @@
+"""LeaderboardService against a real SQLite file: order, ties, pages, periods, isolation."""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import update
+
+from bot.db import Database
+from bot.db.models import GuildSettings
+from bot.roadmap import Roadmap
+from bot.services.guilds import ensure_settings
+from bot.services.leaderboard import PAGE_SIZE, LeaderboardService, Period, period_start
+from bot.services.members import MemberService
+from bot.services.progress import ProgressService
+
+G1, G2 = 1001, 2002
+T0 = dt.datetime(2025, 3, 3, 12, 0, tzinfo=dt.UTC)
+NY, TOKYO = ZoneInfo("America/New_York"), ZoneInfo("Asia/Tokyo")
+
+
+def at(minutes: int) -> dt.datetime:
+    return T0 + dt.timedelta(minutes=minutes)
+
+
+def local(tz: ZoneInfo, *args: int) -> dt.datetime:
+    return dt.datetime(*args, tzinfo=tz)  # type: ignore[misc]
+
+
+@pytest.fixture
+def progress(db: Database, roadmap: Roadmap) -> ProgressService:
+    return ProgressService(db, roadmap)
+
+
+@pytest.fixture
+def board(db: Database) -> LeaderboardService:
+    return LeaderboardService(db)
+
+
+@pytest.fixture
+def ids(roadmap: Roadmap) -> list[str]:
+    """Milestone ids (they never change levels, so counts stay simple)."""
+    return [i.id for i in roadmap.items if not i.is_checklist]
+
+
+async def set_guild_tz(db: Database, guild_id: int, name: str) -> None:
+    async with db.write.begin() as s:
+        await ensure_settings(s, guild_id)
+        await s.execute(
+            update(GuildSettings).where(GuildSettings.guild_id == guild_id).values(timezone=name)
+        )
+
+
+def order(page) -> list[int]:
+    return [e.user_id for e in page.entries]
+
+
+async def test_empty_board(board: LeaderboardService):
+    page = await board.page(G1, Period.ALL)
+    assert (page.entries, page.page, page.pages, page.total) == ((), 0, 1, 0)
+    page = await board.page(G1, Period.WEEK, 3, now=at(0))
+    assert (page.entries, page.page, page.pages, page.total) == ((), 0, 1, 0)
+    assert await board.rank(G1, 1) is None
+
+
+async def test_order_by_count_then_who_got_there_first(
+    progress: ProgressService, board: LeaderboardService, ids: list[str]
+):
+    # user 3: 3 items; users 1 and 2: 2 items, 2 reached 2 first; user 4: 1 item
+    await progress.complete(G1, 1, ids[0], display_name="One", now=at(0))
+    await progress.complete(G1, 2, ids[0], display_name="Two", now=at(1))
+    await progress.complete(G1, 2, ids[1], now=at(2))
+    await progress.complete(G1, 1, ids[1], now=at(3))
+    for n in range(3):
+        await progress.complete(G1, 3, ids[n], display_name="Three", now=at(10 + n))
+    await progress.complete(G1, 4, ids[0], display_name="Four", now=at(0))
+
+    page = await board.page(G1, Period.ALL)
+    assert order(page) == [3, 2, 1, 4]
+    assert [e.rank for e in page.entries] == [1, 2, 3, 4]
+    assert [e.completed for e in page.entries] == [3, 2, 2, 1]
+    assert page.entries[0].display_name == "Three"
+    assert [await board.rank(G1, u) for u in (3, 2, 1, 4)] == [1, 2, 3, 4]
+
+
+async def test_exact_tie_time_falls_back_to_a_stable_order(
+    progress: ProgressService, board: LeaderboardService, ids: list[str]
+):
+    for user in (7, 5, 6):
+        await progress.complete(G1, user, ids[0], now=at(0))
+    page = await board.page(G1, Period.ALL)
+    assert order(page) == [5, 6, 7]
+    assert [await board.rank(G1, u) for u in (5, 6, 7)] == [1, 2, 3]
+
+
+async def test_hidden_and_zero_members_are_not_listed(
+    progress: ProgressService, board: LeaderboardService, db: Database, ids: list[str]
+):
+    members = MemberService(db)
+    await progress.complete(G1, 1, ids[0], now=at(0))
+    await progress.complete(G1, 2, ids[0], now=at(1))
+    await progress.complete(G1, 2, ids[1], now=at(2))
+    await members.update_profile(G1, 2, hidden=True)
+    await members.touch(G1, 3, "Zero")  # known member, nothing done
+    await progress.complete(G1, 4, ids[0], now=at(3))
+    await progress.undo(G1, 4, ids[0], now=at(4))  # back to zero
+
+    for period in Period:
+        page = await board.page(G1, period, now=at(60))
+        assert order(page) == [1], period
+        assert page.total == 1
+    assert await board.rank(G1, 1) == 1
+    assert await board.rank(G1, 2) is None
+    assert await board.rank(G1, 3) is None
+    assert await board.rank(G1, 4) is None
+    assert await board.rank(G1, 999) is None
+
+    # showing the member again ranks them by what they did
+    await members.update_profile(G1, 2, hidden=False)
+    assert order(await board.page(G1, Period.ALL)) == [2, 1]
+    assert await board.rank(G1, 2) == 1
+    assert await board.rank(G1, 1) == 2
+
+
+async def test_pages_of_ten_and_clamping(
+    progress: ProgressService, board: LeaderboardService, ids: list[str]
+):
+    # 23 members, member u has done (u % 3) + 1 items
+    for user in range(1, 24):
+        for n in range(user % 3 + 1):
+            await progress.complete(G1, user, ids[n], now=at(user * 10 + n))
+    first = await board.page(G1, Period.ALL, 0)
+    assert (first.page, first.pages, first.total) == (0, 3, 23)
+    assert len(first.entries) == PAGE_SIZE == 10
+    last = await board.page(G1, Period.ALL, 2)
+    assert len(last.entries) == 3
+    assert [e.rank for e in last.entries] == [21, 22, 23]
+    clamped = await board.page(G1, Period.ALL, 99)
+    assert clamped.page == 2
+    assert clamped.entries == last.entries
+    negative = await board.page(G1, Period.ALL, -4)
+    assert negative.page == 0
+    assert negative.entries == first.entries
+    everyone = [
+        e for p in range(first.pages) for e in (await board.page(G1, Period.ALL, p)).entries
+    ]
+    assert sorted(e.user_id for e in everyone) == list(range(1, 24))
+    counts = [e.completed for e in everyone]
+    assert counts == sorted(counts, reverse=True)
+
+
+async def test_rank_agrees_with_page_position_for_25_members_with_ties(
+    progress: ProgressService, board: LeaderboardService, db: Database, ids: list[str]
+):
+    members = MemberService(db)
+    for user in range(1, 26):
+        count = user % 4 + 1
+        for n in range(count):
+            # many members share completion times: ties on count and on time
+            await progress.complete(G1, user, ids[n], now=at(n * 10 + user % 3))
+    await members.update_profile(G1, 4, hidden=True)
+    await members.update_profile(G1, 13, hidden=True)
+    await members.touch(G1, 26, "nothing done")
+
+    seen: list[int] = []
+    page_no = 0
+    while True:
+        page = await board.page(G1, Period.ALL, page_no)
+        for entry in page.entries:
+            assert await board.rank(G1, entry.user_id) == entry.rank, entry
+            seen.append(entry.user_id)
+        if page_no >= page.pages - 1:
+            break
+        page_no += 1
+    assert page.total == 23
+    assert len(seen) == len(set(seen)) == 23
+    assert 4 not in seen and 13 not in seen and 26 not in seen
+    assert [await board.rank(G1, u) for u in (4, 13, 26)] == [None, None, None]
+
+
+async def test_undo_updates_count_and_tie_time(
+    progress: ProgressService, board: LeaderboardService, ids: list[str]
+):
+    # A: items at t2 and t5. B: items at t1, t3 and t6.
+    await progress.complete(G1, 1, ids[0], now=at(2))
+    await progress.complete(G1, 1, ids[1], now=at(5))
+    await progress.complete(G1, 2, ids[0], now=at(1))
+    await progress.complete(G1, 2, ids[1], now=at(3))
+    await progress.complete(G1, 2, ids[2], now=at(6))
+    assert order(await board.page(G1, Period.ALL)) == [2, 1]
+    # B undoes the newest item: 2 each, and B reached 2 at t3, before A (t5)
+    await progress.undo(G1, 2, ids[2], now=at(7))
+    page = await board.page(G1, Period.ALL)
+    assert order(page) == [2, 1]
+    assert [e.completed for e in page.entries] == [2, 2]
+    # B undoes the t1 item: B has 1, A leads
+    await progress.undo(G1, 2, ids[0], now=at(8))
+    page = await board.page(G1, Period.ALL)
+    assert order(page) == [1, 2]
+    assert [e.completed for e in page.entries] == [2, 1]
+    assert await board.rank(G1, 2) == 2
+
+    # the same in a week window
+    week = await board.page(G1, Period.WEEK, now=at(60))
+    assert order(week) == [1, 2]
+    assert [e.completed for e in week.entries] == [2, 1]
+
+
+async def test_servers_are_isolated(
+    progress: ProgressService, board: LeaderboardService, ids: list[str]
+):
+    await progress.complete(G1, 1, ids[0], now=at(0))
+    await progress.complete(G1, 2, ids[0], now=at(1))
+    await progress.complete(G1, 2, ids[1], now=at(2))
+    for n in range(3):
+        await progress.complete(G2, 1, ids[n], now=at(n))
+    assert order(await board.page(G1, Period.ALL)) == [2, 1]
+    assert order(await board.page(G2, Period.ALL)) == [1]
+    assert await board.rank(G1, 1) == 2
+    assert await board.rank(G2, 1) == 1
+    assert await board.rank(G2, 2) is None
+    g2 = await board.page(G2, Period.WEEK, now=at(30))
+    assert order(g2) == [1]
+    assert g2.entries[0].completed == 3
+    g1 = await board.page(G1, Period.WEEK, now=at(30))
+    assert [e.completed for e in g1.entries] == [2, 1]
+
+
+async def test_level_shown_on_board(
+    progress: ProgressService, board: LeaderboardService, roadmap: Roadmap
+):
+    for n, item in enumerate(roadmap.checklist(1)):
+        await progress.complete(G1, 1, item.id, now=at(n))
+    page = await board.page(G1, Period.ALL)
+    assert page.entries[0].level == 1
+
+
+# --- periods ------------------------------------------------------------------------------
+
+
+def test_period_start_week_and_month():
+    utc = ZoneInfo("UTC")
+    wed = dt.datetime(2025, 3, 12, 15, 0, tzinfo=dt.UTC)
+    assert period_start(Period.ALL, wed, utc) is None
+    assert period_start(Period.WEEK, wed, utc) == dt.datetime(2025, 3, 10, tzinfo=dt.UTC)
+    assert period_start(Period.MONTH, wed, utc) == dt.datetime(2025, 3, 1, tzinfo=dt.UTC)
+    # Monday 00:00 itself is the start of its own week
+    monday = dt.datetime(2025, 3, 10, tzinfo=dt.UTC)
+    assert period_start(Period.WEEK, monday, utc) == monday
+    # in New York, just after DST began (Sunday 9 March 2025), Monday 00:00 is 04:00 UTC
+    assert period_start(Period.WEEK, wed, NY) == dt.datetime(2025, 3, 10, 4, tzinfo=dt.UTC)
+    # in Tokyo, early Monday local time is still Sunday in UTC
+    tokyo_monday = local(TOKYO, 2025, 3, 10, 1, 0)
+    assert period_start(Period.WEEK, tokyo_monday, TOKYO) == dt.datetime(
+        2025, 3, 9, 15, tzinfo=dt.UTC
+    )
+    # month start in winter time in New York is 05:00 UTC
+    assert period_start(Period.MONTH, dt.datetime(2025, 1, 20, tzinfo=dt.UTC), NY) == (
+        dt.datetime(2025, 1, 1, 5, tzinfo=dt.UTC)
+    )
+
+
+async def test_default_week_is_utc(
+    progress: ProgressService, board: LeaderboardService, ids: list[str]
+):
+    await progress.complete(G1, 1, ids[0], now=dt.datetime(2025, 3, 9, 23, 30, tzinfo=dt.UTC))
+    await progress.complete(G1, 2, ids[0], now=dt.datetime(2025, 3, 10, 0, 30, tzinfo=dt.UTC))
+    page = await board.page(G1, Period.WEEK, now=dt.datetime(2025, 3, 12, tzinfo=dt.UTC))
+    assert page.since == dt.datetime(2025, 3, 10, tzinfo=dt.UTC)
+    assert order(page) == [2]
+
+
+@pytest.mark.parametrize("tz", [NY, TOKYO], ids=["new_york", "tokyo"])
+async def test_week_starts_monday_midnight_in_guild_timezone(
+    progress: ProgressService,
+    board: LeaderboardService,
+    db: Database,
+    ids: list[str],
+    tz: ZoneInfo,
+):
+    await set_guild_tz(db, G1, tz.key)
+    sunday_late = local(tz, 2025, 3, 9, 23, 30)
+    monday_early = local(tz, 2025, 3, 10, 0, 30)
+    await progress.complete(G1, 1, ids[0], now=sunday_late)
+    await progress.complete(G1, 2, ids[0], now=monday_early)
+    await progress.complete(G1, 3, ids[0], now=sunday_late)
+    await progress.complete(G1, 3, ids[1], now=monday_early + dt.timedelta(hours=1))
+
+    now = local(tz, 2025, 3, 12, 9, 0)
+    week = await board.page(G1, Period.WEEK, now=now)
+    assert week.since == local(tz, 2025, 3, 10, 0, 0)
+    assert order(week) == [2, 3]  # 1 each this week: 2 got there first
+    assert [e.completed for e in week.entries] == [1, 1]
+    assert week.total == 2
+    # all-time still has everyone, with every completion
+    assert order(await board.page(G1, Period.ALL, now=now)) == [3, 1, 2]
+
+
+async def test_month_starts_on_the_first_in_guild_timezone(
+    progress: ProgressService, board: LeaderboardService, db: Database, ids: list[str]
+):
+    await set_guild_tz(db, G1, "America/New_York")
+    march_end = local(NY, 2025, 3, 31, 23, 30)  # already 1 April in UTC
+    april_start = local(NY, 2025, 4, 1, 0, 30)
+    await progress.complete(G1, 1, ids[0], now=march_end)
+    await progress.complete(G1, 2, ids[0], now=april_start)
+    await progress.complete(G1, 2, ids[1], now=april_start + dt.timedelta(days=3))
+    month = await board.page(G1, Period.MONTH, now=local(NY, 2025, 4, 15, 12, 0))
+    assert month.since == local(NY, 2025, 4, 1, 0, 0)
+    assert order(month) == [2]
+    assert month.entries[0].completed == 2
+
+
+async def test_period_pages(progress: ProgressService, board: LeaderboardService, ids: list[str]):
+    for user in range(1, 13):
+        for n in range(user % 2 + 1):
+            await progress.complete(G1, user, ids[n], now=at(user + n))
+    await progress.complete(G1, 50, ids[0], now=at(-60 * 24 * 7))  # last week
+    first = await board.page(G1, Period.WEEK, 0, now=at(60))
+    assert (first.total, first.pages, len(first.entries)) == (12, 2, 10)
+    second = await board.page(G1, Period.WEEK, 5, now=at(60))
+    assert second.page == 1
+    assert [e.rank for e in second.entries] == [11, 12]
+    everyone = [e.user_id for e in first.entries + second.entries]
+    assert sorted(everyone) == list(range(1, 13))
+    # odd users (2 items) first, in the order they got there
+    assert everyone[:6] == [1, 3, 5, 7, 9, 11]

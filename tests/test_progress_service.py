@@ -1,0 +1,413 @@
+"""ProgressService against a real, migrated SQLite file: completions, levels, threshold."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+
+import pytest
+
+from bot.db import Database
+from bot.errors import NotFound, UserError
+from bot.roadmap import Roadmap
+from bot.services.guilds import GuildService
+from bot.services.leaderboard import LeaderboardService, Period
+from bot.services.progress import MAX_EVIDENCE, ProgressService, level_from_done
+
+G1, G2 = 1001, 2002
+ALICE, BOB, ADMIN = 11, 22, 99
+T0 = dt.datetime(2025, 3, 3, 12, 0, tzinfo=dt.UTC)
+
+
+def at(minutes: int) -> dt.datetime:
+    return T0 + dt.timedelta(minutes=minutes)
+
+
+@pytest.fixture
+def svc(db: Database, roadmap: Roadmap) -> ProgressService:
+    return ProgressService(db, roadmap)
+
+
+def check_ids(roadmap: Roadmap, level: int) -> list[str]:
+    return [i.id for i in roadmap.checklist(level)]
+
+
+def milestone_ids(roadmap: Roadmap, level: int) -> list[str]:
+    lvl = roadmap.level(level)
+    return [i.id for items in lvl.milestones.values() for i in items]
+
+
+async def complete_all(svc: ProgressService, guild: int, user: int, ids: list[str]):
+    change = None
+    for n, item_id in enumerate(ids):
+        change = await svc.complete(guild, user, item_id, now=at(n))
+    return change
+
+
+# --- completing and undoing -------------------------------------------------------------
+
+
+async def test_complete_marks_item_done_and_counts(svc: ProgressService, roadmap: Roadmap):
+    item_id = check_ids(roadmap, 1)[0]
+    change = await svc.complete(G1, ALICE, item_id, display_name="Alice", evidence="a link")
+    assert change.changed is True
+    assert change.item.id == item_id
+    assert change.completed_count == 1
+    assert await svc.done_ids(G1, ALICE) == {item_id}
+    progress = await svc.member_progress(G1, ALICE)
+    assert progress.completed == 1
+    assert progress.display_name == "Alice"
+    assert progress.recent[0].item.id == item_id
+    assert progress.recent[0].evidence == "a link"
+    assert progress.total == len(roadmap.items)
+
+
+async def test_complete_twice_is_a_noop(svc: ProgressService, roadmap: Roadmap):
+    item_id = check_ids(roadmap, 1)[0]
+    first = await svc.complete(G1, ALICE, item_id, evidence="first", now=at(0))
+    second = await svc.complete(G1, ALICE, item_id, evidence="second", now=at(5))
+    assert first.changed is True
+    assert second.changed is False
+    assert second.completed_count == 1
+    assert second.announce == ()
+    progress = await svc.member_progress(G1, ALICE)
+    assert progress.completed == 1
+    # the original completion is kept: its evidence and time
+    assert progress.recent[0].evidence == "first"
+    assert progress.recent[0].completed_at == at(0)
+
+
+async def test_undo_not_done_is_a_noop(svc: ProgressService, roadmap: Roadmap):
+    change = await svc.undo(G1, ALICE, check_ids(roadmap, 1)[0])
+    assert change.changed is False
+    assert change.completed_count == 0
+    assert change.old_level == change.new_level == 0
+    await svc.complete(G1, ALICE, check_ids(roadmap, 1)[1])
+    change = await svc.undo(G1, ALICE, check_ids(roadmap, 1)[0])
+    assert change.changed is False
+    assert change.completed_count == 1
+
+
+async def test_undo_removes_completion(svc: ProgressService, roadmap: Roadmap):
+    a, b = milestone_ids(roadmap, 1)[:2]
+    await svc.complete(G1, ALICE, a, now=at(0))
+    await svc.complete(G1, ALICE, b, now=at(1))
+    change = await svc.undo(G1, ALICE, a)
+    assert change.changed is True
+    assert change.completed_count == 1
+    assert await svc.done_ids(G1, ALICE) == {b}
+
+
+async def test_unknown_id_raises_not_found_with_advice(svc: ProgressService):
+    with pytest.raises(NotFound) as info:
+        await svc.complete(G1, ALICE, "l9.nothing.here")
+    assert "l9.nothing.here" in info.value.message
+    assert "/milestone list" in info.value.message
+    with pytest.raises(NotFound):
+        await svc.undo(G1, ALICE, "l9.nothing.here")
+    # nothing was written for the failed attempt
+    progress = await svc.member_progress(G1, ALICE)
+    assert progress.completed == 0
+
+
+async def test_id_with_surrounding_spaces_resolves(svc: ProgressService, roadmap: Roadmap):
+    item_id = check_ids(roadmap, 1)[0]
+    change = await svc.complete(G1, ALICE, f"  {item_id} ")
+    assert change.changed and change.item.id == item_id
+
+
+async def test_evidence_limit(svc: ProgressService, roadmap: Roadmap):
+    ids = check_ids(roadmap, 1)
+    with pytest.raises(UserError) as info:
+        await svc.complete(G1, ALICE, ids[0], evidence="x" * (MAX_EVIDENCE + 1))
+    assert str(MAX_EVIDENCE) in info.value.message
+    assert await svc.done_ids(G1, ALICE) == set()
+    ok = await svc.complete(G1, ALICE, ids[0], evidence="y" * MAX_EVIDENCE)
+    assert ok.changed
+    # blank evidence is stored as none; inner whitespace is collapsed
+    await svc.complete(G1, ALICE, ids[1], evidence="   ", now=at(10))
+    await svc.complete(G1, ALICE, ids[2], evidence="  see \n  repo  ", now=at(20))
+    recent = {d.item.id: d.evidence for d in (await svc.member_progress(G1, ALICE)).recent}
+    assert recent[ids[1]] is None
+    assert recent[ids[2]] == "see repo"
+
+
+# --- levels -----------------------------------------------------------------------------
+
+
+async def test_last_checklist_item_reaches_level_and_announces_once(
+    svc: ProgressService, roadmap: Roadmap
+):
+    ids = check_ids(roadmap, 1)
+    for n, item_id in enumerate(ids[:-1]):
+        change = await svc.complete(G1, ALICE, item_id, now=at(n))
+        assert change.new_level == 0
+        assert change.announce == ()
+    change = await svc.complete(G1, ALICE, ids[-1], now=at(50))
+    assert (change.old_level, change.new_level) == (0, 1)
+    assert change.levels_gained == (1,)
+    assert change.announce == (1,)
+
+    undo = await svc.undo(G1, ALICE, ids[-1], now=at(60))
+    assert (undo.old_level, undo.new_level) == (1, 0)
+    assert undo.levels_lost == (1,)
+    assert undo.announce == ()
+    assert (await svc.member_progress(G1, ALICE)).level == 0
+
+    redo = await svc.complete(G1, ALICE, ids[-1], now=at(70))
+    assert (redo.old_level, redo.new_level) == (0, 1)
+    assert redo.levels_gained == (1,)
+    assert redo.announce == ()  # never announced twice
+    assert (await svc.member_progress(G1, ALICE)).level == 1
+
+
+async def test_higher_checklist_does_not_skip_lower_level(svc: ProgressService, roadmap: Roadmap):
+    change = await complete_all(svc, G1, ALICE, check_ids(roadmap, 2))
+    assert change.new_level == 0
+    assert change.announce == ()
+    l1 = check_ids(roadmap, 1)
+    await complete_all(svc, G1, ALICE, l1[:-1])
+    change = await svc.complete(G1, ALICE, l1[-1], now=at(100))
+    assert (change.old_level, change.new_level) == (0, 2)
+    assert change.levels_gained == (1, 2)
+    assert change.announce == (1, 2)
+    progress = await svc.member_progress(G1, ALICE)
+    assert progress.level == 2
+    assert [lp.reached for lp in progress.levels] == [True, True, False, False, False]
+    # undoing a level-1 item drops both levels
+    undo = await svc.undo(G1, ALICE, l1[0])
+    assert undo.levels_lost == (1, 2)
+
+
+async def test_milestones_count_but_never_change_level(svc: ProgressService, roadmap: Roadmap):
+    ms = milestone_ids(roadmap, 1)[:6] + milestone_ids(roadmap, 2)[:4]
+    change = await complete_all(svc, G1, ALICE, ms)
+    assert change.new_level == 0
+    assert change.announce == ()
+    assert change.completed_count == len(ms)
+    progress = await svc.member_progress(G1, ALICE)
+    assert progress.level == 0
+    assert progress.completed == len(ms)
+    assert progress.levels[0].milestones_done == 6
+    assert progress.levels[1].milestones_done == 4
+    assert progress.levels[0].checklist_done == 0
+    board = await LeaderboardService(svc.db).page(G1, Period.ALL)
+    assert board.entries[0].completed == len(ms)
+
+    # at level 1, completing and undoing milestones leaves the level alone
+    await complete_all(svc, G1, ALICE, check_ids(roadmap, 1))
+    undo = await svc.undo(G1, ALICE, ms[0])
+    assert undo.changed and (undo.old_level, undo.new_level) == (1, 1)
+
+
+async def test_member_progress_per_level_counts(svc: ProgressService, roadmap: Roadmap):
+    await complete_all(svc, G1, ALICE, check_ids(roadmap, 3)[:2] + milestone_ids(roadmap, 3)[:3])
+    progress = await svc.member_progress(G1, ALICE, recent=2)
+    lvl3 = progress.levels[2]
+    assert lvl3.number == 3
+    assert (lvl3.checklist_done, lvl3.checklist_total) == (2, len(check_ids(roadmap, 3)))
+    assert (lvl3.milestones_done, lvl3.milestones_total) == (3, len(milestone_ids(roadmap, 3)))
+    assert len(progress.recent) == 2
+    # newest first
+    assert progress.recent[0].completed_at > progress.recent[1].completed_at
+
+
+async def test_unknown_member_progress_is_empty(svc: ProgressService):
+    progress = await svc.member_progress(G1, 424242)
+    assert progress.level == 0
+    assert progress.completed == 0
+    assert progress.recent == ()
+    assert progress.hidden is False
+
+
+# --- threshold --------------------------------------------------------------------------
+
+
+def test_level_from_done_threshold(roadmap: Roadmap):
+    l1 = check_ids(roadmap, 1)
+    assert len(l1) == 7
+    assert level_from_done(roadmap, l1[:4], 50) == 1  # ceil(3.5) = 4
+    assert level_from_done(roadmap, l1[:3], 50) == 0
+    assert level_from_done(roadmap, l1[:6], 100) == 0
+    assert level_from_done(roadmap, l1, 100) == 1
+    assert level_from_done(roadmap, l1[:1], 1) == 1
+    assert level_from_done(roadmap, [], 1) == 0
+
+
+async def test_threshold_applies_at_next_change(
+    svc: ProgressService, db: Database, roadmap: Roadmap
+):
+    guilds = GuildService(db)
+    l1 = check_ids(roadmap, 1)
+    await complete_all(svc, G1, ALICE, l1[:4])
+    assert (await svc.member_progress(G1, ALICE)).level == 0
+    await guilds.set_threshold(G1, 50)
+    # not applied yet: the change has not happened
+    assert (await svc.member_progress(G1, ALICE)).level == 0
+    change = await svc.complete(G1, ALICE, l1[4], now=at(30))
+    assert (change.old_level, change.new_level) == (0, 1)
+    assert change.announce == (1,)
+
+
+async def test_lowered_threshold_applies_at_next_change_of_any_item(
+    svc: ProgressService, db: Database, roadmap: Roadmap
+):
+    await complete_all(svc, G1, ALICE, check_ids(roadmap, 1)[:4])
+    await GuildService(db).set_threshold(G1, 50)
+    # a no-op is not a change
+    again = await svc.complete(G1, ALICE, check_ids(roadmap, 1)[0], now=at(30))
+    assert (again.changed, again.new_level) == (False, 0)
+    change = await svc.complete(G1, ALICE, milestone_ids(roadmap, 1)[0], now=at(31))
+    assert (change.old_level, change.new_level) == (0, 1)
+    assert change.announce == (1,)
+
+
+async def test_threshold_50_reaches_level_with_four_of_seven(
+    svc: ProgressService, db: Database, roadmap: Roadmap
+):
+    await GuildService(db).set_threshold(G1, 50)
+    l1 = check_ids(roadmap, 1)
+    change = await complete_all(svc, G1, ALICE, l1[:3])
+    assert change.new_level == 0
+    change = await svc.complete(G1, ALICE, l1[3], now=at(40))
+    assert (change.old_level, change.new_level) == (0, 1)
+    assert change.announce == (1,)
+    # another server keeps the default 100%
+    change = await complete_all(svc, G2, ALICE, l1[:4])
+    assert change.new_level == 0
+
+
+async def test_recompute_levels_applies_threshold_to_everyone(
+    svc: ProgressService, db: Database, roadmap: Roadmap
+):
+    l1, l2 = check_ids(roadmap, 1), check_ids(roadmap, 2)
+    await complete_all(svc, G1, ALICE, l1[:4] + l2[:4])
+    await complete_all(svc, G1, BOB, l1)
+    await svc.complete(G1, 33, milestone_ids(roadmap, 1)[0])
+    await complete_all(svc, G2, ALICE, l1[:4])  # another server: untouched
+
+    assert await svc.recompute_levels(G1) == {ALICE: (0, 0), BOB: (1, 1), 33: (0, 0)}
+
+    await GuildService(db).set_threshold(G1, 50)
+    changes = await svc.recompute_levels(G1)
+    assert changes[ALICE] == (0, 2)
+    assert changes[BOB] == (1, 1)
+    assert changes[33] == (0, 0)
+    assert (await svc.member_progress(G1, ALICE)).level == 2
+    assert (await svc.member_progress(G2, ALICE)).level == 0
+
+    await GuildService(db).set_threshold(G1, 100)
+    changes = await svc.recompute_levels(G1)
+    assert changes[ALICE] == (2, 0)
+    assert changes[BOB] == (1, 1)
+    assert (await svc.member_progress(G1, ALICE)).level == 0
+
+
+@pytest.mark.parametrize("bad", [0, -5, 101, 1000])
+async def test_threshold_out_of_range(db: Database, bad: int):
+    guilds = GuildService(db)
+    with pytest.raises(UserError) as info:
+        await guilds.set_threshold(G1, bad)
+    assert "1 to 100" in info.value.message
+    assert (await guilds.config(G1)).level_threshold == 100
+
+
+# --- admin corrections ------------------------------------------------------------------
+
+
+async def test_grant_and_revoke_write_audit_newest_first(
+    svc: ProgressService, db: Database, roadmap: Roadmap
+):
+    item_id = check_ids(roadmap, 1)[0]
+    grant = await svc.complete(G1, ALICE, item_id, actor_id=ADMIN, now=at(0))
+    assert grant.changed
+    noop = await svc.complete(G1, ALICE, item_id, actor_id=ADMIN, now=at(1))
+    assert not noop.changed
+    revoke = await svc.undo(G1, ALICE, item_id, actor_id=ADMIN, now=at(2))
+    assert revoke.changed
+    noop = await svc.undo(G1, ALICE, item_id, actor_id=ADMIN, now=at(3))
+    assert not noop.changed
+    # a member's own completion writes nothing to the audit log
+    await svc.complete(G1, ALICE, item_id, now=at(4))
+
+    audit = (await GuildService(db).config(G1)).recent_audit
+    assert [(a.action, a.actor_id, a.member_id, a.item_id) for a in audit] == [
+        ("revoke", ADMIN, ALICE, item_id),
+        ("grant", ADMIN, ALICE, item_id),
+    ]
+    assert audit[0].created_at == at(2)
+    assert audit[1].created_at == at(0)
+    assert (await GuildService(db).config(G2)).recent_audit == ()
+
+
+async def test_grant_keeps_granted_by(svc: ProgressService, db: Database, roadmap: Roadmap):
+    from bot.services.mydata import MyDataService
+
+    item_id = check_ids(roadmap, 1)[0]
+    await svc.complete(G1, ALICE, item_id, actor_id=ADMIN)
+    exported = await MyDataService(db).export(G1, ALICE)
+    assert exported["completions"][0]["granted_by"] == ADMIN  # type: ignore[index]
+
+
+# --- isolation and concurrency ----------------------------------------------------------
+
+
+async def test_servers_are_isolated(svc: ProgressService, roadmap: Roadmap):
+    l1 = check_ids(roadmap, 1)
+    await complete_all(svc, G1, ALICE, l1)
+    await svc.complete(G2, ALICE, milestone_ids(roadmap, 1)[0])
+    p1, p2 = await svc.member_progress(G1, ALICE), await svc.member_progress(G2, ALICE)
+    assert (p1.level, p1.completed) == (1, 7)
+    assert (p2.level, p2.completed) == (0, 1)
+    # completing the same item in the other server is a new completion, with its own announce
+    change = await complete_all(svc, G2, ALICE, l1)
+    assert change.announce == (1,)
+    await svc.undo(G2, ALICE, l1[0])
+    assert (await svc.member_progress(G1, ALICE)).level == 1
+
+
+async def test_concurrent_completes_of_different_items(svc: ProgressService, roadmap: Roadmap):
+    ids = milestone_ids(roadmap, 1)[:4] + check_ids(roadmap, 1)[:4]
+    changes = await asyncio.gather(*(svc.complete(G1, ALICE, i, display_name="A") for i in ids))
+    assert all(c.changed for c in changes)
+    assert sorted(c.completed_count for c in changes) == list(range(1, 9))
+    progress = await svc.member_progress(G1, ALICE)
+    assert progress.completed == 8
+    assert await LeaderboardService(svc.db).rank(G1, ALICE) == 1
+    board = await LeaderboardService(svc.db).page(G1, Period.ALL)
+    assert board.entries[0].completed == 8
+
+
+async def test_concurrent_completes_of_same_item(svc: ProgressService, roadmap: Roadmap):
+    item_id = check_ids(roadmap, 1)[0]
+    changes = await asyncio.gather(
+        svc.complete(G1, ALICE, item_id), svc.complete(G1, ALICE, item_id)
+    )
+    assert sorted(c.changed for c in changes) == [False, True]
+    assert (await svc.member_progress(G1, ALICE)).completed == 1
+    board = await LeaderboardService(svc.db).page(G1, Period.ALL)
+    assert board.entries[0].completed == 1
+
+
+async def test_concurrent_level_up_announces_once(svc: ProgressService, roadmap: Roadmap):
+    l1 = check_ids(roadmap, 1)
+    await complete_all(svc, G1, ALICE, l1[:-1])
+    changes = await asyncio.gather(*(svc.complete(G1, ALICE, l1[-1]) for _ in range(3)))
+    assert sum(c.announce == (1,) for c in changes) == 1
+    assert sum(c.changed for c in changes) == 1
+
+
+async def test_concurrent_mixed_writes_never_lock(
+    svc: ProgressService, db: Database, roadmap: Roadmap
+):
+    from bot.services.mydata import MyDataService
+
+    ms = milestone_ids(roadmap, 1)
+    await complete_all(svc, G1, BOB, ms[:3])
+    jobs = [svc.complete(G1, ALICE, i) for i in ms[:6]]
+    jobs += [svc.recompute_levels(G1) for _ in range(4)]
+    jobs += [MyDataService(db).delete(G1, BOB)]
+    jobs += [GuildService(db).set_threshold(G1, 80) for _ in range(2)]
+    await asyncio.gather(*jobs)
+    assert (await svc.member_progress(G1, ALICE)).completed == 6
+    assert (await svc.member_progress(G1, BOB)).completed == 0
