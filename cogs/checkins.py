@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from zoneinfo import ZoneInfo
 
 import discord
 from discord import app_commands
@@ -10,12 +11,11 @@ from discord.ext import commands
 
 from bot.bot import SORRY, MilestoneBot, reply
 from bot.errors import UserError
-from bot.scheduling import format_when
+from bot.scheduling import format_when, safe_timezone
 from bot.services.checkins import Answers, HistoryEntry
 from bot.services.members import parse_day
 from bot.ui.render import clip, embed, when
 from bot.ui.views import send_paginated
-from cogs.levels import member_today
 
 PER_PAGE = 3
 log = logging.getLogger(__name__)
@@ -229,7 +229,8 @@ class Checkins(commands.GroupCog, group_name="checkin"):
         """Be away until a date: no nudges, and your streak is kept across those weeks."""
         assert interaction.guild_id is not None
         profile = await self.bot.members.profile(interaction.guild_id, interaction.user.id)
-        today = member_today(profile.timezone)
+        # The bot's clock, like the nudges that read `away_until` (not the wall clock).
+        today = self.bot.clock.now().astimezone(ZoneInfo(safe_timezone(profile.timezone))).date()
         day = parse_day(until)
         saved = await self.bot.checkins.set_away(
             interaction.guild_id, interaction.user.id, day, today, interaction.user.display_name
