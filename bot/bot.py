@@ -127,12 +127,12 @@ class MilestoneBot(commands.Bot):
         self.db = db
         self.roadmap = roadmap
         self.extensions_to_load = extensions
-        self.progress = ProgressService(db, roadmap)
+        self.clock: Clock = clock or SystemClock()
+        self.progress = ProgressService(db, roadmap, now=self.clock.now)
         self.members = MemberService(db)
         self.leaderboard = LeaderboardService(db)
         self.guild_settings = GuildService(db)
         self.mydata = MyDataService(db)
-        self.clock: Clock = clock or SystemClock()
         self.scheduler = Scheduler(
             db, DiscordPublisher(self), roadmap, clock=self.clock, owns_guild=self.owns_guild
         )

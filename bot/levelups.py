@@ -88,11 +88,18 @@ async def apply_change(
         return
     channel_id = await bot.guild_settings.announce_channel(guild.id)
     channel = guild.get_channel(channel_id) if channel_id else fallback_channel
-    if not isinstance(channel, discord.abc.Messageable):
-        return
     top = max(change.announce)
-    text = f"🎉 {member.mention} reached **{level_name(bot.roadmap, top)}**! Keep going."
-    try:
-        await channel.send(text, allowed_mentions=discord.AllowedMentions(users=[member]))
-    except discord.HTTPException as exc:
-        log.warning("level-up announcement failed in guild %s: %s", guild.id, exc)
+    if not isinstance(channel, discord.abc.Messageable):
+        problem = "the announcement channel no longer exists: choose one with /config announce"
+    else:
+        text = f"🎉 {member.mention} reached **{level_name(bot.roadmap, top)}**! Keep going."
+        try:
+            await channel.send(text, allowed_mentions=discord.AllowedMentions(users=[member]))
+            return
+        except discord.HTTPException as exc:
+            where = getattr(channel, "mention", "the channel")
+            problem = f"Discord refused the post in {where}: {exc.text or exc.status}"
+    log.warning("level-up announcement failed in guild %s: %s", guild.id, problem)
+    await bot.guild_settings.record_error(
+        guild.id, f"Could not announce a level-up: {problem}", bot.clock.now()
+    )

@@ -26,6 +26,7 @@ from sqlalchemy import CursorResult, delete, or_, select
 from bot.db import Database, upsert
 from bot.db.models import CheckinCycle, GuildSettings, JobRun, Member
 from bot.errors import UserError
+from bot.services.guilds import save_settings
 
 if TYPE_CHECKING:
     from bot.roadmap import Roadmap
@@ -566,14 +567,7 @@ class Scheduler:
 
     async def _record_error(self, guild_id: int, text: str, now: dt.datetime) -> None:
         async with self.db.write.begin() as s:
-            await s.execute(
-                upsert(s, GuildSettings)
-                .values(guild_id=guild_id, last_error=text[:500], last_error_at=now, updated_at=now)
-                .on_conflict_do_update(
-                    index_elements=["guild_id"],
-                    set_={"last_error": text[:500], "last_error_at": now},
-                )
-            )
+            await save_settings(s, guild_id, {"last_error": text[:500], "last_error_at": now}, now)
 
     async def _load(self, scope: Scope | None) -> _State:
         settings_q = select(GuildSettings).where(

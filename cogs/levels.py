@@ -17,9 +17,9 @@ from bot.ui.render import bar, embed, item_line, level_name, lines_field
 LevelOption = app_commands.Range[int, 1, 5]
 
 
-def member_today(timezone: str | None) -> dt.date:
-    """Today in the member's timezone (UTC when unset)."""
-    return dt.datetime.now(ZoneInfo(timezone or "UTC")).date()
+def member_today(bot: MilestoneBot, timezone: str | None) -> dt.date:
+    """Today on the bot's clock, in the member's timezone (UTC when unset)."""
+    return bot.clock.now().astimezone(ZoneInfo(timezone or "UTC")).date()
 
 
 class Levels(commands.Cog):
@@ -107,7 +107,7 @@ class Levels(commands.Cog):
                 interaction.guild_id, interaction.user.id, recent=0
             )
             level = stored.level
-            p = pace(roadmap, profile.started_on, member_today(profile.timezone), level)
+            p = pace(roadmap, profile.started_on, member_today(self.bot, profile.timezone), level)
             current = p.phase.number
             verdict = pace_text(p.months, p.phase.title, p.expected_level, level, p.verdict)
         e = embed("Role transition roadmap", verdict)

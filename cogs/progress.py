@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 import discord
 from discord import app_commands
 from discord.ext import commands
 
 from bot.bot import MilestoneBot
 from bot.errors import UserError
-from bot.scheduling import timezone_choices
+from bot.scheduling import timezone_choices, validate_timezone
 from bot.services.leaderboard import Period
 from bot.services.members import pace, parse_date
-from bot.ui.render import bar, embed, level_name, lines_field, when
+from bot.ui.render import bar, clip, embed, level_name, lines_field, when
 from bot.ui.views import send_paginated
 from cogs.levels import member_today, pace_text
 
@@ -65,7 +63,9 @@ class Progress(commands.Cog):
         streak = await self.bot.checkins.streak(guild_id, who.id, self.bot.clock.now())
         e.add_field(name="Check-in streak", value=f"{streak} week(s)", inline=True)
         if p.started_on:
-            pc = pace(roadmap, p.started_on, member_today(None), p.level)
+            profile = await self.bot.members.profile(guild_id, who.id)
+            today = member_today(self.bot, profile.timezone)
+            pc = pace(roadmap, p.started_on, today, p.level)
             e.add_field(
                 name="Pace",
                 value=pace_text(pc.months, pc.phase.title, pc.expected_level, p.level, pc.verdict),
@@ -75,7 +75,11 @@ class Progress(commands.Cog):
             e.add_field(
                 name="Recently completed",
                 value=lines_field(
-                    [f"{when(d.completed_at, 'd')} {d.item.title}" for d in p.recent]
+                    [
+                        f"{when(d.completed_at, 'd')} {d.item.title}"
+                        + (f" · {clip(d.evidence, 120)}" if d.evidence else "")
+                        for d in p.recent
+                    ]
                 ),
                 inline=False,
             )
@@ -99,18 +103,14 @@ class Progress(commands.Cog):
         assert interaction.guild_id is not None
         user = interaction.user
         current = await self.bot.members.profile(interaction.guild_id, user.id)
-        tz_name = timezone or current.timezone
-        started_on = (
-            parse_date(started, today=member_today(None if timezone else tz_name))
-            if started
-            else None
-        )
+        tz_name = validate_timezone(timezone) if timezone else current.timezone
+        started_on = parse_date(started, today=member_today(self.bot, tz_name)) if started else None
         profile = await self.bot.members.update_profile(
             interaction.guild_id,
             user.id,
             display_name=user.display_name,
             started_on=started_on,
-            timezone=timezone,
+            timezone=tz_name if timezone else None,
             hidden=hidden,
         )
         if timezone is not None:
@@ -153,7 +153,7 @@ class Progress(commands.Cog):
             raise UserError(
                 "Pick a period from the list: all time, this month or this week."
             ) from None
-        now = dt.datetime.now(dt.UTC)
+        now = self.bot.clock.now()
         titles = {Period.ALL: "all time", Period.MONTH: "this month", Period.WEEK: "this week"}
 
         async def render(page: int) -> tuple[discord.Embed, int]:
@@ -166,7 +166,8 @@ class Progress(commands.Cog):
             text = "\n".join(lines) or "Nobody has completed anything in this period yet."
             e = embed(f"Leaderboard: {titles[chosen]}", text)
             since = f"since {when(board.since, 'D')} · " if board.since else ""
-            e.set_footer(text=f"{board.total} members · page {board.page + 1}/{board.pages}")
+            members = "member" if board.total == 1 else "members"
+            e.set_footer(text=f"{board.total} {members} · page {board.page + 1}/{board.pages}")
             if since:
                 e.description = f"{since.removesuffix(' · ')}\n\n{text}"
             return e, board.pages

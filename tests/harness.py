@@ -19,6 +19,19 @@ from tests.fakediscord import MANAGE_ROLES, FakeChannel, FakeDiscord, FakeGuild,
 MANAGE_GUILD = 1 << 5
 
 
+class TickingClock(FakeClock):
+    """A FakeClock that moves 1 ms each time it is read, as time passes between actions.
+
+    Completions made one after another then get distinct times, so "who got there first"
+    is decided as it would be in a live server.
+    """
+
+    def now(self) -> dt.datetime:
+        current = super().now()
+        self.advance(dt.timedelta(milliseconds=1))
+        return current
+
+
 class ErrorLog(logging.Handler):
     """Collects ERROR records so tests can assert nothing unexpected blew up."""
 
@@ -46,7 +59,7 @@ class World:
     admin: FakeMember
     alice: FakeMember
     bob: FakeMember
-    clock: FakeClock = field(default_factory=lambda: FakeClock(dt.datetime.now(dt.UTC)))
+    clock: FakeClock = field(default_factory=lambda: TickingClock(dt.datetime.now(dt.UTC)))
     bot: MilestoneBot | None = None
     task: asyncio.Task[None] | None = None
     errors: ErrorLog = field(default_factory=ErrorLog)

@@ -118,5 +118,5 @@ async def test_data_survives_a_restart_without_resync(world: World) -> None:
     assert world.fake.command_sync_count == 1
     res, text = await world.run(alice, "progress")
     assert "1/130" in text
-    res, text = await world.run(alice, "profile")
+    _, text = await world.run(alice, "profile")
     assert "2026-01-15" in text and "Europe/Berlin" in text

@@ -6,12 +6,10 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import update
 
 from bot.db import Database
-from bot.db.models import GuildSettings
 from bot.roadmap import Roadmap
-from bot.services.guilds import ensure_settings
+from bot.services.guilds import save_settings
 from bot.services.leaderboard import PAGE_SIZE, LeaderboardService, Period, period_start
 from bot.services.members import MemberService
 from bot.services.progress import ProgressService
@@ -47,10 +45,7 @@ def ids(roadmap: Roadmap) -> list[str]:
 
 async def set_guild_tz(db: Database, guild_id: int, name: str) -> None:
     async with db.write.begin() as s:
-        await ensure_settings(s, guild_id)
-        await s.execute(
-            update(GuildSettings).where(GuildSettings.guild_id == guild_id).values(timezone=name)
-        )
+        await save_settings(s, guild_id, {"timezone": name})
 
 
 def order(page) -> list[int]:

@@ -28,6 +28,7 @@ from bot.scheduling import (
     safe_timezone,
     validate_timezone,
 )
+from bot.services.guilds import save_settings
 from bot.services.progress import touch_member
 
 DEFAULT_OPEN_HOURS = 48
@@ -783,16 +784,6 @@ async def _cycle_rows(s: AsyncSession, guild_id: int, up_to: dt.datetime | None)
         query = query.where(CheckinCycle.opens_at <= up_to)
     rows = await s.execute(query)
     return [_CycleRow(*row) for row in rows]
-
-
-async def save_settings(s: AsyncSession, guild_id: int, values: dict[str, object]) -> None:
-    """Create or update the server's settings row with `values`."""
-    now = dt.datetime.now(dt.UTC)
-    await s.execute(
-        upsert(s, GuildSettings)
-        .values(guild_id=guild_id, updated_at=now, **values)
-        .on_conflict_do_update(index_elements=["guild_id"], set_={**values, "updated_at": now})
-    )
 
 
 def _rowcount(result: object) -> int:

@@ -59,12 +59,15 @@ async def get_threshold(s: AsyncSession, guild_id: int) -> int:
     return value if value is not None else DEFAULT_THRESHOLD
 
 
-async def ensure_settings(s: AsyncSession, guild_id: int) -> None:
-    """Create the server's settings row with defaults if it does not exist."""
+async def save_settings(
+    s: AsyncSession, guild_id: int, values: dict[str, object], now: dt.datetime | None = None
+) -> None:
+    """Create or update the server's settings row with `values`."""
+    now = now or utcnow()
     await s.execute(
         upsert(s, GuildSettings)
-        .values(guild_id=guild_id, level_threshold=DEFAULT_THRESHOLD, updated_at=utcnow())
-        .on_conflict_do_nothing()
+        .values(guild_id=guild_id, updated_at=now, **values)
+        .on_conflict_do_update(index_elements=["guild_id"], set_={**values, "updated_at": now})
     )
 
 
@@ -76,12 +79,13 @@ class GuildService:
 
     async def _set(self, guild_id: int, **values: object) -> None:
         async with self.db.write.begin() as s:
-            await ensure_settings(s, guild_id)
-            await s.execute(
-                update(GuildSettings)
-                .where(GuildSettings.guild_id == guild_id)
-                .values(updated_at=utcnow(), **values)
-            )
+            await save_settings(s, guild_id, values)
+
+    async def record_error(self, guild_id: int, text: str, now: dt.datetime | None = None) -> None:
+        """Remember the last problem of a server, for admins to see in `/config show`."""
+        now = now or utcnow()
+        async with self.db.write.begin() as s:
+            await save_settings(s, guild_id, {"last_error": text[:500], "last_error_at": now}, now)
 
     async def set_announce_channel(self, guild_id: int, channel_id: int | None) -> None:
         """Post level-ups in this channel (None: where they happen)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import delete, func, select, update
@@ -105,9 +105,12 @@ def clean_evidence(evidence: str | None) -> str | None:
 class ProgressService:
     """Marks items done or not done and keeps levels and counters in step."""
 
-    def __init__(self, db: Database, roadmap: Roadmap) -> None:
+    def __init__(
+        self, db: Database, roadmap: Roadmap, now: Callable[[], dt.datetime] = utcnow
+    ) -> None:
         self.db = db
         self.roadmap = roadmap
+        self.now = now  # the bot's clock, so completions and schedules agree in tests
 
     def resolve(self, item_id: str) -> Item:
         """Return the roadmap item for an id, or explain how to find one."""
@@ -133,7 +136,7 @@ class ProgressService:
         """Mark an item done (a no-op when it already is)."""
         item = self.resolve(item_id)
         evidence = clean_evidence(evidence)
-        now = now or utcnow()
+        now = now or self.now()
         async with self.db.write.begin() as s:
             await touch_member(s, guild_id, user_id, display_name)
             inserted = await s.execute(
@@ -171,7 +174,7 @@ class ProgressService:
     ) -> ProgressChange:
         """Mark an item not done (a no-op when it is not done)."""
         item = self.resolve(item_id)
-        now = now or utcnow()
+        now = now or self.now()
         async with self.db.write.begin() as s:
             await touch_member(s, guild_id, user_id, display_name)
             deleted = await s.execute(

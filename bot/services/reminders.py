@@ -20,7 +20,7 @@ from bot.scheduling import (
     safe_timezone,
     validate_timezone,
 )
-from bot.services.checkins import save_settings
+from bot.services.guilds import save_settings
 from bot.services.progress import touch_member
 
 MAX_ITEMS = 3
@@ -317,6 +317,18 @@ class ReminderService:
 
     async def take_dm_failure_notice(self, guild_id: int, user_id: int) -> bool:
         """Return True exactly once after a DM failure, so the member is told once."""
+        # Checked after every command: read first, so the common case takes no write lock.
+        async with self.db.read() as s:
+            pending = await s.scalar(
+                select(Member.user_id).where(
+                    Member.guild_id == guild_id,
+                    Member.user_id == user_id,
+                    Member.dm_failed_at.is_not(None),
+                    Member.dm_failure_told.is_(False),
+                )
+            )
+        if pending is None:
+            return False
         async with self.db.write.begin() as s:
             result = await s.execute(
                 update(Member)
