@@ -116,7 +116,7 @@ async def test_data_survives_a_restart_without_resync(world: World) -> None:
     await world.run(alice, "profile", started="2026-01-15", timezone="Europe/Berlin")
     await world.restart()
     assert world.fake.command_sync_count == 1
-    res, text = await world.run(alice, "progress")
+    _, text = await world.run(alice, "progress")
     assert "1/130" in text
     _, text = await world.run(alice, "profile")
     assert "2026-01-15" in text and "Europe/Berlin" in text
