@@ -7,7 +7,6 @@ import re
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -240,17 +239,6 @@ def test_models_are_frozen(shipped: Roadmap) -> None:
         item.title = "changed"
     with pytest.raises(AttributeError):
         shipped.note = "changed"  # type: ignore[misc]
-
-
-def test_load_is_fast() -> None:
-    best = min(_timed_load() for _ in range(5))
-    assert best < 0.1
-
-
-def _timed_load() -> float:
-    start = time.perf_counter()
-    load_roadmap(DATA)
-    return time.perf_counter() - start
 
 
 @pytest.mark.skipif(not COVERAGE_SCRIPT.exists(), reason="coverage script not available")
