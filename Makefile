@@ -21,8 +21,18 @@ lint: $(BIN)/.installed
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+# The service tests run a second time on a throwaway PostgreSQL cluster (tests/pg.py) when the
+# server binaries are installed: the same migrations and services must work on both.
+PG_TESTS := tests/test_*_service.py tests/test_scheduling.py
+
 test: lint
 	$(BIN)/pytest -q
+	@if command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+		echo "TEST_BACKEND=postgres $(BIN)/pytest -q $(PG_TESTS)"; \
+		TEST_BACKEND=postgres $(BIN)/pytest -q $(PG_TESTS); \
+	else \
+		echo "PostgreSQL service tests skipped: no PostgreSQL server binaries (initdb) found."; \
+	fi
 
 bench: $(BIN)/.installed
 	$(BIN)/python benchmarks/bench_db.py

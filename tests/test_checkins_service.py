@@ -250,9 +250,7 @@ async def test_nudge_targets(db: Database, service: CheckinService) -> None:
     assert await service.nudge_targets(ids[5], now) == ()  # marked nudged
 
 
-async def test_close_summarises_ten_thousand_answers(
-    db: Database, service: CheckinService
-) -> None:
+async def test_close_summarises_ten_thousand_answers(db: Database, service: CheckinService) -> None:
     cycle = await service.open_cycle(GUILD, DUE, opens_at=DUE)
     assert cycle is not None
     async with db.write.begin() as s:
