@@ -278,3 +278,27 @@ async def test_close_summarises_ten_thousand_answers(db: Database, service: Chec
     assert summary.answered == 10_000 and summary.total_hours == 20_000.0
     assert summary.milestones_completed == 3_000
     assert len(summary.top_streaks) == 10
+
+
+async def test_every_away_period_is_remembered(service: CheckinService) -> None:
+    ids = [await _weeks_from(service, week) for week in range(8)]
+    # Away in week 1, answers weeks 0, 2-4, away again in week 5, answers 6-7.
+    for week in (0, 2, 3, 4, 6, 7):
+        await _answer(service, 1, week)
+    first = (DUE + 1 * WEEK).date()
+    await service.set_away(GUILD, 1, first + dt.timedelta(days=3), first - dt.timedelta(days=1))
+    second = (DUE + 5 * WEEK).date()
+    await service.set_away(GUILD, 1, second + dt.timedelta(days=3), second - dt.timedelta(days=1))
+    await _close_all(service, ids)
+    assert await service.streak(GUILD, 1, DUE + 9 * WEEK) == 6
+
+
+async def test_misses_before_going_away_still_break_the_streak(service: CheckinService) -> None:
+    ids = [await _weeks_from(service, week) for week in range(6)]
+    for week in (0, 1, 4, 5):
+        await _answer(service, 1, week)
+    # Missed weeks 2 and 3, then declared an absence that only covers week 3.
+    start = (DUE + 3 * WEEK).date()
+    await service.set_away(GUILD, 1, start + dt.timedelta(days=3), start)
+    await _close_all(service, ids)
+    assert await service.streak(GUILD, 1, DUE + 7 * WEEK) == 2

@@ -145,6 +145,21 @@ Index(
 )
 
 
+class AwayPeriod(Base):
+    """A stretch of days a member is away: check-ins missed then do not break the streak.
+
+    Every period is kept (not just the latest), so a streak walked back through the years
+    still forgives each of them. `Member.away_until` is the current one, for quick filters.
+    """
+
+    __tablename__ = "away_periods"
+
+    guild_id: Mapped[int] = mapped_column(Snowflake, primary_key=True, autoincrement=False)
+    user_id: Mapped[int] = mapped_column(Snowflake, primary_key=True, autoincrement=False)
+    starts_on: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    ends_on: Mapped[dt.date] = mapped_column(Date)
+
+
 class Completion(Base):
     """One roadmap item done by one member; the key makes completing twice a no-op."""
 

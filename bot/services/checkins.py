@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db import Database, upsert
 from bot.db.models import (
+    AwayPeriod,
     CheckinAnswer,
     CheckinCycle,
     Completion,
@@ -215,41 +216,35 @@ def _next_open(settings: CheckinSettings | None, now: dt.datetime) -> dt.datetim
     return next_weekly(now, settings.weekday, settings.time, settings.timezone)
 
 
-def streak_step(
-    streak: int,
-    phase: int,
-    cycle: _CycleRow,
-    answered: bool,
-    away_until: dt.date | None,
-    now: dt.datetime,
-) -> tuple[int, int, bool]:
-    """Walk one cycle back; return (streak, phase, go on).
+AwayDays = Sequence[tuple[dt.date, dt.date]]
+"""A member's away periods as (first day, last day)."""
 
-    Answered cycles count. An unanswered open cycle is skipped. Unanswered cycles that
-    opened on or before the member's `away_until` are skipped too, but only in one block
-    (phase 0: none met yet, 1: in the away block, 2: the block is behind us).
+
+def streak_step(
+    streak: int, cycle: _CycleRow, answered: bool, away: AwayDays, now: dt.datetime
+) -> tuple[int, bool]:
+    """Walk one cycle back; return (streak, go on).
+
+    An answered cycle counts. An unanswered cycle does not break the streak while it is
+    still open, or when it overlaps one of the member's away periods.
     """
     if answered:
-        return streak + 1, 2 if phase == 1 else phase, True
+        return streak + 1, True
     if cycle.closed_at is None and cycle.closes_at > now:
-        return streak, phase, True
-    if away_until is not None and phase < 2 and cycle.opens_at.date() <= away_until:
-        return streak, 1, True
-    return streak, phase, False
+        return streak, True
+    first, last = cycle.opens_at.date(), cycle.closes_at.date()
+    if any(start <= last and first <= end for start, end in away):
+        return streak, True
+    return streak, False
 
 
 def count_streak(
-    cycles: Sequence[_CycleRow],
-    answered: Container[int],
-    away_until: dt.date | None,
-    now: dt.datetime,
+    cycles: Sequence[_CycleRow], answered: Container[int], away: AwayDays, now: dt.datetime
 ) -> int:
     """Count consecutive answered cycles, newest first (see `streak_step`)."""
-    streak, phase = 0, 0
+    streak = 0
     for cycle in cycles:
-        streak, phase, go_on = streak_step(
-            streak, phase, cycle, cycle.id in answered, away_until, now
-        )
+        streak, go_on = streak_step(streak, cycle, cycle.id in answered, away, now)
         if not go_on:
             break
     return streak
@@ -553,12 +548,14 @@ class CheckinService:
                     )
                 )
             )
-            away_until = await s.scalar(
-                select(Member.away_until).where(
-                    Member.guild_id == guild_id, Member.user_id == user_id
+            away = (
+                await s.execute(
+                    select(AwayPeriod.starts_on, AwayPeriod.ends_on).where(
+                        AwayPeriod.guild_id == guild_id, AwayPeriod.user_id == user_id
+                    )
                 )
-            )
-        return count_streak(cycles, answered, away_until, now)
+            ).all()
+        return count_streak(cycles, answered, [(a, b) for a, b in away], now)
 
     async def set_away(
         self,
@@ -586,16 +583,15 @@ class CheckinService:
                 .where(Member.guild_id == guild_id, Member.user_id == user_id)
                 .values(away_until=until)
             )
-        return until
-
-    async def clear_away(self, guild_id: int, user_id: int) -> None:
-        """End a member's away period."""
-        async with self.db.write.begin() as s:
+            # A second `away` on the same day replaces that day's period.
             await s.execute(
-                update(Member)
-                .where(Member.guild_id == guild_id, Member.user_id == user_id)
-                .values(away_until=None)
+                upsert(s, AwayPeriod)
+                .values(guild_id=guild_id, user_id=user_id, starts_on=today, ends_on=until)
+                .on_conflict_do_update(
+                    index_elements=["guild_id", "user_id", "starts_on"], set_={"ends_on": until}
+                )
             )
+        return until
 
     # -- nudges --
 
@@ -732,13 +728,16 @@ async def _top_streaks(
     )
     if not participants:
         return ()
+    away: dict[int, list[tuple[dt.date, dt.date]]] = {}
     away_rows = await s.execute(
-        select(Member.user_id, Member.away_until).where(
-            Member.guild_id == cycle.guild_id, Member.away_until.is_not(None)
+        select(AwayPeriod.user_id, AwayPeriod.starts_on, AwayPeriod.ends_on).where(
+            AwayPeriod.guild_id == cycle.guild_id
         )
     )
-    away = {user_id: until for user_id, until in away_rows if user_id in participants}
-    state = {user_id: (0, 0) for user_id in participants}
+    for user_id, starts_on, ends_on in away_rows:
+        if user_id in participants:
+            away.setdefault(user_id, []).append((starts_on, ends_on))
+    state = dict.fromkeys(participants, 0)
     active = set(participants)
     for row in cycles:
         if not active:
@@ -752,14 +751,12 @@ async def _top_streaks(
                 )
             )
         for user_id in list(active):
-            streak, phase = state[user_id]
-            streak, phase, go_on = streak_step(
-                streak, phase, row, user_id in answered, away.get(user_id), now
+            state[user_id], go_on = streak_step(
+                state[user_id], row, user_id in answered, away.get(user_id, ()), now
             )
-            state[user_id] = (streak, phase)
             if not go_on:
                 active.discard(user_id)
-    best = sorted(state.items(), key=lambda item: (-item[1][0], item[0]))[:TOP_STREAKS]
+    best = sorted(state.items(), key=lambda item: (-item[1], item[0]))[:TOP_STREAKS]
     name_rows = await s.execute(
         select(Member.user_id, Member.display_name).where(
             Member.guild_id == cycle.guild_id,
@@ -767,9 +764,7 @@ async def _top_streaks(
         )
     )
     names = {user_id: name for user_id, name in name_rows}
-    return tuple(
-        StreakEntry(user_id, names.get(user_id) or "", streak) for user_id, (streak, _) in best
-    )
+    return tuple(StreakEntry(user_id, names.get(user_id) or "", streak) for user_id, streak in best)
 
 
 async def _cycle_rows(s: AsyncSession, guild_id: int, up_to: dt.datetime | None) -> list[_CycleRow]:

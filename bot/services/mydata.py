@@ -11,6 +11,7 @@ from sqlalchemy import delete, select
 from bot.db import Database
 from bot.db.models import (
     AuditEntry,
+    AwayPeriod,
     CheckinAnswer,
     Completion,
     LevelAnnouncement,
@@ -77,6 +78,13 @@ class MyDataService:
                     .order_by(AuditEntry.created_at)
                 )
             ).all()
+            away = (
+                await s.scalars(
+                    select(AwayPeriod)
+                    .where(AwayPeriod.guild_id == guild_id, AwayPeriod.user_id == user_id)
+                    .order_by(AwayPeriod.starts_on)
+                )
+            ).all()
         return {
             "exported_at": utcnow().isoformat(),
             "guild_id": str(guild_id),
@@ -86,6 +94,7 @@ class MyDataService:
             "checkin_answers": [_row(a, "guild_id", "user_id") for a in answers],
             "levels_reached": [_row(x, "guild_id", "user_id") for x in levels],
             "admin_corrections": [_row(a, "guild_id") for a in audit],
+            "away_periods": [_row(a, "guild_id", "user_id") for a in away],
         }
 
     async def delete(self, guild_id: int, user_id: int) -> Deleted:
@@ -112,6 +121,11 @@ class MyDataService:
                 delete(AuditEntry).where(
                     AuditEntry.guild_id == guild_id,
                     AuditEntry.member_id == user_id,
+                )
+            )
+            await s.execute(
+                delete(AwayPeriod).where(
+                    AwayPeriod.guild_id == guild_id, AwayPeriod.user_id == user_id
                 )
             )
             await s.execute(
