@@ -23,7 +23,7 @@ lint: $(BIN)/.installed
 
 # The service tests run a second time on a throwaway PostgreSQL cluster (tests/pg.py) when the
 # server binaries are installed: the same migrations and services must work on both.
-PG_TESTS := tests/test_*_service.py tests/test_scheduling.py
+PG_TESTS := tests/test_*_service.py tests/test_scheduling.py tests/test_scores.py
 
 test: lint
 	$(BIN)/pytest -q

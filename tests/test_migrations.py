@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import sqlite3
 from pathlib import Path
 
@@ -46,3 +47,40 @@ def test_away_members_keep_their_absence_across_0002(tmp_path: Path) -> None:
         rows = con.execute("SELECT guild_id, user_id, starts_on, ends_on FROM away_periods")
         found = rows.fetchall()
     assert found == [(1, 2, "2026-11-01", "2026-12-24")]
+
+
+def test_0003_fills_the_leaderboard_counters_from_existing_data(tmp_path: Path) -> None:
+    path = tmp_path / "m.sqlite3"
+    url = f"sqlite+aiosqlite:///{path}"
+    upgrade(url, "0002")
+    recent = (dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)).replace(tzinfo=None)
+    old = "2020-01-01 10:00:00.000000"
+    with sqlite3.connect(path) as con:
+        for user, hidden, count in ((1, 0, 2), (2, 0, 2), (3, 1, 1), (4, 0, 1)):
+            con.execute(
+                "INSERT INTO members (guild_id, user_id, display_name, hidden, completed_count,"
+                " level, reminders_subscribed, dm_failure_told, created_at)"
+                " VALUES (9, ?, '', ?, ?, 0, 0, 0, ?)",
+                (user, hidden, count, old),
+            )
+        for user, item, when in (
+            (1, "a", old),
+            (1, "b", recent),
+            (2, "a", old),
+            (2, "b", old),
+            (3, "a", recent),
+            (4, "a", recent),
+        ):
+            con.execute(
+                "INSERT INTO completions (guild_id, user_id, item_id, completed_at)"
+                " VALUES (9, ?, ?, ?)",
+                (user, item, str(when)),
+            )
+    upgrade(url)
+    with sqlite3.connect(path) as con:
+        buckets = con.execute("SELECT n, members FROM score_buckets ORDER BY n").fetchall()
+        weekly = con.execute(
+            "SELECT user_id, n, hidden FROM period_scores WHERE period = 'week' ORDER BY user_id"
+        ).fetchall()
+    assert buckets == [(1, 1), (2, 2)]  # the hidden member is not counted
+    assert weekly == [(1, 1, 0), (3, 1, 1), (4, 1, 0)]

@@ -160,6 +160,46 @@ class AwayPeriod(Base):
     ends_on: Mapped[dt.date] = mapped_column(Date)
 
 
+class ScoreBucket(Base):
+    """How many shown members of a server have completed exactly `n` items (n > 0).
+
+    At most 130 rows a server: the leaderboard's total and a member's rank add these up
+    instead of counting every member.
+    """
+
+    __tablename__ = "score_buckets"
+
+    guild_id: Mapped[int] = mapped_column(Snowflake, primary_key=True, autoincrement=False)
+    n: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    members: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class PeriodScore(Base):
+    """A member's completions in one week or month (in the server's timezone)."""
+
+    __tablename__ = "period_scores"
+
+    guild_id: Mapped[int] = mapped_column(Snowflake, primary_key=True, autoincrement=False)
+    period: Mapped[str] = mapped_column(String(8), primary_key=True)  # "week" or "month"
+    starts_on: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    user_id: Mapped[int] = mapped_column(Snowflake, primary_key=True, autoincrement=False)
+    n: Mapped[int] = mapped_column(Integer, default=0)
+    last_at: Mapped[dt.datetime] = mapped_column(TZDateTime)
+    hidden: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+Index(
+    "ix_period_scores_rank",
+    PeriodScore.guild_id,
+    PeriodScore.period,
+    PeriodScore.starts_on,
+    PeriodScore.hidden,
+    PeriodScore.n.desc(),
+    PeriodScore.last_at,
+    PeriodScore.user_id,
+)
+
+
 class Completion(Base):
     """One roadmap item done by one member; the key makes completing twice a no-op."""
 

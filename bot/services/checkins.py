@@ -29,6 +29,7 @@ from bot.scheduling import (
     safe_timezone,
     validate_timezone,
 )
+from bot.services import scores
 from bot.services.guilds import save_settings
 from bot.services.progress import touch_member
 
@@ -283,7 +284,13 @@ class CheckinService:
             "checkin_open_hours": open_hours,
         }
         async with self.db.write.begin() as s:
+            old_zone = await s.scalar(
+                select(GuildSettings.timezone).where(GuildSettings.guild_id == guild_id)
+            )
             await save_settings(s, guild_id, values)
+            if zone != old_zone:
+                # Weeks and months start at local midnight: recount them in the new zone.
+                await scores.rebuild_periods(s, guild_id, dt.datetime.now(dt.UTC))
         return CheckinSettings(guild_id, True, channel_id, day, hhmm, zone, open_hours)
 
     async def disable(self, guild_id: int) -> None:

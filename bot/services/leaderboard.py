@@ -1,19 +1,19 @@
-"""Rankings by milestones completed: all time (from counters) or this week or month."""
+"""Rankings by items completed: all time, this week or this month, from counters only."""
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, false, func, or_, select
+from sqlalchemy import false, func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.sql import ColumnElement, Subquery
 
 from bot.db import Database
-from bot.db.models import Completion, GuildSettings, Member, utcnow
+from bot.db.models import Member, PeriodScore, ScoreBucket, utcnow
+from bot.services.scores import guild_tz, period_bounds
+from bot.services.scores import period_start as local_period_start
 
 PAGE_SIZE = 10
 
@@ -53,17 +53,16 @@ def period_start(period: Period, now: dt.datetime, tz: ZoneInfo) -> dt.datetime 
     """The start of this week (Monday) or month in the server's timezone, as UTC."""
     if period is Period.ALL:
         return None
-    local = now.astimezone(tz)
-    day = local.date()
-    if period is Period.WEEK:
-        day -= dt.timedelta(days=day.weekday())
-    else:
-        day = day.replace(day=1)
-    return dt.datetime.combine(day, dt.time(), tzinfo=tz).astimezone(dt.UTC)
+    return period_bounds(period.value, local_period_start(period.value, now, tz), tz)[0]
+
+
+def _pages(total: int, page: int) -> tuple[int, int]:
+    pages = max(1, -(-total // PAGE_SIZE))
+    return pages, min(max(page, 0), pages - 1)
 
 
 class LeaderboardService:
-    """Builds leaderboard pages and ranks, never scanning all completions."""
+    """Builds leaderboard pages and ranks; every query walks an index in ranking order."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -74,50 +73,47 @@ class LeaderboardService:
         """One page of the ranking; ties go to who got there first."""
         now = now or utcnow()
         async with self.db.read() as s:
-            since = period_start(period, now, await _guild_tz(s, guild_id))
-            if since is None:
-                total = await s.scalar(select(func.count()).where(*_ranked(guild_id))) or 0
-                pages = max(1, -(-total // PAGE_SIZE))
-                page = min(max(page, 0), pages - 1)
-                rows = (
-                    await s.execute(
-                        select(
-                            Member.user_id,
-                            Member.display_name,
-                            Member.completed_count,
-                            Member.level,
-                        )
-                        .where(*_ranked(guild_id))
-                        .order_by(*_order())
-                        .limit(PAGE_SIZE)
-                        .offset(page * PAGE_SIZE)
+            tz = await guild_tz(s, guild_id)
+            since = period_start(period, now, tz)
+            if period is Period.ALL:
+                total = await _all_time_total(s, guild_id)
+                pages, page = _pages(total, page)
+                query = (
+                    select(
+                        Member.user_id, Member.display_name, Member.completed_count, Member.level
                     )
-                ).all()
+                    .where(
+                        Member.guild_id == guild_id,
+                        Member.hidden == false(),
+                        Member.completed_count > 0,
+                    )
+                    .order_by(
+                        Member.completed_count.desc(), Member.last_completed_at, Member.user_id
+                    )
+                )
             else:
-                counts = _period_counts(guild_id, since)
-                total = await s.scalar(select(func.count()).select_from(counts)) or 0
-                pages = max(1, -(-total // PAGE_SIZE))
-                page = min(max(page, 0), pages - 1)
-                rows = (
-                    await s.execute(
-                        select(
-                            Member.user_id,
-                            Member.display_name,
-                            counts.c.n.label("completed_count"),
-                            Member.level,
-                        )
-                        .join(
-                            counts,
-                            and_(Member.guild_id == guild_id, Member.user_id == counts.c.user_id),
-                        )
-                        .order_by(counts.c.n.desc(), counts.c.last.asc(), Member.user_id)
-                        .limit(PAGE_SIZE)
-                        .offset(page * PAGE_SIZE)
+                key = (
+                    PeriodScore.guild_id == guild_id,
+                    PeriodScore.period == period.value,
+                    PeriodScore.starts_on == local_period_start(period.value, now, tz),
+                    PeriodScore.hidden == false(),
+                )
+                total = await s.scalar(select(func.count()).where(*key)) or 0
+                pages, page = _pages(total, page)
+                query = (
+                    select(PeriodScore.user_id, Member.display_name, PeriodScore.n, Member.level)
+                    .join(
+                        Member,
+                        (Member.guild_id == PeriodScore.guild_id)
+                        & (Member.user_id == PeriodScore.user_id),
                     )
-                ).all()
+                    .where(*key)
+                    .order_by(PeriodScore.n.desc(), PeriodScore.last_at, PeriodScore.user_id)
+                )
+            rows = (await s.execute(query.limit(PAGE_SIZE).offset(page * PAGE_SIZE))).all()
         entries = tuple(
-            Entry(page * PAGE_SIZE + i + 1, r.user_id, r.display_name, r.completed_count, r.level)
-            for i, r in enumerate(rows)
+            Entry(page * PAGE_SIZE + i + 1, user_id, name, completed, level)
+            for i, (user_id, name, completed, level) in enumerate(rows)
         )
         return Page(period, since, entries, page, pages, total)
 
@@ -127,58 +123,27 @@ class LeaderboardService:
             me = await s.get(Member, (guild_id, user_id))
             if me is None or me.hidden or me.completed_count == 0:
                 return None
-            assert me.last_completed_at is not None
-            above = await s.scalar(
-                select(func.count()).where(
-                    *_ranked(guild_id),
-                    or_(
-                        Member.completed_count > me.completed_count,
-                        and_(
-                            Member.completed_count == me.completed_count,
-                            or_(
-                                Member.last_completed_at < me.last_completed_at,
-                                and_(
-                                    Member.last_completed_at == me.last_completed_at,
-                                    Member.user_id < user_id,
-                                ),
-                            ),
-                        ),
-                    ),
+            ahead = await s.scalar(
+                select(func.coalesce(func.sum(ScoreBucket.members), 0)).where(
+                    ScoreBucket.guild_id == guild_id, ScoreBucket.n > me.completed_count
                 )
             )
-        return (above or 0) + 1
+            tied_first = await s.scalar(
+                select(func.count()).where(
+                    Member.guild_id == guild_id,
+                    Member.hidden == false(),
+                    Member.completed_count == me.completed_count,
+                    tuple_(Member.last_completed_at, Member.user_id)
+                    < tuple_(me.last_completed_at, user_id),
+                )
+            )
+        return int(ahead or 0) + int(tied_first or 0) + 1
 
 
-def _ranked(guild_id: int) -> tuple[ColumnElement[bool], ...]:
-    return (
-        Member.guild_id == guild_id,
-        Member.hidden == false(),
-        Member.completed_count > 0,
-    )
-
-
-def _order() -> tuple[Any, ...]:
-    return (Member.completed_count.desc(), Member.last_completed_at.asc(), Member.user_id)
-
-
-def _period_counts(guild_id: int, since: dt.datetime) -> Subquery:
-    return (
-        select(
-            Completion.user_id,
-            func.count().label("n"),
-            func.max(Completion.completed_at).label("last"),
+async def _all_time_total(s: AsyncSession, guild_id: int) -> int:
+    total = await s.scalar(
+        select(func.coalesce(func.sum(ScoreBucket.members), 0)).where(
+            ScoreBucket.guild_id == guild_id
         )
-        .join(Member, and_(Member.guild_id == guild_id, Member.user_id == Completion.user_id))
-        .where(
-            Completion.guild_id == guild_id,
-            Completion.completed_at >= since,
-            Member.hidden == false(),
-        )
-        .group_by(Completion.user_id)
-        .subquery()
     )
-
-
-async def _guild_tz(s: AsyncSession, guild_id: int) -> ZoneInfo:
-    name = await s.scalar(select(GuildSettings.timezone).where(GuildSettings.guild_id == guild_id))
-    return ZoneInfo(name) if name else ZoneInfo("UTC")
+    return int(total or 0)

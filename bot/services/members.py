@@ -13,6 +13,7 @@ from bot.db.models import Member
 from bot.errors import UserError
 from bot.roadmap import Phase, Roadmap
 from bot.scheduling import validate_timezone
+from bot.services import scores
 from bot.services.progress import touch_member
 
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -118,6 +119,10 @@ class MemberService:
             values["hidden"] = hidden
         async with self.db.write.begin() as s:
             await touch_member(s, guild_id, user_id, display_name)
+            member = await s.get(Member, (guild_id, user_id))
+            assert member is not None
+            if hidden is not None and hidden != member.hidden:
+                await scores.set_hidden(s, guild_id, user_id, hidden, member.completed_count)
             if values:
                 await s.execute(
                     update(Member)

@@ -18,6 +18,7 @@ from bot.db.models import (
     Member,
     utcnow,
 )
+from bot.services import scores
 
 
 @dataclass(frozen=True)
@@ -123,6 +124,7 @@ class MyDataService:
                     AuditEntry.member_id == user_id,
                 )
             )
+            await scores.forget(s, guild_id, user_id)
             await s.execute(
                 delete(AwayPeriod).where(
                     AwayPeriod.guild_id == guild_id, AwayPeriod.user_id == user_id

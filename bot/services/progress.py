@@ -14,6 +14,7 @@ from bot.db import Database, upsert
 from bot.db.models import AuditEntry, Completion, LevelAnnouncement, Member, utcnow
 from bot.errors import NotFound, UserError
 from bot.roadmap import Item, Roadmap
+from bot.services import scores
 from bot.services.guilds import get_threshold
 
 MAX_EVIDENCE = 500
@@ -153,11 +154,17 @@ class ProgressService:
             )
             changed = inserted.rowcount == 1  # type: ignore[attr-defined]
             if changed:
-                await s.execute(
-                    update(Member)
-                    .where(Member.guild_id == guild_id, Member.user_id == user_id)
-                    .values(completed_count=Member.completed_count + 1, last_completed_at=now)
-                )
+                count, hidden = (
+                    await s.execute(
+                        update(Member)
+                        .where(Member.guild_id == guild_id, Member.user_id == user_id)
+                        .values(completed_count=Member.completed_count + 1, last_completed_at=now)
+                        .returning(Member.completed_count, Member.hidden)
+                    )
+                ).one()
+                if not hidden:
+                    await scores.move_bucket(s, guild_id, count - 1, count)
+                await scores.add_completion(s, guild_id, user_id, now, hidden)
                 if actor_id is not None:
                     s.add(_audit(guild_id, actor_id, user_id, item.id, "grant", now))
             return await self._settle(s, guild_id, user_id, item, changed, now)
@@ -177,25 +184,35 @@ class ProgressService:
         now = now or self.now()
         async with self.db.write.begin() as s:
             await touch_member(s, guild_id, user_id, display_name)
-            deleted = await s.execute(
-                delete(Completion).where(
-                    Completion.guild_id == guild_id,
-                    Completion.user_id == user_id,
-                    Completion.item_id == item.id,
+            completed_at = (
+                await s.execute(
+                    delete(Completion)
+                    .where(
+                        Completion.guild_id == guild_id,
+                        Completion.user_id == user_id,
+                        Completion.item_id == item.id,
+                    )
+                    .returning(Completion.completed_at)
                 )
-            )
-            changed = deleted.rowcount == 1  # type: ignore[attr-defined]
-            if changed:
+            ).scalar_one_or_none()
+            changed = completed_at is not None
+            if completed_at is not None:
                 last = (
                     select(func.max(Completion.completed_at))
                     .where(Completion.guild_id == guild_id, Completion.user_id == user_id)
                     .scalar_subquery()
                 )
-                await s.execute(
-                    update(Member)
-                    .where(Member.guild_id == guild_id, Member.user_id == user_id)
-                    .values(completed_count=Member.completed_count - 1, last_completed_at=last)
-                )
+                count, hidden = (
+                    await s.execute(
+                        update(Member)
+                        .where(Member.guild_id == guild_id, Member.user_id == user_id)
+                        .values(completed_count=Member.completed_count - 1, last_completed_at=last)
+                        .returning(Member.completed_count, Member.hidden)
+                    )
+                ).one()
+                if not hidden:
+                    await scores.move_bucket(s, guild_id, count + 1, count)
+                await scores.remove_completion(s, guild_id, user_id, completed_at)
                 if actor_id is not None:
                     s.add(_audit(guild_id, actor_id, user_id, item.id, "revoke", now))
             return await self._settle(s, guild_id, user_id, item, changed, now)

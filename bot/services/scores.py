@@ -1,0 +1,181 @@
+"""Counters behind the leaderboards, kept in the same transaction as each completion.
+
+All time: `Member.completed_count` orders the board, and `ScoreBucket` rows (members per
+count) give its total and a member's rank without counting every member. This week and
+this month: one `PeriodScore` row per member and period, in the server's timezone.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.db import upsert
+from bot.db.models import Completion, GuildSettings, Member, PeriodScore, ScoreBucket
+
+PERIODS = ("week", "month")
+
+
+def period_start(period: str, at: dt.datetime, tz: ZoneInfo) -> dt.date:
+    """The first local day of the week (Monday) or month that `at` falls in."""
+    day = at.astimezone(tz).date()
+    if period == "week":
+        return day - dt.timedelta(days=day.weekday())
+    return day.replace(day=1)
+
+
+def period_bounds(period: str, starts_on: dt.date, tz: ZoneInfo) -> tuple[dt.datetime, dt.datetime]:
+    """The period as a UTC [start, end) range."""
+    if period == "week":
+        ends_on = starts_on + dt.timedelta(days=7)
+    else:
+        ends_on = (starts_on + dt.timedelta(days=32)).replace(day=1)
+    return tuple(  # type: ignore[return-value]
+        dt.datetime.combine(day, dt.time(), tzinfo=tz).astimezone(dt.UTC)
+        for day in (starts_on, ends_on)
+    )
+
+
+async def guild_tz(s: AsyncSession, guild_id: int) -> ZoneInfo:
+    """The server's timezone (UTC when unset)."""
+    name = await s.scalar(select(GuildSettings.timezone).where(GuildSettings.guild_id == guild_id))
+    return ZoneInfo(name) if name else ZoneInfo("UTC")
+
+
+async def move_bucket(s: AsyncSession, guild_id: int, old: int, new: int) -> None:
+    """A shown member went from `old` to `new` completed items."""
+    if old > 0:
+        await s.execute(
+            update(ScoreBucket)
+            .where(ScoreBucket.guild_id == guild_id, ScoreBucket.n == old)
+            .values(members=ScoreBucket.members - 1)
+        )
+    if new > 0:
+        await s.execute(
+            upsert(s, ScoreBucket)
+            .values(guild_id=guild_id, n=new, members=1)
+            .on_conflict_do_update(
+                index_elements=["guild_id", "n"], set_={"members": ScoreBucket.members + 1}
+            )
+        )
+
+
+async def add_completion(
+    s: AsyncSession, guild_id: int, user_id: int, at: dt.datetime, hidden: bool
+) -> None:
+    """Count a completion made at `at` in its week and month."""
+    tz = await guild_tz(s, guild_id)
+    for period in PERIODS:
+        await s.execute(
+            upsert(s, PeriodScore)
+            .values(
+                guild_id=guild_id,
+                period=period,
+                starts_on=period_start(period, at, tz),
+                user_id=user_id,
+                n=1,
+                last_at=at,
+                hidden=hidden,
+            )
+            .on_conflict_do_update(
+                index_elements=["guild_id", "period", "starts_on", "user_id"],
+                set_={"n": PeriodScore.n + 1, "last_at": at},
+            )
+        )
+
+
+async def remove_completion(
+    s: AsyncSession, guild_id: int, user_id: int, completed_at: dt.datetime
+) -> None:
+    """Uncount a completion (already deleted) from its week and month."""
+    tz = await guild_tz(s, guild_id)
+    for period in PERIODS:
+        starts_on = period_start(period, completed_at, tz)
+        start, end = period_bounds(period, starts_on, tz)
+        key = (
+            PeriodScore.guild_id == guild_id,
+            PeriodScore.period == period,
+            PeriodScore.starts_on == starts_on,
+            PeriodScore.user_id == user_id,
+        )
+        last = (
+            select(func.max(Completion.completed_at))
+            .where(
+                Completion.guild_id == guild_id,
+                Completion.user_id == user_id,
+                Completion.completed_at >= start,
+                Completion.completed_at < end,
+            )
+            .scalar_subquery()
+        )
+        await s.execute(delete(PeriodScore).where(*key, PeriodScore.n <= 1))
+        await s.execute(update(PeriodScore).where(*key).values(n=PeriodScore.n - 1, last_at=last))
+
+
+async def set_hidden(
+    s: AsyncSession, guild_id: int, user_id: int, hidden: bool, completed: int
+) -> None:
+    """Take a member off the boards or put them back."""
+    await s.execute(
+        update(PeriodScore)
+        .where(PeriodScore.guild_id == guild_id, PeriodScore.user_id == user_id)
+        .values(hidden=hidden)
+    )
+    if hidden:
+        await move_bucket(s, guild_id, completed, 0)
+    else:
+        await move_bucket(s, guild_id, 0, completed)
+
+
+async def forget(s: AsyncSession, guild_id: int, user_id: int) -> None:
+    """Remove a member from every board (before their member row is deleted)."""
+    member = await s.get(Member, (guild_id, user_id))
+    if member is not None and not member.hidden:
+        await move_bucket(s, guild_id, member.completed_count, 0)
+    await s.execute(
+        delete(PeriodScore).where(PeriodScore.guild_id == guild_id, PeriodScore.user_id == user_id)
+    )
+
+
+async def rebuild_periods(s: AsyncSession, guild_id: int, now: dt.datetime) -> None:
+    """Recount this week and month from the completions (after a timezone change)."""
+    tz = await guild_tz(s, guild_id)
+    await s.execute(delete(PeriodScore).where(PeriodScore.guild_id == guild_id))
+    for period in PERIODS:
+        starts_on = period_start(period, now, tz)
+        start, end = period_bounds(period, starts_on, tz)
+        rows = await s.execute(
+            select(
+                Completion.user_id,
+                func.count(),
+                func.max(Completion.completed_at),
+                Member.hidden,
+            )
+            .join(
+                Member,
+                and_(Member.guild_id == Completion.guild_id, Member.user_id == Completion.user_id),
+            )
+            .where(
+                Completion.guild_id == guild_id,
+                Completion.completed_at >= start,
+                Completion.completed_at < end,
+            )
+            .group_by(Completion.user_id, Member.hidden)
+        )
+        values = [
+            {
+                "guild_id": guild_id,
+                "period": period,
+                "starts_on": starts_on,
+                "user_id": user_id,
+                "n": n,
+                "last_at": last,
+                "hidden": hidden,
+            }
+            for user_id, n, last, hidden in rows
+        ]
+        if values:
+            await s.execute(upsert(s, PeriodScore), values)

@@ -1,0 +1,122 @@
+"""The leaderboard counters agree with a recount from the completions, whatever happens."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+
+from bot.db import Database
+from bot.db.models import Completion, Member
+from bot.roadmap import Roadmap
+from bot.services.checkins import CheckinService
+from bot.services.guilds import save_settings
+from bot.services.leaderboard import LeaderboardService, Period, period_start
+from bot.services.members import MemberService
+from bot.services.mydata import MyDataService
+from bot.services.progress import ProgressService
+
+GUILD, OTHER = 7, 8
+START = dt.datetime(2026, 2, 20, 9, 0, tzinfo=dt.UTC)  # a month end and a week start ahead
+TZ = "America/New_York"
+
+
+async def expected(
+    db: Database, guild_id: int, since: dt.datetime | None, now: dt.datetime
+) -> list[tuple[int, int]]:
+    """(user, count) in ranking order, recounted from the completions themselves."""
+    async with db.read() as s:
+        hidden = set(
+            await s.scalars(
+                select(Member.user_id).where(Member.guild_id == guild_id, Member.hidden)
+            )
+        )
+        rows = (
+            await s.execute(
+                select(Completion.user_id, Completion.completed_at).where(
+                    Completion.guild_id == guild_id
+                )
+            )
+        ).all()
+    tally: dict[int, tuple[int, dt.datetime]] = {}
+    for user_id, at in rows:
+        if user_id in hidden or (since is not None and at < since):
+            continue
+        n, last = tally.get(user_id, (0, at))
+        tally[user_id] = (n + 1, max(last, at))
+    ranked = sorted(tally.items(), key=lambda kv: (-kv[1][0], kv[1][1], kv[0]))
+    return [(user_id, n) for user_id, (n, _) in ranked]
+
+
+async def board_of(
+    board: LeaderboardService, period: Period, now: dt.datetime
+) -> list[tuple[int, int]]:
+    first = await board.page(GUILD, period, 0, now=now)
+    found = [(e.user_id, e.completed) for e in first.entries]
+    for page in range(1, first.pages):
+        found += [
+            (e.user_id, e.completed)
+            for e in (await board.page(GUILD, period, page, now=now)).entries
+        ]
+    assert first.total == len(found)
+    return found
+
+
+async def test_counters_match_a_recount_after_random_activity(
+    db: Database, roadmap: Roadmap
+) -> None:
+    progress = ProgressService(db, roadmap)
+    members = MemberService(db)
+    mydata = MyDataService(db)
+    board = LeaderboardService(db)
+    await CheckinService(db).configure(GUILD, channel_id=1, weekday=0, time="18:00", timezone=TZ)
+    rng = random.Random(2026)
+    items = [i.id for i in roadmap.items]
+    now = START
+    users = list(range(1, 31))
+    for step in range(300):
+        now += dt.timedelta(minutes=rng.choice((1, 7, 90, 600)))
+        user = rng.choice(users)
+        roll = rng.random()
+        if roll < 0.70:
+            await progress.complete(GUILD, user, rng.choice(items), now=now)
+            if step % 3 == 0:  # the same people progress in another server too
+                await progress.complete(OTHER, user, rng.choice(items), now=now)
+        elif roll < 0.90:
+            done = sorted(await progress.done_ids(GUILD, user))
+            if done:
+                await progress.undo(GUILD, user, rng.choice(done), now=now)
+        elif roll < 0.97:
+            profile = await members.profile(GUILD, user)
+            await members.update_profile(GUILD, user, hidden=not profile.hidden)
+        else:
+            await mydata.delete(GUILD, user)
+        if step % 75 == 74:
+            tz = ZoneInfo(TZ)
+            assert await board_of(board, Period.ALL, now) == await expected(db, GUILD, None, now)
+            for period in (Period.WEEK, Period.MONTH):
+                since = period_start(period, now, tz)
+                assert await board_of(board, period, now) == await expected(db, GUILD, since, now)
+            ranking = await expected(db, GUILD, None, now)
+            for position, (user_id, _) in enumerate(ranking, start=1):
+                assert await board.rank(GUILD, user_id) == position
+
+
+async def test_a_new_timezone_recounts_this_week(db: Database, roadmap: Roadmap) -> None:
+    progress = ProgressService(db, roadmap)
+    board = LeaderboardService(db)
+    async with db.write.begin() as s:
+        await save_settings(s, GUILD, {"timezone": "UTC"})
+    monday = dt.datetime.now(dt.UTC)
+    monday = (monday - dt.timedelta(days=monday.weekday())).replace(
+        hour=2, minute=0, second=0, microsecond=0
+    )
+    # 02:00 UTC on Monday is still Sunday evening in New York: last week there.
+    await progress.complete(GUILD, 1, roadmap.items[0].id, now=monday)
+    await progress.complete(GUILD, 2, roadmap.items[0].id, now=monday + dt.timedelta(hours=6))
+    now = monday + dt.timedelta(hours=7)
+    assert [e.user_id for e in (await board.page(GUILD, Period.WEEK, now=now)).entries] == [1, 2]
+    await CheckinService(db).configure(GUILD, channel_id=1, weekday=0, time="18:00", timezone=TZ)
+    assert [e.user_id for e in (await board.page(GUILD, Period.WEEK, now=now)).entries] == [2]
