@@ -7,6 +7,7 @@ import logging
 import signal
 import sys
 from collections.abc import Awaitable, Callable
+from typing import NoReturn
 
 import click
 import discord
@@ -20,7 +21,7 @@ from bot.roadmap import Roadmap, RoadmapError, load_roadmap
 log = logging.getLogger("bot")
 
 
-def fail(message: str) -> None:
+def fail(message: str) -> NoReturn:
     """Print one line and exit with status 2."""
     click.echo(f"milestone-bot: {message}", err=True)
     sys.exit(2)
@@ -52,9 +53,20 @@ def prepare() -> tuple[Settings, Roadmap]:
         roadmap = load_roadmap()
     except (ConfigError, RoadmapError) as exc:
         fail(str(exc))
-        raise  # unreachable; keeps type checkers calm
     setup_logging(settings.log_level)
     return settings, roadmap
+
+
+def prepare_connection() -> tuple[Settings, Roadmap, str]:
+    """Everything `run` and `sync` need before connecting: settings, content, token, schema."""
+    settings, roadmap = prepare()
+    try:
+        token = settings.token()
+    except ConfigError as exc:
+        fail(str(exc))
+    point_discord(settings)
+    migrate(settings)
+    return settings, roadmap, token
 
 
 def migrate(settings: Settings) -> None:
@@ -92,14 +104,7 @@ def main(ctx: click.Context) -> None:
 @main.command()
 def run() -> None:
     """Migrate the database, then connect to Discord and serve."""
-    settings, roadmap = prepare()
-    try:
-        token = settings.token()
-    except ConfigError as exc:
-        fail(str(exc))
-        return
-    point_discord(settings)
-    migrate(settings)
+    settings, roadmap, token = prepare_connection()
 
     async def serve(bot: discord.Client) -> None:
         # Docker and systemd stop with SIGTERM: close the connection and the database cleanly.
@@ -134,14 +139,7 @@ def db_upgrade() -> None:
 @main.command()
 def sync() -> None:
     """Push the slash commands to Discord now."""
-    settings, roadmap = prepare()
-    try:
-        token = settings.token()
-    except ConfigError as exc:
-        fail(str(exc))
-        return
-    point_discord(settings)
-    migrate(settings)
+    settings, roadmap, token = prepare_connection()
 
     async def push(bot: discord.Client) -> None:
         from bot.bot import MilestoneBot
@@ -166,7 +164,6 @@ def check_data(path: str | None) -> None:
         roadmap = load_roadmap(Path(path) if path else None)
     except RoadmapError as exc:
         fail(str(exc))
-        return
     milestones = sum(len(i) for lvl in roadmap.levels for i in lvl.milestones.values())
     checklist = sum(len(lvl.checklist) for lvl in roadmap.levels)
     click.echo(
