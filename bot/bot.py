@@ -16,7 +16,6 @@ from sqlalchemy import select
 from bot.config import Settings
 from bot.db import Database, upsert
 from bot.db.models import BotState, utcnow
-from bot.errors import UserError
 from bot.publisher import AnswerButton, DiscordPublisher
 from bot.roadmap import Roadmap
 from bot.scheduling import Clock, Scheduler, SystemClock
@@ -25,6 +24,7 @@ from bot.services.leaderboard import LeaderboardService
 from bot.services.members import MemberService
 from bot.services.mydata import MyDataService
 from bot.services.progress import ProgressService
+from bot.ui.replies import IN_A_SERVER, handle_error, reply
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +38,6 @@ INITIAL_EXTENSIONS = (
     "cogs.admin",
 )
 
-SORRY = "Something went wrong on our side. It has been logged; please try again in a moment."
-
 
 class Tree(app_commands.CommandTree["MilestoneBot"]):
     """Command tree that keeps server commands in servers and turns errors into replies."""
@@ -47,9 +45,7 @@ class Tree(app_commands.CommandTree["MilestoneBot"]):
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
         if interaction.guild_id is None:
             if interaction.type is discord.InteractionType.application_command:
-                await interaction.response.send_message(
-                    "Use this in a server: progress is kept per server.", ephemeral=True
-                )
+                await interaction.response.send_message(IN_A_SERVER, ephemeral=True)
             elif interaction.type is discord.InteractionType.autocomplete:
                 await interaction.response.autocomplete([])
             return False
@@ -58,46 +54,8 @@ class Tree(app_commands.CommandTree["MilestoneBot"]):
     async def on_error(
         self, interaction: discord.Interaction, error: app_commands.AppCommandError
     ) -> None:
-        original = getattr(error, "original", error)
-        if isinstance(original, UserError):
-            await reply(interaction, original.message)
-            return
-        if isinstance(error, app_commands.NoPrivateMessage):
-            await reply(interaction, "Use this in a server: progress is kept per server.")
-            return
-        if isinstance(error, app_commands.MissingPermissions):
-            await reply(
-                interaction,
-                "You need the Manage Server permission for this: ask a server admin.",
-            )
-            return
-        if isinstance(error, app_commands.CommandOnCooldown):
-            await reply(interaction, f"Slow down: try again in {error.retry_after:.0f} s.")
-            return
-        if isinstance(error, app_commands.CheckFailure):
-            await reply(interaction, "You cannot use this command here.")
-            return
         command = interaction.command.qualified_name if interaction.command else "?"
-        log.error(
-            "command /%s failed (guild=%s channel=%s user=%s)",
-            command,
-            interaction.guild_id,
-            interaction.channel_id,
-            interaction.user.id,
-            exc_info=original,
-        )
-        await reply(interaction, SORRY)
-
-
-async def reply(interaction: discord.Interaction, text: str) -> None:
-    """Answer ephemerally, whether or not the interaction was answered already."""
-    try:
-        if interaction.response.is_done():
-            await interaction.followup.send(text, ephemeral=True)
-        else:
-            await interaction.response.send_message(text, ephemeral=True)
-    except discord.HTTPException:
-        log.warning("could not deliver an error reply (interaction %s)", interaction.id)
+        await handle_error(interaction, error, f"command /{command}")
 
 
 class MilestoneBot(commands.Bot):

@@ -11,6 +11,7 @@ from bot.scheduling import PublishError
 from bot.services.checkins import CycleInfo, CycleSummary
 from bot.services.reminders import ChannelReminder, MemberReminder
 from bot.ui.render import embed, level_name, lines_field, when
+from bot.ui.replies import SafeView
 
 if TYPE_CHECKING:
     from bot.bot import MilestoneBot
@@ -28,7 +29,7 @@ QUESTIONS = (
 )
 
 
-class AnswerButton(discord.ui.View):
+class AnswerButton(SafeView):
     """The persistent "Answer" button under each check-in prompt (works after restarts)."""
 
     def __init__(self) -> None:

@@ -9,12 +9,13 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.bot import SORRY, MilestoneBot, reply
+from bot.bot import MilestoneBot
 from bot.errors import UserError
 from bot.scheduling import format_when, safe_timezone
 from bot.services.checkins import Answers, HistoryEntry
 from bot.services.members import parse_day
 from bot.ui.render import clip, embed, when
+from bot.ui.replies import handle_error
 from bot.ui.views import send_paginated
 
 PER_PAGE = 3
@@ -111,13 +112,7 @@ class CheckinForm(discord.ui.Modal, title="Weekly check-in"):
             )
             await interaction.response.send_message(clip(text, 2000), ephemeral=True)
             return
-        log.error(
-            "check-in form failed (guild=%s user=%s)",
-            interaction.guild_id,
-            interaction.user.id,
-            exc_info=error,
-        )
-        await reply(interaction, SORRY)
+        await handle_error(interaction, error, "check-in form")
 
 
 @app_commands.guild_only()

@@ -109,6 +109,14 @@ async def eventually(predicate: Callable[[], object], timeout: float = 5) -> Non
         await asyncio.sleep(0.01)
 
 
+def hooks_running() -> bool:
+    """Whether the bot's after-command hook (the DM-failure notice) is still at work."""
+    return any(
+        t.get_name() == "discord.py: on_app_command_completion" and not t.done()
+        for t in asyncio.all_tasks()
+    )
+
+
 def button_id(message: dict[str, Any], label: str) -> str:
     """The custom_id of the button whose label contains `label`."""
     for row in message.get("components") or []:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -20,7 +19,7 @@ from bot.db import Database
 from bot.scheduling import local_to_utc
 from tests.fakediscord import FakeChannel, FakeMember
 from tests.fakediscord.interaction import InteractionResult, message_text
-from tests.harness import MANAGE_GUILD, World, button_id, eventually
+from tests.harness import MANAGE_GUILD, World, button_id
 
 UTC = dt.UTC
 # Monday 4 March 2030; Berlin is UTC+1 until the end of March.
@@ -30,25 +29,6 @@ BERLIN = "Europe/Berlin"
 
 
 # --- helpers ----------------------------------------------------------------------------
-
-
-def _hook_tasks() -> list[asyncio.Task[Any]]:
-    return [
-        t
-        for t in asyncio.all_tasks()
-        if t.get_name() == "discord.py: on_app_command_completion" and not t.done()
-    ]
-
-
-@pytest.fixture(autouse=True)
-async def settle(world: World) -> AsyncIterator[None]:
-    """Let the bot's after-command hook finish its database write before the bot closes.
-
-    (MilestoneBot.close disposes the database without waiting for it: a connection checked
-    out by that task would be garbage-collected with an ERROR log.)
-    """
-    yield
-    await eventually(lambda: not _hook_tasks())
 
 
 def titles(message: dict[str, Any]) -> list[str]:
@@ -219,6 +199,11 @@ async def test_checkin_now_answer_close_summary_history(world: World) -> None:
     # The cycle is closed: a second run changes nothing.
     await run_due(world)
     assert len(summaries(world)) == 1
+
+    # The prompt's button still answers, with what to do instead of a failed interaction.
+    late = await fake.click(world.guild.id, alice.id, prompt, "checkin:answer")
+    await late.final()
+    assert late.ephemeral and "No check-in is open right now" in late.text()
 
 
 # --- 2. resubmission, pre-fill, bad hours -----------------------------------------------

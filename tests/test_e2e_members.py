@@ -12,8 +12,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.bot import SORRY
 from bot.roadmap import CATEGORY_LABELS, MILESTONE_CATEGORIES
+from bot.ui.replies import SORRY
 from tests.fakediscord import FakeMember
 from tests.harness import World, button_id, eventually
 

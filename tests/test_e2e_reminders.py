@@ -7,10 +7,8 @@ from typing import Any
 
 from tests.fakediscord import FakeMember
 from tests.fakediscord.interaction import message_text
-from tests.harness import World, eventually
-from tests.test_e2e_checkins import _hook_tasks, admin_run, run_due, settle, titles
-
-__all__ = ["settle"]  # the autouse fixture, shared with the check-in tests
+from tests.harness import World, eventually, hooks_running
+from tests.test_e2e_checkins import admin_run, run_due, titles
 
 UTC = dt.UTC
 SUNDAY = dt.datetime(2030, 3, 3, 12, 0, tzinfo=UTC)
@@ -38,7 +36,7 @@ def dm_attempts(world: World, member: FakeMember) -> int:
 async def run_settled(world: World, member: FakeMember, command: str, **options: Any) -> Any:
     """Run a command and wait for the bot's after-command hook (the DM-failure notice)."""
     res, _ = await world.run(member, command, **options)
-    await eventually(lambda: not _hook_tasks())
+    await eventually(lambda: not hooks_running())
     return res
 
 

@@ -7,10 +7,12 @@ from collections.abc import Awaitable, Callable
 
 import discord
 
+from bot.ui.replies import SafeView
+
 PageRenderer = Callable[[int], Awaitable[tuple[discord.Embed, int]]]
 
 
-class OwnedView(discord.ui.View):
+class OwnedView(SafeView):
     """A view whose buttons answer only the member who ran the command."""
 
     def __init__(self, owner_id: int, *, timeout: float = 600) -> None:

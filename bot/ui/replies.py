@@ -1,0 +1,69 @@
+"""Ephemeral replies and the one way errors reach users, for commands and components alike."""
+
+from __future__ import annotations
+
+import logging
+
+import discord
+from discord import app_commands
+
+from bot.errors import UserError
+
+log = logging.getLogger(__name__)
+
+SORRY = "Something went wrong on our side. It has been logged; please try again in a moment."
+IN_A_SERVER = "Use this in a server: progress is kept per server."
+
+
+async def reply(interaction: discord.Interaction, text: str) -> None:
+    """Answer ephemerally, whether or not the interaction was answered already."""
+    try:
+        if interaction.response.is_done():
+            await interaction.followup.send(text, ephemeral=True)
+        else:
+            await interaction.response.send_message(text, ephemeral=True)
+    except discord.HTTPException:
+        log.warning("could not deliver a reply (interaction %s)", interaction.id)
+
+
+def user_message(error: Exception) -> str | None:
+    """What to tell the user about an error they can fix, or None for a bug of ours."""
+    original = getattr(error, "original", error)
+    if isinstance(original, UserError):
+        return original.message
+    if isinstance(error, app_commands.NoPrivateMessage):
+        return IN_A_SERVER
+    if isinstance(error, app_commands.MissingPermissions):
+        return "You need the Manage Server permission for this: ask a server admin."
+    if isinstance(error, app_commands.CheckFailure):
+        return "You cannot use this command here."
+    return None
+
+
+async def handle_error(interaction: discord.Interaction, error: Exception, where: str) -> None:
+    """Tell the user what to do, or log the bug with context and apologise."""
+    message = user_message(error)
+    if message is None:
+        log.error(
+            "%s failed (guild=%s channel=%s user=%s)",
+            where,
+            interaction.guild_id,
+            interaction.channel_id,
+            interaction.user.id,
+            exc_info=getattr(error, "original", error),
+        )
+        message = SORRY
+    await reply(interaction, message)
+
+
+class SafeView(discord.ui.View):
+    """A view whose callbacks' errors reach the user like a command's do."""
+
+    async def on_error(
+        self,
+        interaction: discord.Interaction,
+        error: Exception,
+        item: discord.ui.Item[discord.ui.View],
+    ) -> None:
+        custom_id = getattr(item, "custom_id", None)
+        await handle_error(interaction, error, f"component {custom_id or type(item).__name__}")
