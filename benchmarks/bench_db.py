@@ -8,7 +8,11 @@ Usage (from the repository root)::
 1. Creates a fresh SQLite file, applies the real Alembic migrations, then bulk-loads one big
    server (and a small second one, so guild isolation matters) with the raw sqlite3 module.
    The counters the services maintain (completed_count, last_completed_at, level, the
-   level_announcements rows) are written consistent with the completions.
+   level_announcements rows, the score_buckets per completed count and the period_scores of
+   the current week and month in the server's timezone) are written consistent with the
+   completions, and checked against them after seeding. The big server has a timezone
+   (America/New_York) so local week and month boundaries are exercised; the small one has
+   none (UTC).
 2. Measures p50/p99 latency of completing an item, a member's progress, all-time, weekly
    (and monthly) leaderboard pages and a member's rank, through ProgressService and
    LeaderboardService on a real `Database(url)`.
@@ -22,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import bisect
 import datetime as dt
 import math
 import os
@@ -38,6 +43,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import event
 
@@ -46,12 +52,14 @@ from bot.db.migrate import upgrade
 from bot.roadmap import Roadmap, load_roadmap
 from bot.services.leaderboard import PAGE_SIZE, LeaderboardService, Period
 from bot.services.progress import ProgressService, level_from_done
+from bot.services.scores import PERIODS, period_bounds, period_start
 
 BIG_GUILD = 900_000_000_000_000_001
 SMALL_GUILD = 900_000_000_000_000_002
 SMALL_MEMBERS = 3_000
 SMALL_AVERAGE = 30  # completions per member in the small server
-THRESHOLD = 100  # the default level threshold (no guild_settings row is seeded)
+THRESHOLD = 100  # the default level threshold (the big server's settings row keeps it)
+BIG_TIMEZONE = "America/New_York"  # the big server's timezone; the small one has none (UTC)
 HISTORY_DAYS = 730  # completions spread over the last two years
 ORDERINGS = 128  # distinct "paths through the roadmap" members follow
 ZERO_SHARE = 0.08  # members who joined but never completed anything
@@ -174,18 +182,46 @@ class SeedStats:
     members: int = 0
     completions: int = 0
     announcements: int = 0
+    buckets: int = 0
+    period_rows: dict[str, int] = field(default_factory=dict)
+    now: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
     counts: list[int] = field(default_factory=list)
     timings: list[tuple[str, float]] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class Window:
+    """The current week or month of a server: its key and where it starts."""
+
+    period: str  # "week" or "month"
+    starts_on: str  # local first day, as period_scores.starts_on stores it
+    start_us: int  # its UTC start, microseconds since the epoch
+
+
+def windows_at(now: dt.datetime, timezone: str | None) -> list[Window]:
+    """The week and month containing `now` in a server's timezone (UTC when None)."""
+    tz = ZoneInfo(timezone or "UTC")
+    found = []
+    for period in PERIODS:
+        starts_on = period_start(period, now, tz)
+        start = period_bounds(period, starts_on, tz)[0]
+        found.append(Window(period, starts_on.isoformat(), int(start.timestamp()) * US))
+    return found
+
+
 @dataclass
 class GuildData:
-    """One server's member and level-announcement rows (completions are streamed)."""
+    """One server's member, announcement and counter rows (completions are streamed)."""
 
     guild_id: int
+    timezone: str | None = None
+    windows: list[Window] = field(default_factory=list)
     members: list[tuple[Any, ...]] = field(default_factory=list)
     announcements: list[tuple[int, int, int, str]] = field(default_factory=list)
     counts: list[int] = field(default_factory=list)
+    buckets: dict[int, int] = field(default_factory=dict)  # n -> shown members with n done
+    # period -> (guild_id, period, starts_on, user_id, n, last_at, hidden), in key order
+    period_rows: dict[str, list[tuple[Any, ...]]] = field(default_factory=dict)
 
 
 def generate_guild(
@@ -234,6 +270,16 @@ def generate_guild(
                 emit(rows)
                 rows = []
         hidden = 1 if rng.random() < HIDDEN_SHARE else 0
+        if k:
+            if not hidden:
+                data.buckets[k] = data.buckets.get(k, 0) + 1
+            for w in data.windows:
+                # Every seeded time is before "now", so the window is [start, now): the
+                # member's completions since its start, the latest being their last overall.
+                n_in = k - bisect.bisect_left(times, w.start_us)
+                if n_in:
+                    rows_of = data.period_rows.setdefault(w.period, [])
+                    rows_of.append((guild_id, w.period, w.starts_on, uid, n_in, last, hidden))
         joined = fmt(join)
         data.members.append(
             (guild_id, uid, f"member{n:06d}", joined[:10], hidden, k, last, levels[k], joined)
@@ -258,12 +304,16 @@ def seed(path: Path, members: int, completions: int, rng: random.Random) -> Seed
     lap("migrations")
     roadmap = load_roadmap()
     paths = build_paths(roadmap, rng)
-    anchor_us = int(time.time() * US) - 60 * US  # every seeded time is in the past
+    now = dt.datetime.now(dt.UTC)
+    stats.now = now
+    anchor_us = int(now.timestamp() * US) - 60 * US  # every seeded time is in the past
     lap("roadmap paths")
 
     # Guild ids ascend, user ids ascend, item ids ascend: primary keys are only appended.
-    specs = [(GuildData(BIG_GUILD), members, completions)]
-    specs.append((GuildData(SMALL_GUILD), SMALL_MEMBERS, SMALL_MEMBERS * SMALL_AVERAGE))
+    big = GuildData(BIG_GUILD, BIG_TIMEZONE, windows_at(now, BIG_TIMEZONE))
+    small = GuildData(SMALL_GUILD, None, windows_at(now, None))
+    specs = [(big, members, completions)]
+    specs.append((small, SMALL_MEMBERS, SMALL_MEMBERS * SMALL_AVERAGE))
     chunks: queue.Queue[list[Row] | None] = queue.Queue(maxsize=4)
     failures: list[BaseException] = []
 
@@ -288,7 +338,8 @@ def seed(path: Path, members: int, completions: int, rng: random.Random) -> Seed
         conn.execute("PRAGMA threads=2")
         indexes = conn.execute(
             "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
-            " AND tbl_name IN ('completions', 'members', 'level_announcements')"
+            " AND tbl_name IN ('completions', 'members', 'level_announcements',"
+            " 'score_buckets', 'period_scores')"
         ).fetchall()
         conn.execute("BEGIN")
         for name, _sql in indexes:
@@ -314,9 +365,30 @@ def seed(path: Path, members: int, completions: int, rng: random.Random) -> Seed
                 " VALUES (?, ?, ?, ?)",
                 data.announcements,
             )
+            conn.executemany(
+                "INSERT INTO score_buckets (guild_id, n, members) VALUES (?, ?, ?)",
+                [(data.guild_id, n, shown) for n, shown in sorted(data.buckets.items())],
+            )
+            for period in sorted(data.period_rows):  # "month" < "week": key order
+                conn.executemany(
+                    "INSERT INTO period_scores (guild_id, period, starts_on, user_id, n,"
+                    " last_at, hidden) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    data.period_rows[period],
+                )
+                stats.period_rows[period] = stats.period_rows.get(period, 0) + len(
+                    data.period_rows[period]
+                )
+            if data.timezone is not None:
+                conn.execute(
+                    "INSERT INTO guild_settings (guild_id, timezone, level_threshold,"
+                    " checkins_enabled, checkin_open_hours, reminders_enabled, updated_at)"
+                    " VALUES (?, ?, ?, 0, 48, 0, ?)",
+                    (data.guild_id, data.timezone, THRESHOLD, TimeFormat()(anchor_us)),
+                )
             stats.members += len(data.members)
             stats.completions += n_completions
             stats.announcements += len(data.announcements)
+            stats.buckets += len(data.buckets)
         stats.counts = specs[0][0].counts
         lap("generate + insert rows")
         for _name, sql in indexes:
@@ -333,8 +405,24 @@ def seed(path: Path, members: int, completions: int, rng: random.Random) -> Seed
     return stats
 
 
-def verify(path: Path) -> list[str]:
-    """Check the counters against the rows (counts in full, the rest on a sample)."""
+PERIOD_RECOUNT = """
+    SELECT c.user_id, count(*), max(c.completed_at), m.hidden
+    FROM completions c JOIN members m ON m.guild_id = c.guild_id AND m.user_id = c.user_id
+    WHERE c.guild_id = :guild AND c.completed_at >= :start AND c.completed_at < :end
+    GROUP BY c.user_id, m.hidden
+"""
+PERIOD_STORED = """
+    SELECT user_id, n, last_at, hidden FROM period_scores
+    WHERE guild_id = :guild AND period = :period AND starts_on = :starts_on
+"""
+
+
+def verify(path: Path, now: dt.datetime) -> list[str]:
+    """Check the counters against the rows (counts in full, the rest on a sample).
+
+    score_buckets and this week's and month's period_scores (at `now`, in each server's
+    timezone) are recounted in full from members and completions.
+    """
     problems: list[str] = []
     conn = sqlite3.connect(path)
     try:
@@ -352,9 +440,80 @@ def verify(path: Path) -> list[str]:
         ).fetchone()[0]
         if bad:
             problems.append(f"{bad} sampled members with a wrong last_completed_at")
+        missing = conn.execute(
+            "SELECT count(*) FROM (SELECT guild_id, completed_count, count(*) FROM members"
+            " WHERE hidden = 0 AND completed_count > 0 GROUP BY guild_id, completed_count"
+            " EXCEPT SELECT guild_id, n, members FROM score_buckets WHERE members > 0)"
+        ).fetchone()[0]
+        extra = conn.execute(
+            "SELECT count(*) FROM (SELECT guild_id, n, members FROM score_buckets"
+            " WHERE members > 0 EXCEPT SELECT guild_id, completed_count, count(*) FROM members"
+            " WHERE hidden = 0 AND completed_count > 0 GROUP BY guild_id, completed_count)"
+        ).fetchone()[0]
+        if missing or extra:
+            problems.append(f"score_buckets: {missing} counts wrong or missing, {extra} extra")
+        guilds = conn.execute(
+            "SELECT DISTINCT m.guild_id, g.timezone FROM members m"
+            " LEFT JOIN guild_settings g ON g.guild_id = m.guild_id"
+        ).fetchall()
+        fmt = TimeFormat()
+        checked = 0
+        for guild_id, zone in guilds:
+            tz = ZoneInfo(zone or "UTC")
+            for period in PERIODS:
+                starts_on = period_start(period, now, tz)
+                start, end = (
+                    fmt(int(b.timestamp()) * US) for b in period_bounds(period, starts_on, tz)
+                )
+                params = {
+                    "guild": guild_id,
+                    "start": start,
+                    "end": end,
+                    "period": period,
+                    "starts_on": starts_on.isoformat(),
+                }
+                missing = conn.execute(
+                    f"SELECT count(*) FROM ({PERIOD_RECOUNT} EXCEPT {PERIOD_STORED})", params
+                ).fetchone()[0]
+                extra = conn.execute(
+                    f"SELECT count(*) FROM ({PERIOD_STORED} EXCEPT {PERIOD_RECOUNT})", params
+                ).fetchone()[0]
+                checked += conn.execute(
+                    f"SELECT count(*) FROM ({PERIOD_STORED})", params
+                ).fetchone()[0]
+                if missing or extra:
+                    problems.append(
+                        f"period_scores {guild_id} {period} {starts_on}:"
+                        f" {missing} rows wrong or missing, {extra} extra"
+                    )
+        stray = conn.execute("SELECT count(*) FROM period_scores").fetchone()[0] - checked
+        if stray:
+            problems.append(f"{stray} period_scores rows outside the current week/month")
     finally:
         conn.close()
     return problems
+
+
+def stale_windows(path: Path, now: dt.datetime) -> list[str]:
+    """The big server's current week/month that have no period_scores rows (seeded too long
+    ago, or a boundary passed since): the periodic boards would measure an empty window."""
+    conn = sqlite3.connect(path)
+    try:
+        row = conn.execute(
+            "SELECT timezone FROM guild_settings WHERE guild_id = ?", (BIG_GUILD,)
+        ).fetchone()
+        stale = []
+        for w in windows_at(now, row[0] if row else None):
+            found = conn.execute(
+                "SELECT 1 FROM period_scores WHERE guild_id = ? AND period = ? AND starts_on = ?"
+                " LIMIT 1",
+                (BIG_GUILD, w.period, w.starts_on),
+            ).fetchone()
+            if found is None:
+                stale.append(f"{w.period} of {w.starts_on}")
+        return stale
+    finally:
+        conn.close()
 
 
 def sqlite_url(path: Path) -> str:
@@ -759,7 +918,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             n = len(counts)
             print(
                 f"  wrote {stats.members} members, {stats.completions} completions,"
-                f" {stats.announcements} level announcements"
+                f" {stats.announcements} level announcements, {stats.buckets} score buckets,"
+                f" period_scores rows: "
+                + ", ".join(f"{k} {v}" for k, v in sorted(stats.period_rows.items()))
+                + f" (big server in {BIG_TIMEZONE})"
             )
             print(
                 f"  completions per member: mean {sum(counts) / n:.1f}, median {counts[n // 2]},"
@@ -770,18 +932,30 @@ def main(argv: Sequence[str] | None = None) -> int:
             size = path.stat().st_size / 2**20
             print(f"  SEEDING TIME {stats.timings[-1][1]:.1f} s, file {size:.0f} MiB")
             start = time.perf_counter()
-            problems = verify(path)
+            problems = verify(path, stats.now)
             print(
                 f"  consistency check ({time.perf_counter() - start:.1f} s): "
                 + ("; ".join(problems) if problems else "OK")
             )
 
+        stale = stale_windows(path, dt.datetime.now(dt.UTC))
+        if stale:
+            print(f"  WARNING: no period_scores rows for {', '.join(stale)}: reseed")
+
         bench = Bench(path, args.samples, args.budget, args.explain)
 
         async def measure() -> None:
+            # Checkpoint the write-ahead log in the background, as the running bot does.
+            async def checkpoints() -> None:
+                while True:
+                    await asyncio.sleep(15)
+                    await bench.db.checkpoint()
+
+            background = asyncio.create_task(checkpoints())
             try:
                 await bench.all()
             finally:
+                background.cancel()
                 await bench.close()
 
         start = time.perf_counter()

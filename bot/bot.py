@@ -94,6 +94,7 @@ class MilestoneBot(commands.Bot):
         self.scheduler = Scheduler(
             db, DiscordPublisher(self), roadmap, clock=self.clock, owns_guild=self.owns_guild
         )
+        self._checkpoints: asyncio.Task[None] | None = None
         self.checkins = self.scheduler.checkins
         self.reminders = self.scheduler.reminders
 
@@ -110,6 +111,15 @@ class MilestoneBot(commands.Bot):
         await self.sync_commands(force=False)
         # REST is logged in here, so late runs can post before the gateway is up.
         await self.scheduler.start()
+        self._checkpoints = asyncio.create_task(self._checkpoint_loop(), name="db-checkpoints")
+
+    async def _checkpoint_loop(self, every: float = 15) -> None:
+        while True:
+            await asyncio.sleep(every)
+            try:
+                await self.db.checkpoint()
+            except Exception:
+                log.exception("database checkpoint failed")
 
     def _sync_target(self) -> discord.Object | None:
         if self.settings.dev_guild_id is None:
@@ -169,6 +179,8 @@ class MilestoneBot(commands.Bot):
 
     async def close(self) -> None:
         self.scheduler.shutdown()
+        if self._checkpoints is not None:
+            self._checkpoints.cancel()
         # Let event handlers in flight (on_app_command_completion writes to the database and
         # may reply) finish first: a task cut off mid-transaction leaks its connection.
         running = [

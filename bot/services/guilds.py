@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -51,12 +52,18 @@ class GuildConfig:
     last_error_at: dt.datetime | None
 
 
-async def get_threshold(s: AsyncSession, guild_id: int) -> int:
-    """The share (percent) of each checklist needed to reach a level in this server."""
-    value = await s.scalar(
-        select(GuildSettings.level_threshold).where(GuildSettings.guild_id == guild_id)
-    )
-    return value if value is not None else DEFAULT_THRESHOLD
+async def guild_basics(s: AsyncSession, guild_id: int) -> tuple[ZoneInfo, int]:
+    """The server's timezone (UTC when unset) and level threshold, in one read."""
+    row = (
+        await s.execute(
+            select(GuildSettings.timezone, GuildSettings.level_threshold).where(
+                GuildSettings.guild_id == guild_id
+            )
+        )
+    ).one_or_none()
+    if row is None:
+        return ZoneInfo("UTC"), DEFAULT_THRESHOLD
+    return ZoneInfo(row.timezone or "UTC"), row.level_threshold
 
 
 async def save_settings(

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import false, func, select, tuple_
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db import Database
 from bot.db.models import Member, PeriodScore, ScoreBucket, utcnow
@@ -76,8 +76,17 @@ class LeaderboardService:
             tz = await guild_tz(s, guild_id)
             since = period_start(period, now, tz)
             if period is Period.ALL:
-                total = await _all_time_total(s, guild_id)
+                # Members per completed count give the total, and let a deep page start at
+                # its count instead of stepping over every member ranked above it.
+                found = await s.execute(
+                    select(ScoreBucket.n, ScoreBucket.members)
+                    .where(ScoreBucket.guild_id == guild_id, ScoreBucket.members > 0)
+                    .order_by(ScoreBucket.n.desc())
+                )
+                buckets = [(n, members) for n, members in found]
+                total = sum(members for _, members in buckets)
                 pages, page = _pages(total, page)
+                top, ahead = _bucket_at(buckets, page * PAGE_SIZE)
                 query = (
                     select(
                         Member.user_id, Member.display_name, Member.completed_count, Member.level
@@ -86,12 +95,14 @@ class LeaderboardService:
                         Member.guild_id == guild_id,
                         Member.hidden == false(),
                         Member.completed_count > 0,
+                        Member.completed_count <= top,
                     )
                     .order_by(
                         Member.completed_count.desc(), Member.last_completed_at, Member.user_id
                     )
                 )
             else:
+                ahead = 0
                 key = (
                     PeriodScore.guild_id == guild_id,
                     PeriodScore.period == period.value,
@@ -110,7 +121,8 @@ class LeaderboardService:
                     .where(*key)
                     .order_by(PeriodScore.n.desc(), PeriodScore.last_at, PeriodScore.user_id)
                 )
-            rows = (await s.execute(query.limit(PAGE_SIZE).offset(page * PAGE_SIZE))).all()
+            offset = page * PAGE_SIZE - ahead
+            rows = (await s.execute(query.limit(PAGE_SIZE).offset(offset))).all()
         entries = tuple(
             Entry(page * PAGE_SIZE + i + 1, user_id, name, completed, level)
             for i, (user_id, name, completed, level) in enumerate(rows)
@@ -140,10 +152,12 @@ class LeaderboardService:
         return int(ahead or 0) + int(tied_first or 0) + 1
 
 
-async def _all_time_total(s: AsyncSession, guild_id: int) -> int:
-    total = await s.scalar(
-        select(func.coalesce(func.sum(ScoreBucket.members), 0)).where(
-            ScoreBucket.guild_id == guild_id
-        )
-    )
-    return int(total or 0)
+def _bucket_at(buckets: Sequence[tuple[int, int]], offset: int) -> tuple[int, int]:
+    """The completed count of the member at `offset` in the ranking, and how many rank above
+    that count."""
+    ahead = 0
+    for n, members in buckets:
+        if ahead + members > offset:
+            return n, ahead
+        ahead += members
+    return 0, 0

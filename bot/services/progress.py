@@ -6,6 +6,7 @@ import datetime as dt
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,7 +16,7 @@ from bot.db.models import AuditEntry, Completion, LevelAnnouncement, Member, utc
 from bot.errors import NotFound, UserError
 from bot.roadmap import Item, Roadmap
 from bot.services import scores
-from bot.services.guilds import get_threshold
+from bot.services.guilds import guild_basics
 
 MAX_EVIDENCE = 500
 
@@ -138,8 +139,8 @@ class ProgressService:
         item = self.resolve(item_id)
         evidence = clean_evidence(evidence)
         now = now or self.now()
+        # Every statement is a round trip to the database thread: this path is kept short.
         async with self.db.write.begin() as s:
-            await touch_member(s, guild_id, user_id, display_name)
             inserted = await s.execute(
                 upsert(s, Completion)
                 .values(
@@ -152,22 +153,40 @@ class ProgressService:
                 )
                 .on_conflict_do_nothing()
             )
-            changed = inserted.rowcount == 1  # type: ignore[attr-defined]
-            if changed:
-                count, hidden = (
-                    await s.execute(
-                        update(Member)
-                        .where(Member.guild_id == guild_id, Member.user_id == user_id)
-                        .values(completed_count=Member.completed_count + 1, last_completed_at=now)
-                        .returning(Member.completed_count, Member.hidden)
+            if inserted.rowcount != 1:  # type: ignore[attr-defined]
+                return await self._unchanged(s, guild_id, user_id, item, display_name)
+            changes: dict[str, Any] = {
+                "completed_count": Member.completed_count + 1,
+                "last_completed_at": now,
+            }
+            if display_name:
+                changes["display_name"] = display_name[:100]
+            member = (
+                await s.execute(
+                    upsert(s, Member)
+                    .values(
+                        guild_id=guild_id,
+                        user_id=user_id,
+                        display_name=(display_name or "")[:100],
+                        completed_count=1,
+                        last_completed_at=now,
+                        created_at=now,
                     )
-                ).one()
-                if not hidden:
-                    await scores.move_bucket(s, guild_id, count - 1, count)
-                await scores.add_completion(s, guild_id, user_id, now, hidden)
-                if actor_id is not None:
-                    s.add(_audit(guild_id, actor_id, user_id, item.id, "grant", now))
-            return await self._settle(s, guild_id, user_id, item, changed, now)
+                    .on_conflict_do_update(index_elements=["guild_id", "user_id"], set_=changes)
+                    .returning(Member.completed_count, Member.hidden, Member.level)
+                )
+            ).one()
+            tz, threshold = await guild_basics(s, guild_id)
+            if not member.hidden:
+                await scores.move_bucket(
+                    s, guild_id, member.completed_count - 1, member.completed_count
+                )
+            await scores.add_completion(s, guild_id, user_id, now, member.hidden, tz)
+            if actor_id is not None:
+                s.add(_audit(guild_id, actor_id, user_id, item.id, "grant", now))
+            return await self._settle(
+                s, guild_id, user_id, item, member.level, member.completed_count, threshold, now
+            )
 
     async def undo(
         self,
@@ -183,7 +202,6 @@ class ProgressService:
         item = self.resolve(item_id)
         now = now or self.now()
         async with self.db.write.begin() as s:
-            await touch_member(s, guild_id, user_id, display_name)
             completed_at = (
                 await s.execute(
                     delete(Completion)
@@ -195,37 +213,48 @@ class ProgressService:
                     .returning(Completion.completed_at)
                 )
             ).scalar_one_or_none()
-            changed = completed_at is not None
-            if completed_at is not None:
-                last = (
-                    select(func.max(Completion.completed_at))
-                    .where(Completion.guild_id == guild_id, Completion.user_id == user_id)
-                    .scalar_subquery()
+            if completed_at is None:
+                return await self._unchanged(s, guild_id, user_id, item, display_name)
+            last = (
+                select(func.max(Completion.completed_at))
+                .where(Completion.guild_id == guild_id, Completion.user_id == user_id)
+                .scalar_subquery()
+            )
+            changes: dict[str, Any] = {
+                "completed_count": Member.completed_count - 1,
+                "last_completed_at": last,
+            }
+            if display_name:
+                changes["display_name"] = display_name[:100]
+            member = (
+                await s.execute(
+                    update(Member)
+                    .where(Member.guild_id == guild_id, Member.user_id == user_id)
+                    .values(**changes)
+                    .returning(Member.completed_count, Member.hidden, Member.level)
                 )
-                count, hidden = (
-                    await s.execute(
-                        update(Member)
-                        .where(Member.guild_id == guild_id, Member.user_id == user_id)
-                        .values(completed_count=Member.completed_count - 1, last_completed_at=last)
-                        .returning(Member.completed_count, Member.hidden)
-                    )
-                ).one()
-                if not hidden:
-                    await scores.move_bucket(s, guild_id, count + 1, count)
-                await scores.remove_completion(s, guild_id, user_id, completed_at)
-                if actor_id is not None:
-                    s.add(_audit(guild_id, actor_id, user_id, item.id, "revoke", now))
-            return await self._settle(s, guild_id, user_id, item, changed, now)
+            ).one()
+            tz, threshold = await guild_basics(s, guild_id)
+            if not member.hidden:
+                await scores.move_bucket(
+                    s, guild_id, member.completed_count + 1, member.completed_count
+                )
+            await scores.remove_completion(s, guild_id, user_id, completed_at, tz)
+            if actor_id is not None:
+                s.add(_audit(guild_id, actor_id, user_id, item.id, "revoke", now))
+            return await self._settle(
+                s, guild_id, user_id, item, member.level, member.completed_count, threshold, now
+            )
 
-    async def _settle(
+    async def _unchanged(
         self,
         s: AsyncSession,
         guild_id: int,
         user_id: int,
         item: Item,
-        changed: bool,
-        now: dt.datetime,
+        display_name: str | None,
     ) -> ProgressChange:
+        await touch_member(s, guild_id, user_id, display_name)
         member = (
             await s.execute(
                 select(Member.level, Member.completed_count).where(
@@ -233,13 +262,23 @@ class ProgressService:
                 )
             )
         ).one()
-        old_level, count = member.level, member.completed_count
+        return ProgressChange(item, False, member.level, member.level, (), member.completed_count)
+
+    async def _settle(
+        self,
+        s: AsyncSession,
+        guild_id: int,
+        user_id: int,
+        item: Item,
+        old_level: int,
+        count: int,
+        threshold: int,
+        now: dt.datetime,
+    ) -> ProgressChange:
         # Any change re-checks the level: a lowered threshold applies at the member's next
         # change, whichever item it is.
-        if not changed:
-            return ProgressChange(item, changed, old_level, old_level, (), count)
         done = await _done_ids(s, guild_id, user_id)
-        new_level = level_from_done(self.roadmap, done, await get_threshold(s, guild_id))
+        new_level = level_from_done(self.roadmap, done, threshold)
         announce: list[int] = []
         if new_level != old_level:
             await s.execute(
@@ -255,7 +294,7 @@ class ProgressService:
             )
             if result.rowcount == 1:  # type: ignore[attr-defined]
                 announce.append(level)
-        return ProgressChange(item, changed, old_level, new_level, tuple(announce), count)
+        return ProgressChange(item, True, old_level, new_level, tuple(announce), count)
 
     async def done_ids(self, guild_id: int, user_id: int) -> set[str]:
         """Ids of the items a member has done."""
@@ -312,7 +351,7 @@ class ProgressService:
         """Recompute every member's level with today's threshold: {user: (old, new)}."""
         checklist_ids = [i.id for lvl in self.roadmap.levels for i in lvl.checklist]
         async with self.db.write.begin() as s:
-            threshold = await get_threshold(s, guild_id)
+            _, threshold = await guild_basics(s, guild_id)
             levels = dict(
                 (
                     await s.execute(

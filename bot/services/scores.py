@@ -46,52 +46,49 @@ async def guild_tz(s: AsyncSession, guild_id: int) -> ZoneInfo:
 
 
 async def move_bucket(s: AsyncSession, guild_id: int, old: int, new: int) -> None:
-    """A shown member went from `old` to `new` completed items."""
-    if old > 0:
-        await s.execute(
-            update(ScoreBucket)
-            .where(ScoreBucket.guild_id == guild_id, ScoreBucket.n == old)
-            .values(members=ScoreBucket.members - 1)
+    """A shown member went from `old` to `new` completed items (one statement)."""
+    rows = [{"guild_id": guild_id, "n": n, "members": d} for n, d in ((old, -1), (new, 1)) if n > 0]
+    if not rows:
+        return
+    stmt = upsert(s, ScoreBucket).values(rows)
+    await s.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["guild_id", "n"],
+            set_={"members": ScoreBucket.members + stmt.excluded.members},
         )
-    if new > 0:
-        await s.execute(
-            upsert(s, ScoreBucket)
-            .values(guild_id=guild_id, n=new, members=1)
-            .on_conflict_do_update(
-                index_elements=["guild_id", "n"], set_={"members": ScoreBucket.members + 1}
-            )
-        )
+    )
 
 
 async def add_completion(
-    s: AsyncSession, guild_id: int, user_id: int, at: dt.datetime, hidden: bool
+    s: AsyncSession, guild_id: int, user_id: int, at: dt.datetime, hidden: bool, tz: ZoneInfo
 ) -> None:
-    """Count a completion made at `at` in its week and month."""
-    tz = await guild_tz(s, guild_id)
-    for period in PERIODS:
-        await s.execute(
-            upsert(s, PeriodScore)
-            .values(
-                guild_id=guild_id,
-                period=period,
-                starts_on=period_start(period, at, tz),
-                user_id=user_id,
-                n=1,
-                last_at=at,
-                hidden=hidden,
-            )
-            .on_conflict_do_update(
-                index_elements=["guild_id", "period", "starts_on", "user_id"],
-                set_={"n": PeriodScore.n + 1, "last_at": at},
-            )
+    """Count a completion made at `at` in its week and month (one statement)."""
+    stmt = upsert(s, PeriodScore).values(
+        [
+            {
+                "guild_id": guild_id,
+                "period": period,
+                "starts_on": period_start(period, at, tz),
+                "user_id": user_id,
+                "n": 1,
+                "last_at": at,
+                "hidden": hidden,
+            }
+            for period in PERIODS
+        ]
+    )
+    await s.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["guild_id", "period", "starts_on", "user_id"],
+            set_={"n": PeriodScore.n + 1, "last_at": stmt.excluded.last_at},
         )
+    )
 
 
 async def remove_completion(
-    s: AsyncSession, guild_id: int, user_id: int, completed_at: dt.datetime
+    s: AsyncSession, guild_id: int, user_id: int, completed_at: dt.datetime, tz: ZoneInfo
 ) -> None:
     """Uncount a completion (already deleted) from its week and month."""
-    tz = await guild_tz(s, guild_id)
     for period in PERIODS:
         starts_on = period_start(period, completed_at, tz)
         start, end = period_bounds(period, starts_on, tz)
