@@ -6,9 +6,11 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import false, func, select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db import Database
 from bot.db.models import Member, PeriodScore, ScoreBucket, utcnow
@@ -73,61 +75,74 @@ class LeaderboardService:
         """One page of the ranking; ties go to who got there first."""
         now = now or utcnow()
         async with self.db.read() as s:
-            tz = await guild_tz(s, guild_id)
-            since = period_start(period, now, tz)
             if period is Period.ALL:
-                # Members per completed count give the total, and let a deep page start at
-                # its count instead of stepping over every member ranked above it.
-                found = await s.execute(
-                    select(ScoreBucket.n, ScoreBucket.members)
-                    .where(ScoreBucket.guild_id == guild_id, ScoreBucket.members > 0)
-                    .order_by(ScoreBucket.n.desc())
+                return await self._all_time_page(s, guild_id, page)
+            tz = await guild_tz(s, guild_id)
+            starts_on = local_period_start(period.value, now, tz)
+            key = (
+                PeriodScore.guild_id == guild_id,
+                PeriodScore.period == period.value,
+                PeriodScore.starts_on == starts_on,
+                PeriodScore.hidden == false(),
+            )
+            # The total rides along with the rows: one round trip for the whole page.
+            count = select(func.count()).where(*key)
+            query = (
+                select(
+                    PeriodScore.user_id,
+                    Member.display_name,
+                    PeriodScore.n,
+                    Member.level,
+                    count.scalar_subquery(),
                 )
-                buckets = [(n, members) for n, members in found]
-                total = sum(members for _, members in buckets)
+                .join(
+                    Member,
+                    (Member.guild_id == PeriodScore.guild_id)
+                    & (Member.user_id == PeriodScore.user_id),
+                )
+                .where(*key)
+                .order_by(PeriodScore.n.desc(), PeriodScore.last_at, PeriodScore.user_id)
+                .limit(PAGE_SIZE)
+            )
+            rows = (await s.execute(query.offset(max(page, 0) * PAGE_SIZE))).all()
+            if rows:
+                total = rows[0][4]
                 pages, page = _pages(total, page)
-                top, ahead = _bucket_at(buckets, page * PAGE_SIZE)
-                query = (
-                    select(
-                        Member.user_id, Member.display_name, Member.completed_count, Member.level
-                    )
-                    .where(
-                        Member.guild_id == guild_id,
-                        Member.hidden == false(),
-                        Member.completed_count > 0,
-                        Member.completed_count <= top,
-                    )
-                    .order_by(
-                        Member.completed_count.desc(), Member.last_completed_at, Member.user_id
-                    )
-                )
-            else:
-                ahead = 0
-                key = (
-                    PeriodScore.guild_id == guild_id,
-                    PeriodScore.period == period.value,
-                    PeriodScore.starts_on == local_period_start(period.value, now, tz),
-                    PeriodScore.hidden == false(),
-                )
-                total = await s.scalar(select(func.count()).where(*key)) or 0
+            else:  # Past the end (or nothing yet): count, then show the last page.
+                total = await s.scalar(count) or 0
                 pages, page = _pages(total, page)
-                query = (
-                    select(PeriodScore.user_id, Member.display_name, PeriodScore.n, Member.level)
-                    .join(
-                        Member,
-                        (Member.guild_id == PeriodScore.guild_id)
-                        & (Member.user_id == PeriodScore.user_id),
-                    )
-                    .where(*key)
-                    .order_by(PeriodScore.n.desc(), PeriodScore.last_at, PeriodScore.user_id)
-                )
-            offset = page * PAGE_SIZE - ahead
-            rows = (await s.execute(query.limit(PAGE_SIZE).offset(offset))).all()
-        entries = tuple(
-            Entry(page * PAGE_SIZE + i + 1, user_id, name, completed, level)
-            for i, (user_id, name, completed, level) in enumerate(rows)
+                if total:
+                    rows = (await s.execute(query.offset(page * PAGE_SIZE))).all()
+        since = period_bounds(period.value, starts_on, tz)[0]
+        return Page(period, since, _entries(rows, page), page, pages, total)
+
+    async def _all_time_page(self, s: AsyncSession, guild_id: int, page: int) -> Page:
+        # Members per completed count give the total, and let a deep page start at its count
+        # instead of stepping over every member ranked above it.
+        found = await s.execute(
+            select(ScoreBucket.n, ScoreBucket.members)
+            .where(ScoreBucket.guild_id == guild_id, ScoreBucket.members > 0)
+            .order_by(ScoreBucket.n.desc())
         )
-        return Page(period, since, entries, page, pages, total)
+        buckets = [(n, members) for n, members in found]
+        total = sum(members for _, members in buckets)
+        pages, page = _pages(total, page)
+        top, ahead = _bucket_at(buckets, page * PAGE_SIZE)
+        rows = (
+            await s.execute(
+                select(Member.user_id, Member.display_name, Member.completed_count, Member.level)
+                .where(
+                    Member.guild_id == guild_id,
+                    Member.hidden == false(),
+                    Member.completed_count > 0,
+                    Member.completed_count <= top,
+                )
+                .order_by(Member.completed_count.desc(), Member.last_completed_at, Member.user_id)
+                .limit(PAGE_SIZE)
+                .offset(page * PAGE_SIZE - ahead)
+            )
+        ).all()
+        return Page(Period.ALL, None, _entries(rows, page), page, pages, total)
 
     async def rank(self, guild_id: int, user_id: int) -> int | None:
         """The member's all-time rank, or None when hidden or with nothing done."""
@@ -135,21 +150,27 @@ class LeaderboardService:
             me = await s.get(Member, (guild_id, user_id))
             if me is None or me.hidden or me.completed_count == 0:
                 return None
-            ahead = await s.scalar(
-                select(func.coalesce(func.sum(ScoreBucket.members), 0)).where(
-                    ScoreBucket.guild_id == guild_id, ScoreBucket.n > me.completed_count
-                )
+            ahead = select(func.coalesce(func.sum(ScoreBucket.members), 0)).where(
+                ScoreBucket.guild_id == guild_id, ScoreBucket.n > me.completed_count
             )
-            tied_first = await s.scalar(
-                select(func.count()).where(
-                    Member.guild_id == guild_id,
-                    Member.hidden == false(),
-                    Member.completed_count == me.completed_count,
-                    tuple_(Member.last_completed_at, Member.user_id)
-                    < tuple_(me.last_completed_at, user_id),
-                )
+            tied_first = select(func.count()).where(
+                Member.guild_id == guild_id,
+                Member.hidden == false(),
+                Member.completed_count == me.completed_count,
+                tuple_(Member.last_completed_at, Member.user_id)
+                < tuple_(me.last_completed_at, user_id),
             )
-        return int(ahead or 0) + int(tied_first or 0) + 1
+            above, tied = (
+                await s.execute(select(ahead.scalar_subquery(), tied_first.scalar_subquery()))
+            ).one()
+        return int(above) + int(tied) + 1
+
+
+def _entries(rows: Sequence[Any], page: int) -> tuple[Entry, ...]:
+    return tuple(
+        Entry(page * PAGE_SIZE + i + 1, row[0], row[1], row[2], row[3])
+        for i, row in enumerate(rows)
+    )
 
 
 def _bucket_at(buckets: Sequence[tuple[int, int]], offset: int) -> tuple[int, int]:
