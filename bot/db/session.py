@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Table, event
+from sqlalchemy import Engine, Table, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
@@ -14,15 +16,19 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import Session, sessionmaker
+
+T = TypeVar("T")
 
 
 class Database:
-    """Holds the engine and two session factories.
+    """Holds the engine and the session factories.
 
     `read` opens ordinary transactions. `write` opens transactions that take the write lock
     at BEGIN on SQLite (BEGIN IMMEDIATE): a deferred transaction that reads and then writes
     fails at once with "database is locked" when another writer is active, busy timeout or
-    not. On PostgreSQL both are the same.
+    not. On PostgreSQL both are the same. `run_write` runs a synchronous unit of work in such
+    a transaction, for the hot paths.
     """
 
     def __init__(self, url: str, *, echo: bool = False) -> None:
@@ -30,15 +36,45 @@ class Database:
         parsed = make_url(url)
         self.dialect = parsed.get_backend_name()
         kwargs: dict[str, Any] = {"echo": echo, "pool_pre_ping": self.dialect != "sqlite"}
+        self._thread_writes: sessionmaker[Session] | None = None
+        self._sync_engine: Engine | None = None
         if self.dialect == "sqlite":
             ensure_sqlite_folder(url)
             kwargs["connect_args"] = {"timeout": 30}
+            # The hot write paths run as one synchronous unit of work on a worker thread:
+            # through aiosqlite every statement costs several thread hops (~1 ms in all).
+            self._sync_engine = create_engine(
+                parsed.set(drivername="sqlite"),
+                echo=echo,
+                connect_args={"timeout": 30, "check_same_thread": False},
+            )
+            _configure_sqlite(self._sync_engine)
+            self._thread_writes = sessionmaker(
+                self._sync_engine.execution_options(sqlite_immediate=True),
+                expire_on_commit=False,
+            )
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         if self.dialect == "sqlite":
-            _configure_sqlite(self.engine)
+            _configure_sqlite(self.engine.sync_engine)
         write_engine = self.engine.execution_options(sqlite_immediate=True)
         self.read = async_sessionmaker(self.engine, expire_on_commit=False)
         self.write = async_sessionmaker(write_engine, expire_on_commit=False)
+
+    async def run_write(self, work: Callable[..., T], *args: Any) -> T:
+        """Run `work(session, *args)` in one write transaction and return its result.
+
+        `work` is plain synchronous SQLAlchemy code. On SQLite it runs on a worker thread in
+        a single hop; on PostgreSQL through the async session's `run_sync`.
+        """
+        if self._thread_writes is not None:
+            return await asyncio.to_thread(self._write_on_thread, work, *args)
+        async with self.write.begin() as s:
+            return await s.run_sync(work, *args)
+
+    def _write_on_thread(self, work: Callable[..., T], *args: Any) -> T:
+        assert self._thread_writes is not None
+        with self._thread_writes.begin() as s:
+            return work(s, *args)
 
     async def checkpoint(self) -> None:
         """Copy the SQLite write-ahead log into the database file, off the request path.
@@ -54,6 +90,8 @@ class Database:
     async def dispose(self) -> None:
         """Close every pooled connection (without it the process may hang at exit)."""
         await self.engine.dispose()
+        if self._sync_engine is not None:
+            self._sync_engine.dispose()
 
 
 def ensure_sqlite_folder(url: str) -> None:
@@ -64,10 +102,8 @@ def ensure_sqlite_folder(url: str) -> None:
         Path(database).parent.mkdir(parents=True, exist_ok=True)
 
 
-def _configure_sqlite(engine: AsyncEngine) -> None:
-    sync_engine = engine.sync_engine
-
-    @event.listens_for(sync_engine, "connect")
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy emit BEGIN itself (pysqlite's own handling defers it badly).
         dbapi_connection.isolation_level = None
@@ -79,13 +115,13 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA wal_autocheckpoint=0")  # Database.checkpoint runs in background.
         cursor.close()
 
-    @event.listens_for(sync_engine, "begin")
+    @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
         immediate = conn.get_execution_options().get("sqlite_immediate", False)
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
-def upsert(session: AsyncSession, table: Table | Any) -> Any:
+def upsert(session: AsyncSession | Session, table: Table | Any) -> Any:
     """Return a dialect-specific INSERT that supports ON CONFLICT clauses."""
     name = session.bind.dialect.name if session.bind is not None else "sqlite"
     module = postgresql if name == "postgresql" else sqlite

@@ -290,7 +290,7 @@ class CheckinService:
             await save_settings(s, guild_id, values)
             if zone != old_zone:
                 # Weeks and months start at local midnight: recount them in the new zone.
-                await scores.rebuild_periods(s, guild_id, dt.datetime.now(dt.UTC))
+                await s.run_sync(scores.rebuild_periods, guild_id, dt.datetime.now(dt.UTC))
         return CheckinSettings(guild_id, True, channel_id, day, hhmm, zone, open_hours)
 
     async def disable(self, guild_id: int) -> None:
@@ -418,7 +418,7 @@ class CheckinService:
                     CheckinAnswer.cycle_id == cycle.id, CheckinAnswer.user_id == user_id
                 )
             )
-            await touch_member(s, guild_id, user_id, display_name)
+            await s.run_sync(touch_member, guild_id, user_id, display_name)
             fields = {
                 "learned": _clip(answers.learned),
                 "built": _clip(answers.built),
@@ -584,7 +584,7 @@ class CheckinService:
                 f"You can be away for at most a year: pick a date up to {latest.isoformat()}."
             )
         async with self.db.write.begin() as s:
-            await touch_member(s, guild_id, user_id, display_name)
+            await s.run_sync(touch_member, guild_id, user_id, display_name)
             await s.execute(
                 update(Member)
                 .where(Member.guild_id == guild_id, Member.user_id == user_id)

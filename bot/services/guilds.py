@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from bot.db import Database, upsert
 from bot.db.models import AuditEntry, GuildSettings, LevelRole, utcnow
@@ -52,10 +53,10 @@ class GuildConfig:
     last_error_at: dt.datetime | None
 
 
-async def guild_basics(s: AsyncSession, guild_id: int) -> tuple[ZoneInfo, int]:
+def guild_basics(s: Session, guild_id: int) -> tuple[ZoneInfo, int]:
     """The server's timezone (UTC when unset) and level threshold, in one read."""
     row = (
-        await s.execute(
+        s.execute(
             select(GuildSettings.timezone, GuildSettings.level_threshold).where(
                 GuildSettings.guild_id == guild_id
             )

@@ -14,7 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db import Database
 from bot.db.models import Member, PeriodScore, ScoreBucket, utcnow
-from bot.services.scores import guild_tz, period_bounds
+from bot.services.guilds import guild_basics
+from bot.services.scores import period_bounds
 from bot.services.scores import period_start as local_period_start
 
 PAGE_SIZE = 10
@@ -77,7 +78,7 @@ class LeaderboardService:
         async with self.db.read() as s:
             if period is Period.ALL:
                 return await self._all_time_page(s, guild_id, page)
-            tz = await guild_tz(s, guild_id)
+            tz, _ = await s.run_sync(guild_basics, guild_id)
             starts_on = local_period_start(period.value, now, tz)
             key = (
                 PeriodScore.guild_id == guild_id,

@@ -118,11 +118,13 @@ class MemberService:
         if hidden is not None:
             values["hidden"] = hidden
         async with self.db.write.begin() as s:
-            await touch_member(s, guild_id, user_id, display_name)
+            await s.run_sync(touch_member, guild_id, user_id, display_name)
             member = await s.get(Member, (guild_id, user_id))
             assert member is not None
             if hidden is not None and hidden != member.hidden:
-                await scores.set_hidden(s, guild_id, user_id, hidden, member.completed_count)
+                await s.run_sync(
+                    scores.set_hidden, guild_id, user_id, hidden, member.completed_count
+                )
             if values:
                 await s.execute(
                     update(Member)
@@ -134,4 +136,4 @@ class MemberService:
     async def touch(self, guild_id: int, user_id: int, display_name: str | None) -> None:
         """Remember a member's display name."""
         async with self.db.write.begin() as s:
-            await touch_member(s, guild_id, user_id, display_name)
+            await s.run_sync(touch_member, guild_id, user_id, display_name)

@@ -124,7 +124,7 @@ class MyDataService:
                     AuditEntry.member_id == user_id,
                 )
             )
-            await scores.forget(s, guild_id, user_id)
+            await s.run_sync(scores.forget, guild_id, user_id)
             await s.execute(
                 delete(AwayPeriod).where(
                     AwayPeriod.guild_id == guild_id, AwayPeriod.user_id == user_id

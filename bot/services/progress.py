@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from bot.db import Database, upsert
 from bot.db.models import AuditEntry, Completion, LevelAnnouncement, Member, utcnow
@@ -138,55 +138,16 @@ class ProgressService:
         """Mark an item done (a no-op when it already is)."""
         item = self.resolve(item_id)
         evidence = clean_evidence(evidence)
-        now = now or self.now()
-        # Every statement is a round trip to the database thread: this path is kept short.
-        async with self.db.write.begin() as s:
-            inserted = await s.execute(
-                upsert(s, Completion)
-                .values(
-                    guild_id=guild_id,
-                    user_id=user_id,
-                    item_id=item.id,
-                    completed_at=now,
-                    evidence=evidence,
-                    granted_by=actor_id,
-                )
-                .on_conflict_do_nothing()
-            )
-            if inserted.rowcount != 1:  # type: ignore[attr-defined]
-                return await self._unchanged(s, guild_id, user_id, item, display_name)
-            changes: dict[str, Any] = {
-                "completed_count": Member.completed_count + 1,
-                "last_completed_at": now,
-            }
-            if display_name:
-                changes["display_name"] = display_name[:100]
-            member = (
-                await s.execute(
-                    upsert(s, Member)
-                    .values(
-                        guild_id=guild_id,
-                        user_id=user_id,
-                        display_name=(display_name or "")[:100],
-                        completed_count=1,
-                        last_completed_at=now,
-                        created_at=now,
-                    )
-                    .on_conflict_do_update(index_elements=["guild_id", "user_id"], set_=changes)
-                    .returning(Member.completed_count, Member.hidden, Member.level)
-                )
-            ).one()
-            tz, threshold = await guild_basics(s, guild_id)
-            if not member.hidden:
-                await scores.move_bucket(
-                    s, guild_id, member.completed_count - 1, member.completed_count
-                )
-            await scores.add_completion(s, guild_id, user_id, now, member.hidden, tz)
-            if actor_id is not None:
-                s.add(_audit(guild_id, actor_id, user_id, item.id, "grant", now))
-            return await self._settle(
-                s, guild_id, user_id, item, member.level, member.completed_count, threshold, now
-            )
+        return await self.db.run_write(
+            self._complete,
+            guild_id,
+            user_id,
+            item,
+            display_name,
+            evidence,
+            actor_id,
+            now or self.now(),
+        )
 
     async def undo(
         self,
@@ -200,73 +161,126 @@ class ProgressService:
     ) -> ProgressChange:
         """Mark an item not done (a no-op when it is not done)."""
         item = self.resolve(item_id)
-        now = now or self.now()
-        async with self.db.write.begin() as s:
-            completed_at = (
-                await s.execute(
-                    delete(Completion)
-                    .where(
-                        Completion.guild_id == guild_id,
-                        Completion.user_id == user_id,
-                        Completion.item_id == item.id,
-                    )
-                    .returning(Completion.completed_at)
-                )
-            ).scalar_one_or_none()
-            if completed_at is None:
-                return await self._unchanged(s, guild_id, user_id, item, display_name)
-            last = (
-                select(func.max(Completion.completed_at))
-                .where(Completion.guild_id == guild_id, Completion.user_id == user_id)
-                .scalar_subquery()
-            )
-            changes: dict[str, Any] = {
-                "completed_count": Member.completed_count - 1,
-                "last_completed_at": last,
-            }
-            if display_name:
-                changes["display_name"] = display_name[:100]
-            member = (
-                await s.execute(
-                    update(Member)
-                    .where(Member.guild_id == guild_id, Member.user_id == user_id)
-                    .values(**changes)
-                    .returning(Member.completed_count, Member.hidden, Member.level)
-                )
-            ).one()
-            tz, threshold = await guild_basics(s, guild_id)
-            if not member.hidden:
-                await scores.move_bucket(
-                    s, guild_id, member.completed_count + 1, member.completed_count
-                )
-            await scores.remove_completion(s, guild_id, user_id, completed_at, tz)
-            if actor_id is not None:
-                s.add(_audit(guild_id, actor_id, user_id, item.id, "revoke", now))
-            return await self._settle(
-                s, guild_id, user_id, item, member.level, member.completed_count, threshold, now
-            )
+        return await self.db.run_write(
+            self._undo, guild_id, user_id, item, display_name, actor_id, now or self.now()
+        )
 
-    async def _unchanged(
+    def _complete(
         self,
-        s: AsyncSession,
+        s: Session,
         guild_id: int,
         user_id: int,
         item: Item,
         display_name: str | None,
+        evidence: str | None,
+        actor_id: int | None,
+        now: dt.datetime,
     ) -> ProgressChange:
-        await touch_member(s, guild_id, user_id, display_name)
-        member = (
-            await s.execute(
-                select(Member.level, Member.completed_count).where(
-                    Member.guild_id == guild_id, Member.user_id == user_id
-                )
+        inserted = s.execute(
+            upsert(s, Completion)
+            .values(
+                guild_id=guild_id,
+                user_id=user_id,
+                item_id=item.id,
+                completed_at=now,
+                evidence=evidence,
+                granted_by=actor_id,
+            )
+            .on_conflict_do_nothing()
+        )
+        if inserted.rowcount != 1:  # type: ignore[attr-defined]
+            return self._unchanged(s, guild_id, user_id, item, display_name)
+        changes: dict[str, Any] = {
+            "completed_count": Member.completed_count + 1,
+            "last_completed_at": now,
+        }
+        if display_name:
+            changes["display_name"] = display_name[:100]
+        member = s.execute(
+            upsert(s, Member)
+            .values(
+                guild_id=guild_id,
+                user_id=user_id,
+                display_name=(display_name or "")[:100],
+                completed_count=1,
+                last_completed_at=now,
+                created_at=now,
+            )
+            .on_conflict_do_update(index_elements=["guild_id", "user_id"], set_=changes)
+            .returning(Member.completed_count, Member.hidden, Member.level)
+        ).one()
+        tz, threshold = guild_basics(s, guild_id)
+        if not member.hidden:
+            scores.move_bucket(s, guild_id, member.completed_count - 1, member.completed_count)
+        scores.add_completion(s, guild_id, user_id, now, member.hidden, tz)
+        if actor_id is not None:
+            s.add(_audit(guild_id, actor_id, user_id, item.id, "grant", now))
+        return self._settle(
+            s, guild_id, user_id, item, member.level, member.completed_count, threshold, now
+        )
+
+    def _undo(
+        self,
+        s: Session,
+        guild_id: int,
+        user_id: int,
+        item: Item,
+        display_name: str | None,
+        actor_id: int | None,
+        now: dt.datetime,
+    ) -> ProgressChange:
+        completed_at = s.execute(
+            delete(Completion)
+            .where(
+                Completion.guild_id == guild_id,
+                Completion.user_id == user_id,
+                Completion.item_id == item.id,
+            )
+            .returning(Completion.completed_at)
+        ).scalar_one_or_none()
+        if completed_at is None:
+            return self._unchanged(s, guild_id, user_id, item, display_name)
+        last = (
+            select(func.max(Completion.completed_at))
+            .where(Completion.guild_id == guild_id, Completion.user_id == user_id)
+            .scalar_subquery()
+        )
+        changes: dict[str, Any] = {
+            "completed_count": Member.completed_count - 1,
+            "last_completed_at": last,
+        }
+        if display_name:
+            changes["display_name"] = display_name[:100]
+        member = s.execute(
+            update(Member)
+            .where(Member.guild_id == guild_id, Member.user_id == user_id)
+            .values(**changes)
+            .returning(Member.completed_count, Member.hidden, Member.level)
+        ).one()
+        tz, threshold = guild_basics(s, guild_id)
+        if not member.hidden:
+            scores.move_bucket(s, guild_id, member.completed_count + 1, member.completed_count)
+        scores.remove_completion(s, guild_id, user_id, completed_at, tz)
+        if actor_id is not None:
+            s.add(_audit(guild_id, actor_id, user_id, item.id, "revoke", now))
+        return self._settle(
+            s, guild_id, user_id, item, member.level, member.completed_count, threshold, now
+        )
+
+    def _unchanged(
+        self, s: Session, guild_id: int, user_id: int, item: Item, display_name: str | None
+    ) -> ProgressChange:
+        touch_member(s, guild_id, user_id, display_name)
+        member = s.execute(
+            select(Member.level, Member.completed_count).where(
+                Member.guild_id == guild_id, Member.user_id == user_id
             )
         ).one()
         return ProgressChange(item, False, member.level, member.level, (), member.completed_count)
 
-    async def _settle(
+    def _settle(
         self,
-        s: AsyncSession,
+        s: Session,
         guild_id: int,
         user_id: int,
         item: Item,
@@ -277,17 +291,16 @@ class ProgressService:
     ) -> ProgressChange:
         # Any change re-checks the level: a lowered threshold applies at the member's next
         # change, whichever item it is.
-        done = await _done_ids(s, guild_id, user_id)
-        new_level = level_from_done(self.roadmap, done, threshold)
+        new_level = level_from_done(self.roadmap, _done_ids(s, guild_id, user_id), threshold)
         announce: list[int] = []
         if new_level != old_level:
-            await s.execute(
+            s.execute(
                 update(Member)
                 .where(Member.guild_id == guild_id, Member.user_id == user_id)
                 .values(level=new_level)
             )
         for level in range(old_level + 1, new_level + 1):
-            result = await s.execute(
+            result = s.execute(
                 upsert(s, LevelAnnouncement)
                 .values(guild_id=guild_id, user_id=user_id, level=level, reached_at=now)
                 .on_conflict_do_nothing()
@@ -299,7 +312,7 @@ class ProgressService:
     async def done_ids(self, guild_id: int, user_id: int) -> set[str]:
         """Ids of the items a member has done."""
         async with self.db.read() as s:
-            return await _done_ids(s, guild_id, user_id)
+            return await s.run_sync(_done_ids, guild_id, user_id)
 
     async def member_progress(
         self, guild_id: int, user_id: int, *, recent: int = 5
@@ -351,7 +364,7 @@ class ProgressService:
         """Recompute every member's level with today's threshold: {user: (old, new)}."""
         checklist_ids = [i.id for lvl in self.roadmap.levels for i in lvl.checklist]
         async with self.db.write.begin() as s:
-            _, threshold = await guild_basics(s, guild_id)
+            _, threshold = await s.run_sync(guild_basics, guild_id)
             levels = dict(
                 (
                     await s.execute(
@@ -381,9 +394,7 @@ class ProgressService:
         return changes
 
 
-async def touch_member(
-    s: AsyncSession, guild_id: int, user_id: int, display_name: str | None
-) -> None:
+def touch_member(s: Session, guild_id: int, user_id: int, display_name: str | None) -> None:
     """Create the member row if needed and remember the name Discord showed us."""
     stmt = upsert(s, Member).values(
         guild_id=guild_id,
@@ -397,11 +408,11 @@ async def touch_member(
         )
     else:
         stmt = stmt.on_conflict_do_nothing()
-    await s.execute(stmt)
+    s.execute(stmt)
 
 
-async def _done_ids(s: AsyncSession, guild_id: int, user_id: int) -> set[str]:
-    rows = await s.execute(
+def _done_ids(s: Session, guild_id: int, user_id: int) -> set[str]:
+    rows = s.execute(
         select(Completion.item_id).where(
             Completion.guild_id == guild_id, Completion.user_id == user_id
         )

@@ -215,7 +215,7 @@ class ReminderService:
         if time is not None and time.strip():
             values["reminder_time"] = parse_hhmm(time)
         async with self.db.write.begin() as s:
-            await touch_member(s, guild_id, user_id, display_name)
+            await s.run_sync(touch_member, guild_id, user_id, display_name)
             await s.execute(
                 update(Member)
                 .where(Member.guild_id == guild_id, Member.user_id == user_id)
@@ -304,7 +304,7 @@ class ReminderService:
     async def record_dm_failure(self, guild_id: int, user_id: int, now: dt.datetime) -> None:
         """Remember that a DM could not be delivered: no more DMs until they resubscribe."""
         async with self.db.write.begin() as s:
-            await touch_member(s, guild_id, user_id, None)
+            await s.run_sync(touch_member, guild_id, user_id, None)
             await s.execute(
                 update(Member)
                 .where(

@@ -1,5 +1,8 @@
 """Counters behind the leaderboards, kept in the same transaction as each completion.
 
+Plain synchronous code: the hot write path runs it in one unit of work (`Database.run_write`);
+async callers use `AsyncSession.run_sync`.
+
 All time: `Member.completed_count` orders the board, and `ScoreBucket` rows (members per
 count) give its total and a member's rank without counting every member. This week and
 this month: one `PeriodScore` row per member and period, in the server's timezone.
@@ -11,10 +14,11 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, delete, func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from bot.db import upsert
-from bot.db.models import Completion, GuildSettings, Member, PeriodScore, ScoreBucket
+from bot.db.models import Completion, Member, PeriodScore, ScoreBucket
+from bot.services.guilds import guild_basics
 
 PERIODS = ("week", "month")
 
@@ -39,19 +43,13 @@ def period_bounds(period: str, starts_on: dt.date, tz: ZoneInfo) -> tuple[dt.dat
     )
 
 
-async def guild_tz(s: AsyncSession, guild_id: int) -> ZoneInfo:
-    """The server's timezone (UTC when unset)."""
-    name = await s.scalar(select(GuildSettings.timezone).where(GuildSettings.guild_id == guild_id))
-    return ZoneInfo(name) if name else ZoneInfo("UTC")
-
-
-async def move_bucket(s: AsyncSession, guild_id: int, old: int, new: int) -> None:
+def move_bucket(s: Session, guild_id: int, old: int, new: int) -> None:
     """A shown member went from `old` to `new` completed items (one statement)."""
     rows = [{"guild_id": guild_id, "n": n, "members": d} for n, d in ((old, -1), (new, 1)) if n > 0]
     if not rows:
         return
     stmt = upsert(s, ScoreBucket).values(rows)
-    await s.execute(
+    s.execute(
         stmt.on_conflict_do_update(
             index_elements=["guild_id", "n"],
             set_={"members": ScoreBucket.members + stmt.excluded.members},
@@ -59,8 +57,8 @@ async def move_bucket(s: AsyncSession, guild_id: int, old: int, new: int) -> Non
     )
 
 
-async def add_completion(
-    s: AsyncSession, guild_id: int, user_id: int, at: dt.datetime, hidden: bool, tz: ZoneInfo
+def add_completion(
+    s: Session, guild_id: int, user_id: int, at: dt.datetime, hidden: bool, tz: ZoneInfo
 ) -> None:
     """Count a completion made at `at` in its week and month (one statement)."""
     stmt = upsert(s, PeriodScore).values(
@@ -77,7 +75,7 @@ async def add_completion(
             for period in PERIODS
         ]
     )
-    await s.execute(
+    s.execute(
         stmt.on_conflict_do_update(
             index_elements=["guild_id", "period", "starts_on", "user_id"],
             set_={"n": PeriodScore.n + 1, "last_at": stmt.excluded.last_at},
@@ -85,8 +83,8 @@ async def add_completion(
     )
 
 
-async def remove_completion(
-    s: AsyncSession, guild_id: int, user_id: int, completed_at: dt.datetime, tz: ZoneInfo
+def remove_completion(
+    s: Session, guild_id: int, user_id: int, completed_at: dt.datetime, tz: ZoneInfo
 ) -> None:
     """Uncount a completion (already deleted) from its week and month."""
     for period in PERIODS:
@@ -108,43 +106,41 @@ async def remove_completion(
             )
             .scalar_subquery()
         )
-        await s.execute(delete(PeriodScore).where(*key, PeriodScore.n <= 1))
-        await s.execute(update(PeriodScore).where(*key).values(n=PeriodScore.n - 1, last_at=last))
+        s.execute(delete(PeriodScore).where(*key, PeriodScore.n <= 1))
+        s.execute(update(PeriodScore).where(*key).values(n=PeriodScore.n - 1, last_at=last))
 
 
-async def set_hidden(
-    s: AsyncSession, guild_id: int, user_id: int, hidden: bool, completed: int
-) -> None:
+def set_hidden(s: Session, guild_id: int, user_id: int, hidden: bool, completed: int) -> None:
     """Take a member off the boards or put them back."""
-    await s.execute(
+    s.execute(
         update(PeriodScore)
         .where(PeriodScore.guild_id == guild_id, PeriodScore.user_id == user_id)
         .values(hidden=hidden)
     )
     if hidden:
-        await move_bucket(s, guild_id, completed, 0)
+        move_bucket(s, guild_id, completed, 0)
     else:
-        await move_bucket(s, guild_id, 0, completed)
+        move_bucket(s, guild_id, 0, completed)
 
 
-async def forget(s: AsyncSession, guild_id: int, user_id: int) -> None:
+def forget(s: Session, guild_id: int, user_id: int) -> None:
     """Remove a member from every board (before their member row is deleted)."""
-    member = await s.get(Member, (guild_id, user_id))
+    member = s.get(Member, (guild_id, user_id))
     if member is not None and not member.hidden:
-        await move_bucket(s, guild_id, member.completed_count, 0)
-    await s.execute(
+        move_bucket(s, guild_id, member.completed_count, 0)
+    s.execute(
         delete(PeriodScore).where(PeriodScore.guild_id == guild_id, PeriodScore.user_id == user_id)
     )
 
 
-async def rebuild_periods(s: AsyncSession, guild_id: int, now: dt.datetime) -> None:
+def rebuild_periods(s: Session, guild_id: int, now: dt.datetime) -> None:
     """Recount this week and month from the completions (after a timezone change)."""
-    tz = await guild_tz(s, guild_id)
-    await s.execute(delete(PeriodScore).where(PeriodScore.guild_id == guild_id))
+    tz, _ = guild_basics(s, guild_id)
+    s.execute(delete(PeriodScore).where(PeriodScore.guild_id == guild_id))
     for period in PERIODS:
         starts_on = period_start(period, now, tz)
         start, end = period_bounds(period, starts_on, tz)
-        rows = await s.execute(
+        rows = s.execute(
             select(
                 Completion.user_id,
                 func.count(),
@@ -175,4 +171,4 @@ async def rebuild_periods(s: AsyncSession, guild_id: int, now: dt.datetime) -> N
             for user_id, n, last, hidden in rows
         ]
         if values:
-            await s.execute(upsert(s, PeriodScore), values)
+            s.execute(upsert(s, PeriodScore), values)
