@@ -17,11 +17,10 @@ from bot.scheduling import (
     WEEKDAYS,
     format_when,
     parse_hhmm,
-    timezone_choices,
     validate_timezone,
 )
 from bot.services.catalog import choice_label, search
-from bot.ui.render import embed, level_name, lines_field, when
+from bot.ui.render import embed, level_name, lines_field, timezone_autocomplete, when
 
 log = logging.getLogger(__name__)
 LevelOption = app_commands.Range[int, 1, 5]
@@ -151,6 +150,7 @@ class Admin(commands.GroupCog, group_name="config"):
         open_hours="How long it stays open, 1 to 168 hours (default 48)",
     )
     @app_commands.choices(day=DAY_CHOICES)
+    @app_commands.autocomplete(timezone=timezone_autocomplete)
     async def checkins(
         self,
         interaction: discord.Interaction,
@@ -182,12 +182,6 @@ class Admin(commands.GroupCog, group_name="config"):
             ephemeral=True,
         )
 
-    @checkins.autocomplete("timezone")
-    async def checkins_timezone(
-        self, interaction: discord.Interaction, current: str
-    ) -> list[app_commands.Choice[str]]:
-        return [app_commands.Choice(name=z, value=z) for z in timezone_choices(current)]
-
     @app_commands.command(name="checkins-disable")
     async def checkins_disable(self, interaction: discord.Interaction) -> None:
         """Stop weekly check-ins (an open one still closes with its summary)."""
@@ -215,6 +209,7 @@ class Admin(commands.GroupCog, group_name="config"):
         timezone="Timezone of that time (default: the server's)",
     )
     @app_commands.choices(day=DAY_CHOICES)
+    @app_commands.autocomplete(timezone=timezone_autocomplete)
     async def reminders(
         self,
         interaction: discord.Interaction,
@@ -242,12 +237,6 @@ class Admin(commands.GroupCog, group_name="config"):
             f"continuous-learning reminder in {channel.mention}.",
             ephemeral=True,
         )
-
-    @reminders.autocomplete("timezone")
-    async def reminders_timezone(
-        self, interaction: discord.Interaction, current: str
-    ) -> list[app_commands.Choice[str]]:
-        return [app_commands.Choice(name=z, value=z) for z in timezone_choices(current)]
 
     @app_commands.command(name="reminders-disable")
     async def reminders_disable(self, interaction: discord.Interaction) -> None:

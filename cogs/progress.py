@@ -8,10 +8,10 @@ from discord.ext import commands
 
 from bot.bot import MilestoneBot
 from bot.errors import UserError
-from bot.scheduling import timezone_choices, validate_timezone
+from bot.scheduling import validate_timezone
 from bot.services.leaderboard import Period
 from bot.services.members import pace, parse_date
-from bot.ui.render import bar, clip, embed, level_name, lines_field, when
+from bot.ui.render import bar, clip, embed, level_name, lines_field, timezone_autocomplete, when
 from bot.ui.views import send_paginated
 from cogs.levels import member_today, pace_text
 
@@ -92,6 +92,7 @@ class Progress(commands.Cog):
         timezone="Your timezone, e.g. Europe/Berlin (used for reminders and dates)",
         hidden="Hide yourself from the server leaderboard",
     )
+    @app_commands.autocomplete(timezone=timezone_autocomplete)
     async def profile(
         self,
         interaction: discord.Interaction,
@@ -126,12 +127,6 @@ class Progress(commands.Cog):
         if not changed:
             e.set_footer(text="Change these with the options of /profile.")
         await interaction.response.send_message(embed=e, ephemeral=True)
-
-    @profile.autocomplete("timezone")
-    async def timezone_autocomplete(
-        self, interaction: discord.Interaction, current: str
-    ) -> list[app_commands.Choice[str]]:
-        return [app_commands.Choice(name=z, value=z) for z in timezone_choices(current)]
 
     @app_commands.command(name="leaderboard")
     @app_commands.guild_only()

@@ -5,8 +5,10 @@ from __future__ import annotations
 import datetime as dt
 
 import discord
+from discord import app_commands
 
 from bot.roadmap import CATEGORY_LABELS, Item, Roadmap
+from bot.scheduling import timezone_choices
 
 COLOUR = discord.Colour.from_rgb(47, 128, 237)
 ERROR_COLOUR = discord.Colour.red()
@@ -65,6 +67,13 @@ def level_name(roadmap: Roadmap, level: int) -> str:
 def category_label(category: str) -> str:
     """Display name of a milestone category."""
     return CATEGORY_LABELS.get(category, category)
+
+
+async def timezone_autocomplete(
+    _interaction: discord.Interaction, current: str
+) -> list[app_commands.Choice[str]]:
+    """IANA timezone names matching what the user typed (at most 25)."""
+    return [app_commands.Choice(name=z, value=z) for z in timezone_choices(current)]
 
 
 def when(moment: dt.datetime, style: str = "f") -> str:
