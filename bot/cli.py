@@ -9,6 +9,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import NoReturn
 
+import aiohttp
 import click
 import discord
 import yarl
@@ -21,10 +22,10 @@ from bot.roadmap import Roadmap, RoadmapError, load_roadmap
 log = logging.getLogger("bot")
 
 
-def fail(message: str) -> NoReturn:
-    """Print one line and exit with status 2."""
+def fail(message: str, status: int = 2) -> NoReturn:
+    """Print one line and exit (status 2: a setting to fix; 1: anything else)."""
     click.echo(f"milestone-bot: {message}", err=True)
-    sys.exit(2)
+    sys.exit(status)
 
 
 def setup_logging(level: str) -> None:
@@ -36,6 +37,10 @@ def setup_logging(level: str) -> None:
     )
     logging.getLogger("discord").setLevel(max(logging.INFO, logging.getLevelName(level)))
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    # The bot never joins voice: discord.py's warning about its missing voice library is noise.
+    logging.getLogger("discord.client").addFilter(
+        lambda record: "voice will NOT be supported" not in record.getMessage()
+    )
 
 
 def point_discord(settings: Settings) -> None:
@@ -117,6 +122,8 @@ def run() -> None:
         asyncio.run(_with_bot(settings, roadmap, serve))
     except discord.LoginFailure:
         fail("Discord refused the token: check DISCORD_TOKEN")
+    except (aiohttp.ClientError, OSError) as exc:
+        fail(f"could not reach Discord at {discord.http.Route.BASE}: {exc}", status=1)
     except discord.PrivilegedIntentsRequired:
         fail("Discord asks for a privileged intent; this bot needs none. Please report it.")
     except KeyboardInterrupt:

@@ -53,6 +53,19 @@ def test_bad_settings_stop_with_one_line_and_status_2(
     assert "Traceback" not in result.stderr
 
 
+def test_unreachable_discord_is_one_line_not_a_traceback(tmp_path: Path) -> None:
+    env = {
+        **clean_env(),
+        "DISCORD_TOKEN": "x",
+        "DISCORD_API_BASE": "http://127.0.0.1:9/api/v10",  # nothing listens on port 9
+    }
+    result = run_cli("run", env=env, cwd=tmp_path)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert "could not reach Discord at http://127.0.0.1:9/api/v10" in result.stderr
+    assert "voice will NOT be supported" not in result.stderr
+
+
 def test_check_data_and_db_upgrade(tmp_path: Path) -> None:
     result = run_cli("check-data", env=clean_env(), cwd=tmp_path)
     assert result.returncode == 0
