@@ -378,6 +378,15 @@ def seed(path: Path, members: int, completions: int, rng: random.Random) -> Seed
                 stats.period_rows[period] = stats.period_rows.get(period, 0) + len(
                     data.period_rows[period]
                 )
+            conn.executemany(
+                "INSERT INTO period_totals (guild_id, period, starts_on, members)"
+                " VALUES (?, ?, ?, ?)",
+                [
+                    (data.guild_id, period, rows[0][2], sum(1 for r in rows if not r[6]))
+                    for period, rows in sorted(data.period_rows.items())
+                    if rows
+                ],
+            )
             if data.timezone is not None:
                 conn.execute(
                     "INSERT INTO guild_settings (guild_id, timezone, level_threshold,"
@@ -485,6 +494,18 @@ def verify(path: Path, now: dt.datetime) -> list[str]:
                     problems.append(
                         f"period_scores {guild_id} {period} {starts_on}:"
                         f" {missing} rows wrong or missing, {extra} extra"
+                    )
+                shown = conn.execute(
+                    f"SELECT count(*) FROM ({PERIOD_RECOUNT}) WHERE hidden = 0", params
+                ).fetchone()[0]
+                stored = conn.execute(
+                    "SELECT members FROM period_totals WHERE guild_id = :guild"
+                    " AND period = :period AND starts_on = :starts_on",
+                    params,
+                ).fetchone()
+                if (stored[0] if stored else 0) != shown:
+                    problems.append(
+                        f"period_totals {guild_id} {period} {starts_on}: {stored} != {shown}"
                     )
         stray = conn.execute("SELECT count(*) FROM period_scores").fetchone()[0] - checked
         if stray:

@@ -49,7 +49,7 @@ def test_away_members_keep_their_absence_across_0002(tmp_path: Path) -> None:
     assert found == [(1, 2, "2026-11-01", "2026-12-24")]
 
 
-def test_0003_fills_the_leaderboard_counters_from_existing_data(tmp_path: Path) -> None:
+def test_0003_and_0004_fill_the_leaderboard_counters_from_existing_data(tmp_path: Path) -> None:
     path = tmp_path / "m.sqlite3"
     url = f"sqlite+aiosqlite:///{path}"
     upgrade(url, "0002")
@@ -82,5 +82,9 @@ def test_0003_fills_the_leaderboard_counters_from_existing_data(tmp_path: Path) 
         weekly = con.execute(
             "SELECT user_id, n, hidden FROM period_scores WHERE period = 'week' ORDER BY user_id"
         ).fetchall()
+        week_total = con.execute(
+            "SELECT members FROM period_totals WHERE period = 'week'"
+        ).fetchall()
     assert buckets == [(1, 1), (2, 2)]  # the hidden member is not counted
     assert weekly == [(1, 1, 0), (3, 1, 1), (4, 1, 0)]
+    assert week_total == [(2,)]  # 0004 counts the shown ones

@@ -188,6 +188,17 @@ class PeriodScore(Base):
     hidden: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
+class PeriodTotal(Base):
+    """How many shown members completed something in one week or month: a page's total."""
+
+    __tablename__ = "period_totals"
+
+    guild_id: Mapped[int] = mapped_column(Snowflake, primary_key=True, autoincrement=False)
+    period: Mapped[str] = mapped_column(String(8), primary_key=True)
+    starts_on: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    members: Mapped[int] = mapped_column(Integer, default=0)
+
+
 Index(
     "ix_period_scores_rank",
     PeriodScore.guild_id,

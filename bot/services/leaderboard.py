@@ -13,7 +13,7 @@ from sqlalchemy import false, func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db import Database
-from bot.db.models import Member, PeriodScore, ScoreBucket, utcnow
+from bot.db.models import Member, PeriodScore, PeriodTotal, ScoreBucket, utcnow
 from bot.services.guilds import guild_basics
 from bot.services.scores import period_bounds
 from bot.services.scores import period_start as local_period_start
@@ -87,7 +87,11 @@ class LeaderboardService:
                 PeriodScore.hidden == false(),
             )
             # The total rides along with the rows: one round trip for the whole page.
-            count = select(func.count()).where(*key)
+            count = select(PeriodTotal.members).where(
+                PeriodTotal.guild_id == guild_id,
+                PeriodTotal.period == period.value,
+                PeriodTotal.starts_on == starts_on,
+            )
             query = (
                 select(
                     PeriodScore.user_id,

@@ -260,7 +260,7 @@ class ProgressService:
         tz, threshold = guild_basics(s, guild_id)
         if not member.hidden:
             scores.move_bucket(s, guild_id, member.completed_count + 1, member.completed_count)
-        scores.remove_completion(s, guild_id, user_id, completed_at, tz)
+        scores.remove_completion(s, guild_id, user_id, completed_at, member.hidden, tz)
         if actor_id is not None:
             s.add(_audit(guild_id, actor_id, user_id, item.id, "revoke", now))
         return self._settle(

@@ -11,13 +11,14 @@ this month: one `PeriodScore` row per member and period, in the server's timezon
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from bot.db import upsert
-from bot.db.models import Completion, Member, PeriodScore, ScoreBucket
+from bot.db.models import Completion, Member, PeriodScore, PeriodTotal, ScoreBucket
 from bot.services.guilds import guild_basics
 
 PERIODS = ("week", "month")
@@ -57,10 +58,30 @@ def move_bucket(s: Session, guild_id: int, old: int, new: int) -> None:
     )
 
 
+def _count_members(
+    s: Session, guild_id: int, periods: Sequence[tuple[str, dt.date]], delta: int
+) -> None:
+    """Add `delta` shown members to the totals of these periods (one statement)."""
+    if not periods:
+        return
+    stmt = upsert(s, PeriodTotal).values(
+        [
+            {"guild_id": guild_id, "period": period, "starts_on": starts_on, "members": delta}
+            for period, starts_on in periods
+        ]
+    )
+    s.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["guild_id", "period", "starts_on"],
+            set_={"members": PeriodTotal.members + stmt.excluded.members},
+        )
+    )
+
+
 def add_completion(
     s: Session, guild_id: int, user_id: int, at: dt.datetime, hidden: bool, tz: ZoneInfo
 ) -> None:
-    """Count a completion made at `at` in its week and month (one statement)."""
+    """Count a completion made at `at` in its week and month."""
     stmt = upsert(s, PeriodScore).values(
         [
             {
@@ -75,16 +96,18 @@ def add_completion(
             for period in PERIODS
         ]
     )
-    s.execute(
+    counted = s.execute(
         stmt.on_conflict_do_update(
             index_elements=["guild_id", "period", "starts_on", "user_id"],
             set_={"n": PeriodScore.n + 1, "last_at": stmt.excluded.last_at},
-        )
-    )
+        ).returning(PeriodScore.period, PeriodScore.starts_on, PeriodScore.n)
+    ).all()
+    if not hidden:  # A member's first completion of a period adds them to its total.
+        _count_members(s, guild_id, [(p, d) for p, d, n in counted if n == 1], +1)
 
 
 def remove_completion(
-    s: Session, guild_id: int, user_id: int, completed_at: dt.datetime, tz: ZoneInfo
+    s: Session, guild_id: int, user_id: int, completed_at: dt.datetime, hidden: bool, tz: ZoneInfo
 ) -> None:
     """Uncount a completion (already deleted) from its week and month."""
     for period in PERIODS:
@@ -106,12 +129,15 @@ def remove_completion(
             )
             .scalar_subquery()
         )
-        s.execute(delete(PeriodScore).where(*key, PeriodScore.n <= 1))
+        gone = s.execute(delete(PeriodScore).where(*key, PeriodScore.n <= 1)).rowcount  # type: ignore[attr-defined]
+        if gone and not hidden:
+            _count_members(s, guild_id, [(period, starts_on)], -1)
         s.execute(update(PeriodScore).where(*key).values(n=PeriodScore.n - 1, last_at=last))
 
 
 def set_hidden(s: Session, guild_id: int, user_id: int, hidden: bool, completed: int) -> None:
     """Take a member off the boards or put them back."""
+    _count_members(s, guild_id, _periods_of(s, guild_id, user_id), -1 if hidden else +1)
     s.execute(
         update(PeriodScore)
         .where(PeriodScore.guild_id == guild_id, PeriodScore.user_id == user_id)
@@ -128,15 +154,26 @@ def forget(s: Session, guild_id: int, user_id: int) -> None:
     member = s.get(Member, (guild_id, user_id))
     if member is not None and not member.hidden:
         move_bucket(s, guild_id, member.completed_count, 0)
+        _count_members(s, guild_id, _periods_of(s, guild_id, user_id), -1)
     s.execute(
         delete(PeriodScore).where(PeriodScore.guild_id == guild_id, PeriodScore.user_id == user_id)
     )
+
+
+def _periods_of(s: Session, guild_id: int, user_id: int) -> list[tuple[str, dt.date]]:
+    rows = s.execute(
+        select(PeriodScore.period, PeriodScore.starts_on).where(
+            PeriodScore.guild_id == guild_id, PeriodScore.user_id == user_id
+        )
+    )
+    return [(period, starts_on) for period, starts_on in rows]
 
 
 def rebuild_periods(s: Session, guild_id: int, now: dt.datetime) -> None:
     """Recount this week and month from the completions (after a timezone change)."""
     tz, _ = guild_basics(s, guild_id)
     s.execute(delete(PeriodScore).where(PeriodScore.guild_id == guild_id))
+    s.execute(delete(PeriodTotal).where(PeriodTotal.guild_id == guild_id))
     for period in PERIODS:
         starts_on = period_start(period, now, tz)
         start, end = period_bounds(period, starts_on, tz)
@@ -172,3 +209,5 @@ def rebuild_periods(s: Session, guild_id: int, now: dt.datetime) -> None:
         ]
         if values:
             s.execute(upsert(s, PeriodScore), values)
+            shown = sum(1 for v in values if not v["hidden"])
+            _count_members(s, guild_id, [(period, starts_on)], shown)
