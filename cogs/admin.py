@@ -325,7 +325,10 @@ class Admin(commands.GroupCog, group_name="config"):
         roles = await self.bot.guild_settings.level_roles(guild.id)
         given = taken = gone = 0
         if roles:
-            for user_id, (_, level) in changes.items():
+            # Members at level 0 who stayed there hold no role the bot gave: skip them, so a
+            # large server is not fetched member by member.
+            concerned = {user_id: new for user_id, (old, new) in changes.items() if old or new}
+            for user_id, level in concerned.items():
                 try:
                     member = guild.get_member(user_id) or await guild.fetch_member(user_id)
                 except discord.NotFound:
