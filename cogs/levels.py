@@ -103,10 +103,7 @@ class Levels(commands.Cog):
         current = None
         verdict = "Set your start date with `/profile started:YYYY-MM-DD` to see your pace."
         if profile.started_on is not None:
-            stored = await self.bot.progress.member_progress(
-                interaction.guild_id, interaction.user.id, recent=0
-            )
-            level = stored.level
+            level = profile.level
             p = pace(roadmap, profile.started_on, member_today(self.bot, profile.timezone), level)
             current = p.phase.number
             verdict = pace_text(p.months, p.phase.title, p.expected_level, level, p.verdict)

@@ -63,8 +63,7 @@ class Progress(commands.Cog):
         streak = await self.bot.checkins.streak(guild_id, who.id, self.bot.clock.now())
         e.add_field(name="Check-in streak", value=f"{streak} week(s)", inline=True)
         if p.started_on:
-            profile = await self.bot.members.profile(guild_id, who.id)
-            today = member_today(self.bot, profile.timezone)
+            today = member_today(self.bot, p.timezone)
             pc = pace(roadmap, p.started_on, today, p.level)
             e.add_field(
                 name="Pace",

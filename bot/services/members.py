@@ -28,6 +28,7 @@ class Profile:
     started_on: dt.date | None
     timezone: str | None
     hidden: bool
+    level: int = 0
 
 
 @dataclass(frozen=True)
@@ -96,7 +97,12 @@ class MemberService:
         if member is None:
             return Profile(user_id, "", None, None, False)
         return Profile(
-            user_id, member.display_name, member.started_on, member.timezone, member.hidden
+            user_id,
+            member.display_name,
+            member.started_on,
+            member.timezone,
+            member.hidden,
+            member.level,
         )
 
     async def update_profile(

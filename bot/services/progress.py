@@ -75,6 +75,7 @@ class MemberProgress:
     total: int
     recent: tuple[DoneItem, ...]
     started_on: dt.date | None
+    timezone: str | None
     hidden: bool
 
 
@@ -357,6 +358,7 @@ class ProgressService:
             total=len(self.roadmap.items),
             recent=tuple(done_items[:recent]),
             started_on=member.started_on if member else None,
+            timezone=member.timezone if member else None,
             hidden=member.hidden if member else False,
         )
 

@@ -318,28 +318,18 @@ class ReminderService:
     async def take_dm_failure_notice(self, guild_id: int, user_id: int) -> bool:
         """Return True exactly once after a DM failure, so the member is told once."""
         # Checked after every command: read first, so the common case takes no write lock.
+        untold = (
+            Member.guild_id == guild_id,
+            Member.user_id == user_id,
+            Member.dm_failed_at.is_not(None),
+            Member.dm_failure_told.is_(False),
+        )
         async with self.db.read() as s:
-            pending = await s.scalar(
-                select(Member.user_id).where(
-                    Member.guild_id == guild_id,
-                    Member.user_id == user_id,
-                    Member.dm_failed_at.is_not(None),
-                    Member.dm_failure_told.is_(False),
-                )
-            )
+            pending = await s.scalar(select(Member.user_id).where(*untold))
         if pending is None:
             return False
         async with self.db.write.begin() as s:
-            result = await s.execute(
-                update(Member)
-                .where(
-                    Member.guild_id == guild_id,
-                    Member.user_id == user_id,
-                    Member.dm_failed_at.is_not(None),
-                    Member.dm_failure_told.is_(False),
-                )
-                .values(dm_failure_told=True)
-            )
+            result = await s.execute(update(Member).where(*untold).values(dm_failure_told=True))
         return bool(getattr(result, "rowcount", 0))
 
 
