@@ -26,6 +26,19 @@ from bot.db import Database
 from bot.db.migrate import upgrade
 from bot.services.checkins import CheckinService
 
+
+class FakeClock:
+    """The benchmark's clock: each step happens at the time the scenario says."""
+
+    def __init__(self, start: dt.datetime) -> None:
+        self.current = start
+
+    def now(self) -> dt.datetime:
+        return self.current
+
+    def set(self, when: dt.datetime) -> None:
+        self.current = when
+
 GUILD = 424242
 START = dt.datetime(2026, 1, 5, 18, 0, tzinfo=dt.UTC)  # a Monday
 WEEK = dt.timedelta(days=7)
@@ -112,22 +125,26 @@ async def measure(
     url: str, path: Path, members: int, weeks: int, rounds: int
 ) -> dict[str, list[float]]:
     db = Database(url)
-    service = CheckinService(db)
+    clock = FakeClock(START)
+    service = CheckinService(db, clock)
     times: dict[str, list[float]] = {"open": [], "nudge query": [], "close + summary": []}
     try:
         for r in range(rounds):
             opens = START + (weeks + r) * WEEK
             t0 = time.perf_counter()
-            cycle = await service.open_cycle(GUILD, opens, opens_at=opens)
+            clock.set(opens)
+            cycle = await service.open_cycle(GUILD, opens_at=opens)
             times["open"].append(time.perf_counter() - t0)
             assert cycle is not None
             answer_all(path, cycle.id, opens, members // 2)
             t0 = time.perf_counter()
-            await service.nudge_targets(cycle.id, opens + dt.timedelta(hours=36))
+            clock.set(opens + dt.timedelta(hours=36))
+            await service.nudge_targets(cycle.id)
             times["nudge query"].append(time.perf_counter() - t0)
             answer_all(path, cycle.id, opens, members)  # the rest answer after the nudge
             t0 = time.perf_counter()
-            summary = await service.close_cycle(cycle.id, cycle.closes_at)
+            clock.set(cycle.closes_at)
+            summary = await service.close_cycle(cycle.id)
             times["close + summary"].append(time.perf_counter() - t0)
             assert summary is not None and summary.answered == members, summary
     finally:

@@ -13,18 +13,15 @@ from discord import app_commands
 from discord.ext import commands
 from sqlalchemy import select
 
+from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.db import Database, upsert
-from bot.db.models import BotState, utcnow
-from bot.publisher import AnswerButton, DiscordPublisher
+from bot.db.models import BotState
 from bot.roadmap import Roadmap
-from bot.scheduling import Clock, Scheduler, SystemClock
-from bot.services.guilds import GuildService
-from bot.services.leaderboard import LeaderboardService
-from bot.services.members import MemberService
-from bot.services.mydata import MyDataService
-from bot.services.progress import ProgressService
+from bot.scheduler import Scheduler
+from bot.services.container import Services, build
 from bot.ui.replies import IN_A_SERVER, handle_error, reply
+from bot.ui.texts import DM_FAILED
 
 log = logging.getLogger(__name__)
 
@@ -86,17 +83,15 @@ class MilestoneBot(commands.Bot):
         self.roadmap = roadmap
         self.extensions_to_load = extensions
         self.clock: Clock = clock or SystemClock()
-        self.progress = ProgressService(db, roadmap, now=self.clock.now)
-        self.members = MemberService(db)
-        self.leaderboard = LeaderboardService(db)
-        self.guild_settings = GuildService(db)
-        self.mydata = MyDataService(db)
+        self.services: Services = build(db, roadmap, self.clock)
+        # Features register their kinds of job with it when their cog loads.
         self.scheduler = Scheduler(
-            db, DiscordPublisher(self), roadmap, clock=self.clock, owns_guild=self.owns_guild
+            db,
+            self.clock,
+            record_error=self.services.guilds.record_error,
+            owns_guild=self.owns_guild,
         )
         self._checkpoints: asyncio.Task[None] | None = None
-        self.checkins = self.scheduler.checkins
-        self.reminders = self.scheduler.reminders
 
     def owns_guild(self, guild_id: int) -> bool:
         """Whether this shard process runs the scheduled work of a server."""
@@ -105,7 +100,6 @@ class MilestoneBot(commands.Bot):
         return (guild_id >> 22) % self.shard_count == (self.shard_id or 0)
 
     async def setup_hook(self) -> None:
-        self.add_view(AnswerButton())  # Prompts posted before a restart keep working.
         for extension in self.extensions_to_load:
             await self.load_extension(extension)
         await self.sync_commands(force=False)
@@ -146,12 +140,13 @@ class MilestoneBot(commands.Bot):
             log.info("commands unchanged since the last sync: not syncing")
             return False
         synced = await self.tree.sync(guild=guild)
+        now = self.clock.now()
         async with self.db.write.begin() as s:
             await s.execute(
                 upsert(s, BotState)
-                .values(key=key, value=digest, updated_at=utcnow())
+                .values(key=key, value=digest, updated_at=now)
                 .on_conflict_do_update(
-                    index_elements=["key"], set_={"value": digest, "updated_at": utcnow()}
+                    index_elements=["key"], set_={"value": digest, "updated_at": now}
                 )
             )
         log.info(
@@ -165,12 +160,9 @@ class MilestoneBot(commands.Bot):
         # A member whose reminder DMs failed is told once, at their next command.
         if interaction.guild_id is None:
             return
-        if await self.reminders.take_dm_failure_notice(interaction.guild_id, interaction.user.id):
-            await reply(
-                interaction,
-                "⚠️ I could not DM you your weekly reminder. Allow direct messages from server "
-                "members (Server menu → Privacy Settings), then run `/reminders subscribe` again.",
-            )
+        reminders = self.services.reminders
+        if await reminders.take_dm_failure_notice(interaction.guild_id, interaction.user.id):
+            await reply(interaction, f"⚠️ {DM_FAILED}")
 
     async def on_ready(self) -> None:
         log.info(

@@ -3,17 +3,29 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import discord
 
-from bot.services.progress import ProgressChange
 from bot.ui.render import level_name
 
 if TYPE_CHECKING:
     from bot.bot import MilestoneBot
 
 log = logging.getLogger(__name__)
+
+
+class LevelChange(Protocol):
+    """A change of a member's level: a completion, an undo, or a whole checklist."""
+
+    @property
+    def old_level(self) -> int: ...
+
+    @property
+    def new_level(self) -> int: ...
+
+    @property
+    def announce(self) -> tuple[int, ...]: ...
 
 
 def role_problem(guild: discord.Guild, role: discord.Role | None) -> str | None:
@@ -39,7 +51,7 @@ async def sync_member_roles(
     bot: MilestoneBot, guild: discord.Guild, member: discord.Member, level: int
 ) -> tuple[int, int]:
     """Give the roles of levels up to `level` and take the others; return (given, taken)."""
-    roles = await bot.guild_settings.level_roles(guild.id)
+    roles = await bot.services.guilds.level_roles(guild.id)
     have = {r.id for r in member.roles}
     given = taken = 0
     for lvl, info in roles.items():
@@ -66,9 +78,9 @@ async def sync_member_roles(
                 continue  # The member left; nothing to fix on the server's side.
         if problem is not None:
             log.warning("level role %s in guild %s: %s", lvl, guild.id, problem)
-            await bot.guild_settings.record_role_error(guild.id, lvl, problem)
+            await bot.services.guilds.record_role_error(guild.id, lvl, problem)
         elif info.last_error is not None:
-            await bot.guild_settings.record_role_error(guild.id, lvl, None)
+            await bot.services.guilds.record_role_error(guild.id, lvl, None)
     return given, taken
 
 
@@ -76,7 +88,7 @@ async def apply_change(
     bot: MilestoneBot,
     guild: discord.Guild,
     member: discord.Member | discord.User,
-    change: ProgressChange,
+    change: LevelChange,
     fallback_channel: discord.abc.Messageable | None,
 ) -> None:
     """Announce new levels once and bring the member's level roles in line."""
@@ -86,7 +98,7 @@ async def apply_change(
         await sync_member_roles(bot, guild, member, change.new_level)
     if not change.announce:
         return
-    channel_id = await bot.guild_settings.announce_channel(guild.id)
+    channel_id = await bot.services.guilds.announce_channel(guild.id)
     channel = guild.get_channel(channel_id) if channel_id else fallback_channel
     top = max(change.announce)
     if not isinstance(channel, discord.abc.Messageable):
@@ -100,6 +112,4 @@ async def apply_change(
             where = getattr(channel, "mention", "the channel")
             problem = f"Discord refused the post in {where}: {exc.text or exc.status}"
     log.warning("level-up announcement failed in guild %s: %s", guild.id, problem)
-    await bot.guild_settings.record_error(
-        guild.id, f"Could not announce a level-up: {problem}", bot.clock.now()
-    )
+    await bot.services.guilds.record_error(guild.id, f"Could not announce a level-up: {problem}")

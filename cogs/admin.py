@@ -2,29 +2,20 @@
 
 from __future__ import annotations
 
-import logging
-
 import discord
 from discord import app_commands
 from discord.ext import commands
 
 from bot.bot import MilestoneBot
+from bot.defaults import CHECKIN_MAX_OPEN_HOURS, CHECKIN_OPEN_HOURS, LEVEL_THRESHOLD
 from bot.errors import UserError
 from bot.levelups import apply_change, role_problem, sync_member_roles
-from bot.scheduling import (
-    KIND_OPEN,
-    KIND_REMINDER,
-    WEEKDAYS,
-    format_when,
-    parse_hhmm,
-    validate_timezone,
-)
 from bot.services.catalog import choice_label, search
-from bot.ui.render import embed, level_name, lines_field, timezone_autocomplete, when
-
-log = logging.getLogger(__name__)
-LevelOption = app_commands.Range[int, 1, 5]
-DAY_CHOICES = [app_commands.Choice(name=d.capitalize(), value=i) for i, d in enumerate(WEEKDAYS)]
+from bot.services.checkins import OPEN_JOB, CycleInfo
+from bot.services.reminders import POST_JOB
+from bot.ui.options import DAY_CHOICES, LevelOption, TimeOfDay, Timezone
+from bot.ui.render import embed, level_name, lines_field, when
+from bot.weekly import WeeklyTime, format_when
 
 
 @app_commands.guild_only()
@@ -55,7 +46,7 @@ class Admin(commands.GroupCog, group_name="config"):
 
     async def config_embed(self, guild: discord.Guild) -> discord.Embed:
         """Every setting of the server in one embed."""
-        cfg = await self.bot.guild_settings.config(guild.id)
+        cfg = await self.bot.services.guilds.config(guild.id)
         e = embed(f"Settings of {guild.name}")
         e.add_field(name="Level threshold", value=f"{cfg.level_threshold}% of each checklist")
         e.add_field(
@@ -106,29 +97,30 @@ class Admin(commands.GroupCog, group_name="config"):
             run.kind: run.due_at for run in await self.bot.scheduler.upcoming((guild_id, None))
         }
         fields = []
-        c = await self.bot.checkins.settings(guild_id)
-        if c is None or not c.enabled or c.weekday is None:
+        c = await self.bot.services.checkins.settings(guild_id)
+        checkins = c.active if c else None
+        if c is None or checkins is None:
             fields.append(("Weekly check-ins", "off: set up with /config checkins"))
         else:
-            nxt = upcoming.get(KIND_OPEN)
+            nxt = upcoming.get(OPEN_JOB)
             fields.append(
                 (
                     "Weekly check-ins",
-                    f"<#{c.channel_id}> every {WEEKDAYS[c.weekday].capitalize()} {c.time} "
-                    f"({c.timezone}), open {c.open_hours} h"
-                    + (f"\nnext opens {format_when(nxt, c.timezone)}" if nxt else ""),
+                    f"<#{c.channel_id}> every {checkins.describe()}, open {c.open_hours} h"
+                    + (f"\nnext opens {format_when(nxt, checkins.timezone)}" if nxt else ""),
                 )
             )
-        r = await self.bot.reminders.settings(guild_id)
-        if r is None or not r.enabled or r.weekday is None:
+        r = await self.bot.services.reminders.settings(guild_id)
+        posts = r.active if r else None
+        if r is None or posts is None:
             fields.append(("Learning reminders", "off: set up with /config reminders"))
         else:
-            nxt = upcoming.get(KIND_REMINDER)
+            nxt = upcoming.get(POST_JOB)
             fields.append(
                 (
                     "Learning reminders",
-                    f"<#{r.channel_id}> every {WEEKDAYS[r.weekday].capitalize()} {r.time} "
-                    f"({r.timezone})" + (f"\nnext {format_when(nxt, r.timezone)}" if nxt else ""),
+                    f"<#{r.channel_id}> every {posts.describe()}"
+                    + (f"\nnext {format_when(nxt, posts.timezone)}" if nxt else ""),
                 )
             )
         return fields
@@ -147,33 +139,31 @@ class Admin(commands.GroupCog, group_name="config"):
         day="Weekday the check-in opens",
         time="Time it opens, as HH:MM (24 h) in the timezone below",
         timezone="The server's timezone, e.g. Europe/Berlin",
-        open_hours="How long it stays open, 1 to 168 hours (default 48)",
+        open_hours=f"How long it stays open, 1 to {CHECKIN_MAX_OPEN_HOURS} hours "
+        f"(default {CHECKIN_OPEN_HOURS})",
     )
     @app_commands.choices(day=DAY_CHOICES)
-    @app_commands.autocomplete(timezone=timezone_autocomplete)
     async def checkins(
         self,
         interaction: discord.Interaction,
         channel: discord.TextChannel,
         day: int,
-        time: app_commands.Range[str, 1, 5],
-        timezone: app_commands.Range[str, 1, 64],
-        open_hours: app_commands.Range[int, 1, 168] = 48,
+        time: TimeOfDay,
+        timezone: Timezone,
+        open_hours: app_commands.Range[int, 1, CHECKIN_MAX_OPEN_HOURS] = CHECKIN_OPEN_HOURS,
     ) -> None:
         """Set the weekly check-in schedule."""
         assert interaction.guild is not None
         self._check_channel(interaction.guild, channel)
         guild_id = interaction.guild.id
-        await self.bot.checkins.configure(
+        await self.bot.services.checkins.configure(
             guild_id,
             channel_id=channel.id,
-            weekday=day,
-            time=parse_hhmm(time),
-            timezone=validate_timezone(timezone),
+            schedule=WeeklyTime(day, time, timezone),
             open_hours=open_hours,
         )
-        await self.bot.scheduler.reschedule_guild(guild_id)
-        status = await self.bot.checkins.status(guild_id, self.bot.clock.now())
+        await self.bot.scheduler.reschedule(guild_id)
+        status = await self.bot.services.checkins.status(guild_id)
         nxt = status.next_opens_at
         await interaction.response.send_message(
             f"Weekly check-ins in {channel.mention}, open for {open_hours} h."
@@ -186,8 +176,8 @@ class Admin(commands.GroupCog, group_name="config"):
     async def checkins_disable(self, interaction: discord.Interaction) -> None:
         """Stop weekly check-ins (an open one still closes with its summary)."""
         assert interaction.guild_id is not None
-        await self.bot.checkins.disable(interaction.guild_id)
-        await self.bot.scheduler.reschedule_guild(interaction.guild_id)
+        await self.bot.services.checkins.disable(interaction.guild_id)
+        await self.bot.scheduler.reschedule(interaction.guild_id)
         await interaction.response.send_message("Weekly check-ins are off.", ephemeral=True)
 
     @app_commands.command(name="checkin-now")
@@ -195,7 +185,8 @@ class Admin(commands.GroupCog, group_name="config"):
         """Open a check-in cycle at once."""
         assert interaction.guild_id is not None
         await interaction.response.defer(ephemeral=True, thinking=True)
-        cycle = await self.bot.scheduler.open_now(interaction.guild_id)
+        cycle = await self.bot.scheduler.run_now(OPEN_JOB, interaction.guild_id)
+        assert isinstance(cycle, CycleInfo)
         await interaction.followup.send(
             f"Check-in opened in <#{cycle.channel_id}>; it closes {when(cycle.closes_at)}.",
             ephemeral=True,
@@ -209,31 +200,26 @@ class Admin(commands.GroupCog, group_name="config"):
         timezone="Timezone of that time (default: the server's)",
     )
     @app_commands.choices(day=DAY_CHOICES)
-    @app_commands.autocomplete(timezone=timezone_autocomplete)
     async def reminders(
         self,
         interaction: discord.Interaction,
         channel: discord.TextChannel,
         day: int,
-        time: app_commands.Range[str, 1, 5],
-        timezone: app_commands.Range[str, 1, 64] | None = None,
+        time: TimeOfDay,
+        timezone: Timezone | None = None,
     ) -> None:
         """Post a weekly continuous-learning reminder in a channel."""
         assert interaction.guild is not None
         self._check_channel(interaction.guild, channel)
         guild_id = interaction.guild.id
-        await self.bot.reminders.configure(
-            guild_id,
-            channel_id=channel.id,
-            weekday=day,
-            time=parse_hhmm(time),
-            timezone=validate_timezone(timezone) if timezone else None,
+        settings = await self.bot.services.reminders.configure(
+            guild_id, channel_id=channel.id, weekday=day, time=time, timezone=timezone
         )
-        await self.bot.scheduler.reschedule_guild(guild_id)
-        settings = await self.bot.reminders.settings(guild_id)
-        tz = settings.timezone if settings else "UTC"
+        await self.bot.scheduler.reschedule(guild_id)
+        schedule = settings.schedule
+        assert schedule is not None
         await interaction.response.send_message(
-            f"Every {WEEKDAYS[day].capitalize()} at {parse_hhmm(time)} ({tz}) I will post a "
+            f"Every {schedule.describe().replace(' ', ' at ', 1)} I will post a "
             f"continuous-learning reminder in {channel.mention}.",
             ephemeral=True,
         )
@@ -242,8 +228,8 @@ class Admin(commands.GroupCog, group_name="config"):
     async def reminders_disable(self, interaction: discord.Interaction) -> None:
         """Stop the weekly reminder posts (members' own DMs go on)."""
         assert interaction.guild_id is not None
-        await self.bot.reminders.disable(interaction.guild_id)
-        await self.bot.scheduler.reschedule_guild(interaction.guild_id)
+        await self.bot.services.reminders.disable(interaction.guild_id)
+        await self.bot.scheduler.reschedule(interaction.guild_id)
         await interaction.response.send_message("Weekly reminder posts are off.", ephemeral=True)
 
     @app_commands.command(name="level-role")
@@ -255,7 +241,7 @@ class Admin(commands.GroupCog, group_name="config"):
         assert interaction.guild is not None
         if role.is_default():
             raise UserError("@everyone cannot be a level role: pick or create a real role.")
-        await self.bot.guild_settings.set_level_role(
+        await self.bot.services.guilds.set_level_role(
             interaction.guild.id, level, role.id, interaction.user.id
         )
         text = (
@@ -263,7 +249,7 @@ class Admin(commands.GroupCog, group_name="config"):
         )
         problem = role_problem(interaction.guild, role)
         if problem:
-            await self.bot.guild_settings.record_role_error(interaction.guild.id, level, problem)
+            await self.bot.services.guilds.record_role_error(interaction.guild.id, level, problem)
             text += f"\n⚠️ But I cannot give it yet: {problem}."
         text += "\nRun `/config sync-roles` to give it to members already at that level."
         await interaction.response.send_message(text, ephemeral=True)
@@ -273,7 +259,7 @@ class Admin(commands.GroupCog, group_name="config"):
     async def level_role_clear(self, interaction: discord.Interaction, level: LevelOption) -> None:
         """Stop giving a level's role (members who have it keep it)."""
         assert interaction.guild_id is not None
-        role_id = await self.bot.guild_settings.clear_level_role(interaction.guild_id, level)
+        role_id = await self.bot.services.guilds.clear_level_role(interaction.guild_id, level)
         if role_id is None:
             raise UserError(f"Level {level} has no role set, so there is nothing to clear.")
         await interaction.response.send_message(
@@ -293,7 +279,7 @@ class Admin(commands.GroupCog, group_name="config"):
             raise UserError(
                 f"I cannot send messages in {channel.mention}: give me Send Messages there first."
             )
-        await self.bot.guild_settings.set_announce_channel(
+        await self.bot.services.guilds.set_announce_channel(
             interaction.guild.id, channel.id if channel else None
         )
         where = channel.mention if channel else "the channel where the level was reached"
@@ -301,14 +287,18 @@ class Admin(commands.GroupCog, group_name="config"):
             f"Level-ups will be announced in {where}.", ephemeral=True
         )
 
-    @app_commands.command(name="level-threshold")
+    @app_commands.command(
+        name="level-threshold",
+        description="Set the share of each level's checklist needed to reach it "
+        f"(default {LEVEL_THRESHOLD})",
+    )
     @app_commands.describe(percent="Share of each level's checklist needed to reach it (1-100)")
     async def level_threshold(
         self, interaction: discord.Interaction, percent: app_commands.Range[int, 1, 100]
     ) -> None:
-        """Set the share of each level's checklist needed to reach it (default 100)."""
+        """Set the share of each level's checklist needed to reach it."""
         assert interaction.guild_id is not None
-        await self.bot.guild_settings.set_threshold(interaction.guild_id, percent)
+        await self.bot.services.guilds.set_threshold(interaction.guild_id, percent)
         await interaction.response.send_message(
             f"Members now need {percent}% of each level's checklist. It applies at each member's "
             "next change; `/config sync-roles` applies it to everyone now.",
@@ -321,8 +311,8 @@ class Admin(commands.GroupCog, group_name="config"):
         assert interaction.guild is not None
         guild = interaction.guild
         await interaction.response.defer(ephemeral=True, thinking=True)
-        changes = await self.bot.progress.recompute_levels(guild.id)
-        roles = await self.bot.guild_settings.level_roles(guild.id)
+        changes = await self.bot.services.progress.recompute_levels(guild.id)
+        roles = await self.bot.services.guilds.level_roles(guild.id)
         given = taken = gone = 0
         if roles:
             # Members at level 0 who stayed there hold no role the bot gave: skip them, so a
@@ -347,7 +337,7 @@ class Admin(commands.GroupCog, group_name="config"):
             text += " No level roles are set: add them with `/config level-role`."
         errors = [
             r
-            for r in (await self.bot.guild_settings.level_roles(guild.id)).values()
+            for r in (await self.bot.services.guilds.level_roles(guild.id)).values()
             if r.last_error
         ]
         if errors:
@@ -360,7 +350,7 @@ class Admin(commands.GroupCog, group_name="config"):
         assert interaction.guild is not None
         if member.bot:
             raise UserError("Bots do not have a roadmap: pick a member.")
-        service = self.bot.progress
+        service = self.bot.services.progress
         fn = service.complete if grant else service.undo
         change = await fn(
             interaction.guild.id,

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
-from zoneinfo import ZoneInfo
-
 import discord
 from discord import app_commands
 from discord.ext import commands
@@ -12,14 +9,9 @@ from discord.ext import commands
 from bot.bot import MilestoneBot
 from bot.roadmap import CATEGORY_LABELS, MILESTONE_CATEGORIES
 from bot.services.members import pace
+from bot.ui.options import LevelOption
 from bot.ui.render import bar, embed, item_line, level_name, lines_field
-
-LevelOption = app_commands.Range[int, 1, 5]
-
-
-def member_today(bot: MilestoneBot, timezone: str | None) -> dt.date:
-    """Today on the bot's clock, in the member's timezone (UTC when unset)."""
-    return bot.clock.now().astimezone(ZoneInfo(timezone or "UTC")).date()
+from bot.ui.texts import pace_text
 
 
 class Levels(commands.Cog):
@@ -34,7 +26,7 @@ class Levels(commands.Cog):
         """Show the ladder from level 0 to 5 and where you stand on it."""
         assert interaction.guild_id is not None
         roadmap = self.bot.roadmap
-        progress = await self.bot.progress.member_progress(
+        progress = await self.bot.services.progress.member_progress(
             interaction.guild_id, interaction.user.id
         )
         lines = []
@@ -64,7 +56,7 @@ class Levels(commands.Cog):
         assert interaction.guild_id is not None
         roadmap = self.bot.roadmap
         lvl = roadmap.level(level)
-        done = await self.bot.progress.done_ids(interaction.guild_id, interaction.user.id)
+        done = await self.bot.services.progress.done_ids(interaction.guild_id, interaction.user.id)
         phase = roadmap.phases[level - 1]
         e = embed(
             level_name(roadmap, level),
@@ -99,14 +91,15 @@ class Levels(commands.Cog):
         """Show the role-transition phases and whether you are ahead or behind."""
         assert interaction.guild_id is not None
         roadmap = self.bot.roadmap
-        profile = await self.bot.members.profile(interaction.guild_id, interaction.user.id)
+        members = self.bot.services.members
+        profile = await members.profile(interaction.guild_id, interaction.user.id)
         current = None
         verdict = "Set your start date with `/profile started:YYYY-MM-DD` to see your pace."
         if profile.started_on is not None:
             level = profile.level
-            p = pace(roadmap, profile.started_on, member_today(self.bot, profile.timezone), level)
+            p = pace(roadmap, profile.started_on, members.today(profile.timezone), level)
             current = p.phase.number
-            verdict = pace_text(p.months, p.phase.title, p.expected_level, level, p.verdict)
+            verdict = pace_text(p, level)
         e = embed("Role transition roadmap", verdict)
         for phase in roadmap.phases:
             marker = " ◀ you are here" if phase.number == current else ""
@@ -118,15 +111,6 @@ class Levels(commands.Cog):
                 inline=False,
             )
         await interaction.response.send_message(embed=e, ephemeral=True)
-
-
-def pace_text(months: int, phase: str, expected: int, level: int, verdict: str) -> str:
-    """One sentence on a member's pace against the roadmap."""
-    nxt = f" and level {expected + 1} under way" if expected < 5 else ""
-    return (
-        f"Month {months} of your journey: phase **{phase}**. The roadmap expects level "
-        f"{expected} reached{nxt}; you are at level {level}, so you are **{verdict}**."
-    )
 
 
 async def setup(bot: MilestoneBot) -> None:

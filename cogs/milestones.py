@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 import discord
 from discord import app_commands
 from discord.ext import commands
@@ -13,21 +11,11 @@ from bot.errors import UserError
 from bot.levelups import apply_change
 from bot.roadmap import CATEGORIES, CATEGORY_LABELS, Item
 from bot.services.catalog import choice_label, search
-from bot.services.progress import ProgressChange
+from bot.ui.options import LevelOption
 from bot.ui.render import embed, item_line, level_name, lines_field
 from bot.ui.views import OwnedView, send_paginated
 
 PER_PAGE = 15
-LevelOption = app_commands.Range[int, 1, 5]
-CategoryOption = Literal["knowledge", "technical", "projects", "professional", "check"]
-
-
-def merge(changes: list[ProgressChange]) -> tuple[int, int, tuple[int, ...]]:
-    """Old level, new level and levels to announce over several changes in a row."""
-    old = changes[0].old_level
-    new = changes[-1].new_level
-    announce = tuple(sorted({lvl for c in changes for lvl in c.announce if lvl <= new}))
-    return old, new, announce
 
 
 def level_note(bot: MilestoneBot, old: int, new: int) -> str:
@@ -70,38 +58,21 @@ class ChecklistView(OwnedView):
 
     async def save(self, interaction: discord.Interaction, chosen: set[str]) -> None:
         assert interaction.guild is not None
-        guild_id, user = interaction.guild.id, interaction.user
-        done = await self.bot.progress.done_ids(guild_id, user.id)
-        changes: list[ProgressChange] = []
-        for item in self.items:
-            if item.id in chosen and item.id not in done:
-                changes.append(
-                    await self.bot.progress.complete(
-                        guild_id, user.id, item.id, display_name=user.display_name
-                    )
-                )
-            elif item.id not in chosen and item.id in done:
-                changes.append(
-                    await self.bot.progress.undo(
-                        guild_id, user.id, item.id, display_name=user.display_name
-                    )
-                )
-        done = await self.bot.progress.done_ids(guild_id, user.id)
-        count = sum(1 for i in self.items if i.id in done)
+        user = interaction.user
+        change = await self.bot.services.progress.set_checklist(
+            interaction.guild.id, user.id, self.level, chosen, display_name=user.display_name
+        )
+        count = sum(1 for i in self.items if i.id in change.done_ids)
         tally = f"{count}/{len(self.items)} of the level {self.level} checklist done."
-        text = f"Saved: {tally}"
-        if not changes:
-            text = f"Nothing changed: {tally}"
+        if change.changed:
+            text = f"Saved: {tally}" + level_note(self.bot, change.old_level, change.new_level)
         else:
-            old, new, _ = merge(changes)
-            text += level_note(self.bot, old, new)
+            text = f"Nothing changed: {tally}"
         self.clear_items()
-        self.add_item(ChecklistSelect(self.items, done))
+        self.add_item(ChecklistSelect(self.items, set(change.done_ids)))
         await interaction.response.edit_message(content=text, view=self)
-        if changes:
-            old, new, announce = merge(changes)
-            summary = ProgressChange(changes[-1].item, True, old, new, announce, 0)
-            await apply_change(self.bot, interaction.guild, user, summary, interaction.channel)  # type: ignore[arg-type]
+        if change.changed:
+            await apply_change(self.bot, interaction.guild, user, change, interaction.channel)  # type: ignore[arg-type]
 
 
 @app_commands.guild_only()
@@ -117,7 +88,7 @@ class Milestones(commands.GroupCog, group_name="milestone"):
     ) -> list[app_commands.Choice[str]]:
         if interaction.guild_id is None:
             return []
-        done = await self.bot.progress.done_ids(interaction.guild_id, interaction.user.id)
+        done = await self.bot.services.progress.done_ids(interaction.guild_id, interaction.user.id)
         items = search(self.bot.roadmap, current, lambda i: (i.id in done) == want_done)
         return [app_commands.Choice(name=choice_label(i), value=i.id) for i in items]
 
@@ -140,7 +111,7 @@ class Milestones(commands.GroupCog, group_name="milestone"):
         """List roadmap items with done and not-done marks."""
         assert interaction.guild_id is not None
         who = member or interaction.user
-        done = await self.bot.progress.done_ids(interaction.guild_id, who.id)
+        done = await self.bot.services.progress.done_ids(interaction.guild_id, who.id)
         items = [
             i
             for i in self.bot.roadmap.items
@@ -182,7 +153,7 @@ class Milestones(commands.GroupCog, group_name="milestone"):
         """Mark a milestone or checklist item done."""
         assert interaction.guild is not None
         user = interaction.user
-        change = await self.bot.progress.complete(
+        change = await self.bot.services.progress.complete(
             interaction.guild.id,
             user.id,
             milestone,
@@ -209,7 +180,7 @@ class Milestones(commands.GroupCog, group_name="milestone"):
         """Mark a milestone or checklist item not done."""
         assert interaction.guild is not None
         user = interaction.user
-        change = await self.bot.progress.undo(
+        change = await self.bot.services.progress.undo(
             interaction.guild.id, user.id, milestone, display_name=user.display_name
         )
         if not change.changed:
@@ -232,7 +203,7 @@ class Milestones(commands.GroupCog, group_name="milestone"):
     async def checklist(self, interaction: discord.Interaction, level: LevelOption) -> None:
         """Tick a level's checklist from a menu: selecting completes, deselecting undoes."""
         assert interaction.guild_id is not None
-        done = await self.bot.progress.done_ids(interaction.guild_id, interaction.user.id)
+        done = await self.bot.services.progress.done_ids(interaction.guild_id, interaction.user.id)
         view = ChecklistView(self.bot, interaction.user.id, level, done)
         items = self.bot.roadmap.checklist(level)
         count = sum(1 for i in items if i.id in done)

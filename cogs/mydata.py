@@ -26,7 +26,7 @@ class MyData(commands.GroupCog, group_name="mydata"):
     async def export(self, interaction: discord.Interaction) -> None:
         """Send you a JSON file of everything the bot keeps about you in this server."""
         assert interaction.guild_id is not None
-        data = await self.bot.mydata.export(interaction.guild_id, interaction.user.id)
+        data = await self.bot.services.mydata.export(interaction.guild_id, interaction.user.id)
         blob = json.dumps(data, indent=2, ensure_ascii=False).encode()
         file = discord.File(io.BytesIO(blob), filename=f"milestones-{interaction.guild_id}.json")
         await interaction.response.send_message(
@@ -54,7 +54,7 @@ class MyData(commands.GroupCog, group_name="mydata"):
         if not view.value:
             await done.response.edit_message(content="Nothing was deleted.", view=None)
             return
-        deleted = await self.bot.mydata.delete(interaction.guild.id, interaction.user.id)
+        deleted = await self.bot.services.mydata.delete(interaction.guild.id, interaction.user.id)
         await done.response.edit_message(
             content=f"Deleted: {deleted.completions} completed item(s) and "
             f"{deleted.checkin_answers} check-in answer(s). Your profile is gone too.",

@@ -8,12 +8,12 @@ from discord.ext import commands
 
 from bot.bot import MilestoneBot
 from bot.errors import UserError
-from bot.scheduling import validate_timezone
 from bot.services.leaderboard import Period
-from bot.services.members import pace, parse_date
-from bot.ui.render import bar, clip, embed, level_name, lines_field, timezone_autocomplete, when
+from bot.services.members import pace
+from bot.ui.options import Day, Timezone
+from bot.ui.render import bar, clip, embed, level_name, lines_field, when
+from bot.ui.texts import pace_text
 from bot.ui.views import send_paginated
-from cogs.levels import member_today, pace_text
 
 MEDALS = {1: "🥇", 2: "🥈", 3: "🥉"}
 
@@ -40,9 +40,9 @@ class Progress(commands.Cog):
         guild_id = interaction.guild_id
         who = member or interaction.user
         if member is None or member.id == interaction.user.id:
-            await self.bot.members.touch(guild_id, who.id, who.display_name)
-        p = await self.bot.progress.member_progress(guild_id, who.id)
-        rank = await self.bot.leaderboard.rank(guild_id, who.id)
+            await self.bot.services.members.touch(guild_id, who.id, who.display_name)
+        p = await self.bot.services.progress.member_progress(guild_id, who.id)
+        rank = await self.bot.services.leaderboard.rank(guild_id, who.id)
         roadmap = self.bot.roadmap
         e = embed(
             f"Progress of {who.display_name}",
@@ -60,14 +60,13 @@ class Progress(commands.Cog):
             ),
             inline=False,
         )
-        streak = await self.bot.checkins.streak(guild_id, who.id, self.bot.clock.now())
+        streak = await self.bot.services.checkins.streak(guild_id, who.id)
         e.add_field(name="Check-in streak", value=f"{streak} week(s)", inline=True)
         if p.started_on:
-            today = member_today(self.bot, p.timezone)
-            pc = pace(roadmap, p.started_on, today, p.level)
+            today = self.bot.services.members.today(p.timezone)
             e.add_field(
                 name="Pace",
-                value=pace_text(pc.months, pc.phase.title, pc.expected_level, p.level, pc.verdict),
+                value=pace_text(pace(roadmap, p.started_on, today, p.level), p.level),
                 inline=False,
             )
         if p.recent:
@@ -91,30 +90,26 @@ class Progress(commands.Cog):
         timezone="Your timezone, e.g. Europe/Berlin (used for reminders and dates)",
         hidden="Hide yourself from the server leaderboard",
     )
-    @app_commands.autocomplete(timezone=timezone_autocomplete)
     async def profile(
         self,
         interaction: discord.Interaction,
-        started: app_commands.Range[str, 1, 40] | None = None,
-        timezone: app_commands.Range[str, 1, 64] | None = None,
+        started: Day | None = None,
+        timezone: Timezone | None = None,
         hidden: bool | None = None,
     ) -> None:
         """Show or set your journey start date, timezone and leaderboard visibility."""
         assert interaction.guild_id is not None
         user = interaction.user
-        current = await self.bot.members.profile(interaction.guild_id, user.id)
-        tz_name = validate_timezone(timezone) if timezone else current.timezone
-        started_on = parse_date(started, today=member_today(self.bot, tz_name)) if started else None
-        profile = await self.bot.members.update_profile(
+        profile = await self.bot.services.members.update_profile(
             interaction.guild_id,
             user.id,
             display_name=user.display_name,
-            started_on=started_on,
-            timezone=tz_name if timezone else None,
+            started_on=started,
+            timezone=timezone,
             hidden=hidden,
         )
         if timezone is not None:
-            await self.bot.scheduler.reschedule_member(interaction.guild_id, user.id)
+            await self.bot.scheduler.reschedule(interaction.guild_id, user.id)
         changed = any(v is not None for v in (started, timezone, hidden))
         e = embed("Your profile" + (" (saved)" if changed else ""))
         e.add_field(
@@ -147,11 +142,11 @@ class Progress(commands.Cog):
             raise UserError(
                 "Pick a period from the list: all time, this month or this week."
             ) from None
-        now = self.bot.clock.now()
+        as_of = self.bot.clock.now()
         titles = {Period.ALL: "all time", Period.MONTH: "this month", Period.WEEK: "this week"}
 
         async def render(page: int) -> tuple[discord.Embed, int]:
-            board = await self.bot.leaderboard.page(guild_id, chosen, page, now=now)
+            board = await self.bot.services.leaderboard.page(guild_id, chosen, page, as_of=as_of)
             lines = [
                 f"{MEDALS.get(e.rank, f'`{e.rank:>3}`')} **{name(e.display_name, e.user_id)}**"
                 f" · {e.completed} done · L{e.level}"
@@ -166,7 +161,8 @@ class Progress(commands.Cog):
                 e.description = f"{since.removesuffix(' · ')}\n\n{text}"
             return e, board.pages
 
-        await self.bot.members.touch(guild_id, interaction.user.id, interaction.user.display_name)
+        user = interaction.user
+        await self.bot.services.members.touch(guild_id, user.id, user.display_name)
         await send_paginated(interaction, render)
 
 

@@ -6,6 +6,7 @@ test on a throwaway cluster (tests/pg.py), made with CREATE DATABASE ... TEMPLAT
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import shutil
 from collections.abc import AsyncIterator, Iterator
@@ -16,6 +17,7 @@ import pytest
 from bot.db import Database
 from bot.db.migrate import upgrade
 from bot.roadmap import Roadmap, load_roadmap
+from tests.fakes import FakeClock
 from tests.harness import World, close_world, make_world
 from tests.pg import PostgresCluster, postgres_requested, running_cluster
 
@@ -81,6 +83,12 @@ def sqlite_only(pg_cluster: PostgresCluster | None) -> None:
     """Request this in a test that checks SQLite behaviour: it is skipped on PostgreSQL."""
     if pg_cluster is not None:
         pytest.skip("checks SQLite-specific behaviour; not applicable to PostgreSQL")
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    """A clock the test moves; hand it to every service the test builds."""
+    return FakeClock(dt.datetime(2025, 3, 3, 12, 0, tzinfo=dt.UTC))
 
 
 @pytest.fixture(scope="session")

@@ -1,17 +1,45 @@
-"""Test doubles for the scheduler's Discord side."""
+"""Test doubles: a clock that moves when told, and the scheduled jobs' Discord side."""
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 
-from bot.scheduling import PublishError
+from bot.clock import as_utc
+from bot.db import Database
+from bot.roadmap import Roadmap
+from bot.scheduler import PublishError, Scheduler
 from bot.services.checkins import CycleInfo, CycleSummary
+from bot.services.container import build
 from bot.services.reminders import ChannelReminder, MemberReminder
+from cogs.checkins._jobs import CheckinJobs
+from cogs.reminders._jobs import ReminderJobs
+
+
+class FakeClock:
+    """A clock that moves only when told to."""
+
+    def __init__(self, start: dt.datetime) -> None:
+        self._now = as_utc(start)
+
+    def now(self) -> dt.datetime:
+        """Return the fake current time."""
+        return self._now
+
+    def advance(self, delta: dt.timedelta) -> dt.datetime:
+        """Move the clock forward and return the new time."""
+        self._now += delta
+        return self._now
+
+    def set(self, when: dt.datetime) -> dt.datetime:
+        """Move the clock to `when` and return it."""
+        self._now = as_utc(when)
+        return self._now
 
 
 @dataclass
 class FakePublisher:
-    """Records what the scheduler would send to Discord.
+    """Records what the check-in and reminder jobs would send to Discord.
 
     `fail_guilds` maps a guild id to the exception every call for that guild raises;
     `closed_dms` holds user ids whose DMs are closed (send_* return False).
@@ -74,3 +102,16 @@ class FakePublisher:
 def forbidden() -> PublishError:
     """Return the error a publisher raises for a 403."""
     return PublishError("Missing Permissions (403)")
+
+
+def scheduler_with_jobs(
+    db: Database, roadmap: Roadmap, clock: FakeClock, publisher: FakePublisher
+) -> Scheduler:
+    """A scheduler with the check-in and reminder jobs registered, posting to `publisher`."""
+    services = build(db, roadmap, clock)
+    scheduler = Scheduler(db, clock, record_error=services.guilds.record_error)
+    scheduler.register(
+        *CheckinJobs(services.checkins, services.reminders, publisher).kinds(),
+        *ReminderJobs(services.reminders, publisher).kinds(),
+    )
+    return scheduler

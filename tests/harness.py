@@ -13,8 +13,8 @@ from bot.bot import MilestoneBot
 from bot.config import Settings
 from bot.db import Database
 from bot.roadmap import Roadmap
-from bot.scheduling import FakeClock
 from tests.fakediscord import MANAGE_ROLES, FakeChannel, FakeDiscord, FakeGuild, FakeMember
+from tests.fakes import FakeClock
 
 MANAGE_GUILD = 1 << 5
 

@@ -17,6 +17,8 @@ from bot.services.checkins import (
     parse_hours,
 )
 from bot.services.reminders import ReminderService
+from bot.weekly import WeeklyTime
+from tests.fakes import FakeClock
 
 UTC = dt.UTC
 GUILD = 42
@@ -27,30 +29,33 @@ WEEK = dt.timedelta(weeks=1)
 
 
 @pytest.fixture
-async def service(db: Database) -> CheckinService:
-    service = CheckinService(db)
+async def service(db: Database, clock: FakeClock) -> CheckinService:
+    service = CheckinService(db, clock)
     await service.configure(
-        GUILD, channel_id=CHANNEL, weekday="mon", time="18:00", timezone="Europe/Berlin"
+        GUILD, channel_id=CHANNEL, schedule=WeeklyTime(0, dt.time(18, 0), "Europe/Berlin")
     )
     return service
 
 
-async def test_configure_validates(db: Database) -> None:
-    service = CheckinService(db)
+async def test_configure_validates(db: Database, clock: FakeClock) -> None:
+    service = CheckinService(db, clock)
     with pytest.raises(UserError, match="from 1 to 168"):
         await service.configure(
-            GUILD, channel_id=1, weekday=0, time="18:00", timezone="UTC", open_hours=0
+            GUILD, channel_id=1, schedule=WeeklyTime(0, dt.time(18, 0)), open_hours=0
         )
-    with pytest.raises(UserError, match="Unknown timezone 'Nowhere'"):
-        await service.configure(GUILD, channel_id=1, weekday=0, time="18:00", timezone="Nowhere")
     settings = await service.configure(
-        GUILD, channel_id=1, weekday="friday", time="7:30", timezone="utc", open_hours=24
+        GUILD, channel_id=1, schedule=WeeklyTime(4, dt.time(7, 30), "UTC"), open_hours=24
     )
-    assert (settings.weekday, settings.time, settings.timezone) == (4, "07:30", "UTC")
+    assert settings.schedule == WeeklyTime(4, dt.time(7, 30), "UTC")
+    assert (settings.schedule.hhmm, settings.timezone) == ("07:30", "UTC")
     assert await service.settings(GUILD) == settings
     await service.disable(GUILD)
     disabled = await service.settings(GUILD)
     assert disabled is not None and not disabled.enabled
+
+
+def noon(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(12), tzinfo=UTC)
 
 
 def test_parse_hours() -> None:
@@ -64,33 +69,42 @@ def test_parse_hours() -> None:
             parse_hours(bad)
 
 
-async def test_answer_without_cycle_says_what_to_do(db: Database) -> None:
-    service = CheckinService(db)
-    with pytest.raises(UserError, match="an admin must set them up with /config checkins"):
-        await service.submit_answer(GUILD, 1, "Ada", Answers(), DUE)
+async def test_answer_without_cycle_says_what_to_do(db: Database, clock: FakeClock) -> None:
+    service = CheckinService(db, clock)
+    with pytest.raises(UserError, match="an admin can set one up with `/config checkins`"):
+        clock.set(DUE)
+        await service.submit_answer(GUILD, 1, "Ada", Answers())
     await service.configure(
-        GUILD, channel_id=CHANNEL, weekday="mon", time="18:00", timezone="Europe/Berlin"
+        GUILD, channel_id=CHANNEL, schedule=WeeklyTime(0, dt.time(18, 0), "Europe/Berlin")
     )
     with pytest.raises(UserError, match=r"next one opens Mon 4 Mar 2024 18:00 \(Europe/Berlin\)"):
-        await service.submit_answer(GUILD, 1, "Ada", Answers(), DUE - HOUR)
+        clock.set(DUE - HOUR)
+        await service.submit_answer(GUILD, 1, "Ada", Answers())
 
 
-async def test_open_answer_resubmit_close_summary(db: Database, service: CheckinService) -> None:
-    cycle = await service.open_cycle(GUILD, DUE, opens_at=DUE)
+async def test_open_answer_resubmit_close_summary(
+    db: Database, service: CheckinService, clock: FakeClock
+) -> None:
+    clock.set(DUE)
+    cycle = await service.open_cycle(GUILD, opens_at=DUE)
     assert cycle is not None and cycle.closes_at == DUE + dt.timedelta(hours=48)
-    assert await service.open_cycle(GUILD, DUE, opens_at=DUE) is None  # second process
-    first = await service.submit_answer(
-        GUILD, 1, "Ada", Answers(learned="Spark", hours="2,5"), DUE + HOUR
-    )
+    clock.set(DUE)
+    assert await service.open_cycle(GUILD, opens_at=DUE) is None  # second process
+    clock.set(DUE + HOUR)
+    first = await service.submit_answer(GUILD, 1, "Ada", Answers(learned="Spark", hours="2,5"))
     assert not first.replaced and first.hours == 2.5
+    clock.set(DUE + 2 * HOUR)
     again = await service.submit_answer(
-        GUILD, 1, "Ada L.", Answers(learned="Spark joins", hours="4"), DUE + 2 * HOUR
+        GUILD, 1, "Ada L.", Answers(learned="Spark joins", hours="4")
     )
     assert again.replaced and again.cycle.id == cycle.id
-    await service.submit_answer(GUILD, 2, "Bob", Answers(built="a DAG", hours="1"), DUE + HOUR)
-    current = await service.current_answer(GUILD, 1, DUE + 3 * HOUR)
+    clock.set(DUE + HOUR)
+    await service.submit_answer(GUILD, 2, "Bob", Answers(built="a DAG", hours="1"))
+    clock.set(DUE + 3 * HOUR)
+    current = await service.current_answer(GUILD, 1)
     assert current is not None and current.learned == "Spark joins" and current.hours == 4.0
-    status = await service.status(GUILD, DUE + 3 * HOUR)
+    clock.set(DUE + 3 * HOUR)
+    status = await service.status(GUILD)
     assert status.cycle == cycle and status.answered == 2
     assert status.closes_at == cycle.closes_at and status.next_opens_at == DUE + WEEK
     # Progress in the window (and one outside it that must not count).
@@ -105,7 +119,8 @@ async def test_open_answer_resubmit_close_summary(db: Database, service: Checkin
             ],
         )
         s.add(LevelAnnouncement(guild_id=GUILD, user_id=2, level=1, reached_at=DUE + 5 * HOUR))
-    summary = await service.close_cycle(cycle.id, DUE + 48 * HOUR)
+    clock.set(DUE + 48 * HOUR)
+    summary = await service.close_cycle(cycle.id)
     assert summary is not None
     assert summary.answered == 2
     assert summary.total_hours == 5.0 and summary.average_hours == 2.5
@@ -117,52 +132,66 @@ async def test_open_answer_resubmit_close_summary(db: Database, service: Checkin
         (2, "Bob", 1),
     ]
     assert summary.cycle.closed_at == DUE + 48 * HOUR
-    assert await service.close_cycle(cycle.id, DUE + 49 * HOUR) is None
+    clock.set(DUE + 49 * HOUR)
+    assert await service.close_cycle(cycle.id) is None
     with pytest.raises(UserError, match="No check-in is open"):
-        await service.submit_answer(GUILD, 1, "Ada", Answers(), DUE + 49 * HOUR)
+        clock.set(DUE + 49 * HOUR)
+        await service.submit_answer(GUILD, 1, "Ada", Answers())
     history = await service.history(GUILD, 1)
     assert [(h.cycle_id, h.learned) for h in history] == [(cycle.id, "Spark joins")]
     assert await service.history_count(GUILD, 1) == 1
 
 
-async def test_text_is_truncated(service: CheckinService) -> None:
-    await service.open_cycle(GUILD, DUE, opens_at=DUE)
-    await service.submit_answer(GUILD, 1, "Ada", Answers(learned="x" * 5000), DUE)
+async def test_text_is_truncated(service: CheckinService, clock: FakeClock) -> None:
+    clock.set(DUE)
+    await service.open_cycle(GUILD, opens_at=DUE)
+    clock.set(DUE)
+    await service.submit_answer(GUILD, 1, "Ada", Answers(learned="x" * 5000))
     (entry,) = await service.history(GUILD, 1)
     assert len(entry.learned) == MAX_TEXT
 
 
-async def test_check_in_now_refuses_while_open(db: Database, service: CheckinService) -> None:
-    opened = await service.open_cycle(GUILD, DUE)
+async def test_check_in_now_refuses_while_open(
+    db: Database, service: CheckinService, clock: FakeClock
+) -> None:
+    clock.set(DUE)
+    opened = await service.open_cycle(GUILD)
     assert opened is not None and opened.opens_at == DUE
     with pytest.raises(UserError, match=r"already open; it closes Wed 6 Mar 2024 18:00"):
-        await service.open_cycle(GUILD, DUE + HOUR)
+        clock.set(DUE + HOUR)
+        await service.open_cycle(GUILD)
     with pytest.raises(UserError, match="/config checkins"):
-        await CheckinService(db).open_cycle(GUILD + 1, DUE)
+        clock.set(DUE)
+        await CheckinService(db, clock).open_cycle(GUILD + 1)
 
 
 async def _weeks(service: CheckinService, count: int) -> list[int]:
     ids = []
     for week in range(count):
         opens = DUE + week * WEEK
-        cycle = await service.open_cycle(GUILD, opens, opens_at=opens)
+        service.clock.set(opens)
+        cycle = await service.open_cycle(GUILD, opens_at=opens)
         assert cycle is not None
         ids.append(cycle.id)
     return ids
 
 
 async def _answer(service: CheckinService, user_id: int, week: int) -> None:
-    await service.submit_answer(GUILD, user_id, f"u{user_id}", Answers(), DUE + week * WEEK + HOUR)
+    service.clock.set(DUE + week * WEEK + HOUR)
+    await service.submit_answer(GUILD, user_id, f"u{user_id}", Answers())
 
 
 async def _close_all(service: CheckinService, ids: list[int]) -> None:
     for cycle_id in ids:
         cycle = await service.cycle(cycle_id)
         assert cycle is not None
-        await service.close_cycle(cycle_id, cycle.closes_at)
+        service.clock.set(cycle.closes_at)
+        await service.close_cycle(cycle_id)
 
 
-async def test_streak_counts_back_and_skips_open_unanswered(service: CheckinService) -> None:
+async def test_streak_counts_back_and_skips_open_unanswered(
+    service: CheckinService, clock: FakeClock
+) -> None:
     ids = await _weeks(service, 1)
     await _answer(service, 1, 0)
     await _close_all(service, ids)
@@ -172,40 +201,48 @@ async def test_streak_counts_back_and_skips_open_unanswered(service: CheckinServ
     await _close_all(service, more[:2])
     now = DUE + 3 * WEEK + HOUR
     # Weeks 0-2 answered; week 3 open and unanswered does not break it.
-    assert await service.streak(GUILD, 1, now) == 3
+    clock.set(now)
+    assert await service.streak(GUILD, 1) == 3
     await _answer(service, 1, 3)
-    assert await service.streak(GUILD, 1, now) == 4
-    assert await service.streak(GUILD, 2, now) == 0
+    clock.set(now)
+    assert await service.streak(GUILD, 1) == 4
+    clock.set(now)
+    assert await service.streak(GUILD, 2) == 0
 
 
 async def _weeks_from(service: CheckinService, week: int) -> int:
     opens = DUE + week * WEEK
-    cycle = await service.open_cycle(GUILD, opens, opens_at=opens)
+    service.clock.set(opens)
+    cycle = await service.open_cycle(GUILD, opens_at=opens)
     assert cycle is not None
     return cycle.id
 
 
-async def test_streak_kept_across_away_period(service: CheckinService) -> None:
+async def test_streak_kept_across_away_period(service: CheckinService, clock: FakeClock) -> None:
     ids = [await _weeks_from(service, week) for week in range(7)]
     # Answers weeks 0-2, away for weeks 3-4, back for weeks 5-6. A gap in week 0's past
     # (none here) would still break it; a miss after the away period breaks it too.
     for week in (0, 1, 2):
         await _answer(service, 1, week)
     today = (DUE + 2 * WEEK + 2 * HOUR).date()
-    await service.set_away(GUILD, 1, (DUE + 4 * WEEK).date() + dt.timedelta(days=1), today)
+    service.clock.set(noon(today))
+    await service.set_away(GUILD, 1, (DUE + 4 * WEEK).date() + dt.timedelta(days=1))
     for week in (5, 6):
         await _answer(service, 1, week)
     await _close_all(service, ids)
     after = DUE + 8 * WEEK
-    assert await service.streak(GUILD, 1, after) == 5
+    clock.set(after)
+    assert await service.streak(GUILD, 1) == 5
     # The summary of week 6 agrees with the single-member walk.
-    summary = await service.summary(ids[6], after)
+    clock.set(after)
+    summary = await service.summary(ids[6])
     assert summary is not None
     assert [(e.user_id, e.streak) for e in summary.top_streaks] == [(1, 5)]
     # Member 2 answered the same weeks without being away: the gap breaks the streak.
     for week in (0, 1, 2, 5, 6):
         await _answer_late(service, 2, ids[week])
-    assert await service.streak(GUILD, 2, after) == 2
+    clock.set(after)
+    assert await service.streak(GUILD, 2) == 2
 
 
 async def _answer_late(service: CheckinService, user_id: int, cycle_id: int) -> None:
@@ -216,21 +253,23 @@ async def _answer_late(service: CheckinService, user_id: int, cycle_id: int) -> 
 async def test_set_away_validates(service: CheckinService) -> None:
     today = dt.date(2024, 3, 4)
     with pytest.raises(UserError, match="after today"):
-        await service.set_away(GUILD, 1, today, today)
+        service.clock.set(noon(today))
+        await service.set_away(GUILD, 1, today)
     with pytest.raises(UserError, match="at most a year"):
-        await service.set_away(GUILD, 1, today + dt.timedelta(days=400), today)
-    assert await service.set_away(GUILD, 1, today + dt.timedelta(days=3), today) == dt.date(
-        2024, 3, 7
-    )
+        service.clock.set(noon(today))
+        await service.set_away(GUILD, 1, today + dt.timedelta(days=400))
+    service.clock.set(noon(today))
+    assert await service.set_away(GUILD, 1, today + dt.timedelta(days=3)) == dt.date(2024, 3, 7)
 
 
-async def test_nudge_targets(db: Database, service: CheckinService) -> None:
+async def test_nudge_targets(db: Database, service: CheckinService, clock: FakeClock) -> None:
     from bot.roadmap import load_roadmap
 
     reminders = ReminderService(db, load_roadmap())
     ids = [await _weeks_from(service, week) for week in range(6)]
     for user_id in range(1, 8):
-        await reminders.subscribe(GUILD, user_id, now=DUE)
+        clock.set(DUE)
+        await reminders.subscribe(GUILD, user_id)
     # 1: answered week 4 -> target. 2: answered week 0 only (five cycles back) -> no.
     # 3: answered week 1, already answered week 5 -> no. 4: away -> no.
     # 5: unsubscribed -> no. 6: DM failure -> no. 7: never answered -> no.
@@ -242,16 +281,23 @@ async def test_nudge_targets(db: Database, service: CheckinService) -> None:
     await _answer_late(service, 5, ids[3])
     await _answer_late(service, 6, ids[3])
     now = DUE + 5 * WEEK + 36 * HOUR
-    await service.set_away(GUILD, 4, now.date() + dt.timedelta(days=2), now.date())
+    service.clock.set(noon(now.date()))
+    await service.set_away(GUILD, 4, now.date() + dt.timedelta(days=2))
     await reminders.unsubscribe(GUILD, 5)
-    await reminders.record_dm_failure(GUILD, 6, now)
+    clock.set(now)
+    await reminders.record_dm_failure(GUILD, 6)
     await _close_all(service, ids[:5])
-    assert await service.nudge_targets(ids[5], now) == (1,)
-    assert await service.nudge_targets(ids[5], now) == ()  # marked nudged
+    clock.set(now)
+    assert await service.nudge_targets(ids[5]) == (1,)
+    clock.set(now)
+    assert await service.nudge_targets(ids[5]) == ()  # marked nudged
 
 
-async def test_close_summarises_ten_thousand_answers(db: Database, service: CheckinService) -> None:
-    cycle = await service.open_cycle(GUILD, DUE, opens_at=DUE)
+async def test_close_summarises_ten_thousand_answers(
+    db: Database, service: CheckinService, clock: FakeClock
+) -> None:
+    clock.set(DUE)
+    cycle = await service.open_cycle(GUILD, opens_at=DUE)
     assert cycle is not None
     async with db.write.begin() as s:
         await s.execute(
@@ -273,32 +319,40 @@ async def test_close_summarises_ten_thousand_answers(db: Database, service: Chec
             ],
         )
     # Speed is measured in benchmarks/bench_checkins.py; this checks the numbers at scale.
-    summary = await service.close_cycle(cycle.id, DUE + 48 * HOUR)
+    clock.set(DUE + 48 * HOUR)
+    summary = await service.close_cycle(cycle.id)
     assert summary is not None
     assert summary.answered == 10_000 and summary.total_hours == 20_000.0
     assert summary.milestones_completed == 3_000
     assert len(summary.top_streaks) == 10
 
 
-async def test_every_away_period_is_remembered(service: CheckinService) -> None:
+async def test_every_away_period_is_remembered(service: CheckinService, clock: FakeClock) -> None:
     ids = [await _weeks_from(service, week) for week in range(8)]
     # Away in week 1, answers weeks 0, 2-4, away again in week 5, answers 6-7.
     for week in (0, 2, 3, 4, 6, 7):
         await _answer(service, 1, week)
     first = (DUE + 1 * WEEK).date()
-    await service.set_away(GUILD, 1, first + dt.timedelta(days=3), first - dt.timedelta(days=1))
+    service.clock.set(noon(first - dt.timedelta(days=1)))
+    await service.set_away(GUILD, 1, first + dt.timedelta(days=3))
     second = (DUE + 5 * WEEK).date()
-    await service.set_away(GUILD, 1, second + dt.timedelta(days=3), second - dt.timedelta(days=1))
+    service.clock.set(noon(second - dt.timedelta(days=1)))
+    await service.set_away(GUILD, 1, second + dt.timedelta(days=3))
     await _close_all(service, ids)
-    assert await service.streak(GUILD, 1, DUE + 9 * WEEK) == 6
+    clock.set(DUE + 9 * WEEK)
+    assert await service.streak(GUILD, 1) == 6
 
 
-async def test_misses_before_going_away_still_break_the_streak(service: CheckinService) -> None:
+async def test_misses_before_going_away_still_break_the_streak(
+    service: CheckinService, clock: FakeClock
+) -> None:
     ids = [await _weeks_from(service, week) for week in range(6)]
     for week in (0, 1, 4, 5):
         await _answer(service, 1, week)
     # Missed weeks 2 and 3, then declared an absence that only covers week 3.
     start = (DUE + 3 * WEEK).date()
-    await service.set_away(GUILD, 1, start + dt.timedelta(days=3), start)
+    service.clock.set(noon(start))
+    await service.set_away(GUILD, 1, start + dt.timedelta(days=3))
     await _close_all(service, ids)
-    assert await service.streak(GUILD, 1, DUE + 7 * WEEK) == 2
+    clock.set(DUE + 7 * WEEK)
+    assert await service.streak(GUILD, 1) == 2

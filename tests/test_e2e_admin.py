@@ -21,7 +21,7 @@ async def complete(world: World, member: FakeMember, *item_ids: str) -> None:
     """Set up progress straight through the service (no Discord side effects)."""
     assert world.bot is not None
     for item_id in item_ids:
-        await world.bot.progress.complete(
+        await world.bot.services.progress.complete(
             world.guild.id, member.id, item_id, display_name=member.name
         )
 
@@ -86,10 +86,10 @@ async def test_config_refuses_members_without_manage_server(
     assert res.ephemeral
     assert "You need the Manage Server permission" in res.text()
     assert world.bot is not None
-    cfg = await world.bot.guild_settings.config(world.guild.id)
+    cfg = await world.bot.services.guilds.config(world.guild.id)
     assert cfg.level_threshold == 100 and cfg.announce_channel_id is None
     assert cfg.recent_audit == ()
-    assert await world.bot.progress.done_ids(world.guild.id, alice.id) == set()
+    assert await world.bot.services.progress.done_ids(world.guild.id, alice.id) == set()
 
 
 async def test_config_is_hidden_from_members_by_default(world: World) -> None:
@@ -152,7 +152,7 @@ async def test_level_role_refused_by_discord_is_recorded(world: World) -> None:
     await eventually(lambda: announcements(world, world.channel.id))
     assert world.bot is not None
     for _ in range(300):  # the role error is recorded just after the reply
-        if (await world.bot.guild_settings.level_roles(world.guild.id))[1].last_error:
+        if (await world.bot.services.guilds.level_roles(world.guild.id))[1].last_error:
             break
         await asyncio.sleep(0.01)
     text = await show(world)

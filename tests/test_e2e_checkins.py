@@ -16,7 +16,7 @@ from pydantic import SecretStr
 from bot.bot import MilestoneBot
 from bot.config import Settings
 from bot.db import Database
-from bot.scheduling import local_to_utc
+from bot.weekly import local_to_utc, parse_stored_time
 from tests.fakediscord import FakeChannel, FakeMember
 from tests.fakediscord.interaction import InteractionResult, message_text
 from tests.harness import MANAGE_GUILD, World, button_id
@@ -153,7 +153,7 @@ async def answer(world: World, member: FakeMember, **kwargs: str) -> str:
 
 
 def berlin(day: dt.date, hhmm: str) -> dt.datetime:
-    return local_to_utc(day, hhmm, BERLIN)
+    return local_to_utc(day, parse_stored_time(hhmm), BERLIN)
 
 
 # --- 1. the whole flow ------------------------------------------------------------------
@@ -411,7 +411,7 @@ async def test_failure_in_one_server_does_not_stop_another(
     logged = [
         r
         for r in caplog.records
-        if r.name == "bot.scheduling" and "Missing Permissions" in r.getMessage()
+        if r.name == "bot.scheduler.core" and "Missing Permissions" in r.getMessage()
     ]
     assert logged and all(r.levelname == "WARNING" for r in logged)
     assert str(world.guild.id) in logged[0].getMessage()

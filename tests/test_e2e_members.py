@@ -24,12 +24,12 @@ MESSAGE_PATHS = (
 )
 
 
-async def complete(world: World, member: FakeMember, *item_ids: str, **kwargs: Any) -> None:
+async def complete(world: World, member: FakeMember, *item_ids: str) -> None:
     """Set up progress straight through the service (fast; no Discord side effects)."""
     assert world.bot is not None
     for item_id in item_ids:
-        await world.bot.progress.complete(
-            world.guild.id, member.id, item_id, display_name=member.name, **kwargs
+        await world.bot.services.progress.complete(
+            world.guild.id, member.id, item_id, display_name=member.name
         )
 
 
@@ -200,7 +200,7 @@ async def test_profile_rejects_bad_input_and_saves_nothing(
     assert expected in text
     assert "Traceback" not in text and "Error" not in text
     assert world.bot is not None
-    profile = await world.bot.members.profile(world.guild.id, alice.id)
+    profile = await world.bot.services.members.profile(world.guild.id, alice.id)
     assert profile.started_on is None and profile.timezone is None
     _, text = await world.run(alice, "profile")
     assert "not set" in text and "(saved)" not in text
@@ -277,7 +277,7 @@ async def test_leaderboard_pages_with_owner_only_buttons(world: World) -> None:
     fake, alice, bob = world.fake, world.alice, world.bob
     first = world.roadmap.items[0].id
     for n in range(11):
-        await world.bot.progress.complete(
+        await world.bot.services.progress.complete(
             world.guild.id, 9000 + n, first, display_name=f"member{n:02d}"
         )
     await complete(world, alice, first)
@@ -305,8 +305,10 @@ async def test_leaderboard_pages_with_owner_only_buttons(world: World) -> None:
 async def test_leaderboard_week_and_month(world: World) -> None:
     alice, bob = world.alice, world.bob
     items = [i.id for i in world.roadmap.items]
-    long_ago = dt.datetime.now(dt.UTC) - dt.timedelta(days=40)
-    await complete(world, bob, *items[:5], now=long_ago)
+    today = world.clock.now()
+    world.clock.set(today - dt.timedelta(days=40))
+    await complete(world, bob, *items[:5])
+    world.clock.set(today)
     await world.run(alice, "milestone complete", milestone=items[10])
     await world.run(alice, "milestone complete", milestone=items[11])
 
@@ -395,7 +397,7 @@ async def test_mydata_delete_cancel_then_confirm(world: World) -> None:
     _, text = await world.run(alice, "progress")
     assert "0/130 items done in all" in text and "**Level 0 · Senior Data Analyst**" in text
     assert world.bot is not None
-    assert await world.bot.progress.done_ids(world.guild.id, alice.id) == set()
+    assert await world.bot.services.progress.done_ids(world.guild.id, alice.id) == set()
 
 
 # ------------------------------------------------------------------ mentions and errors
@@ -430,15 +432,20 @@ async def test_unexpected_error_is_apologised_for_and_logged(
     async def boom(*args: object, **kwargs: object) -> None:
         raise RuntimeError("database on fire")
 
-    monkeypatch.setattr(world.bot.leaderboard, "rank", boom)
-    res, text = await world.run(world.alice, "progress")
+    monkeypatch.setattr(world.bot.services.leaderboard, "rank", boom)
+    res, text = await world.run(world.alice, "progress", member=world.bob.id)
     assert res.ephemeral
-    assert text == SORRY
+    ref = text.split("reference `")[1].split("`")[0]
+    assert text == SORRY.format(ref=ref) and len(ref) == 6
     assert "database on fire" not in text and "RuntimeError" not in text
     records = [r for r in world.errors.records if "/progress failed" in r.getMessage()]
     assert len(records) == 1
     record = records[0]
     assert record.levelno == logging.ERROR
-    assert f"user={world.alice.id}" in record.getMessage()
+    # The admin finds the log line by the reference the member was shown; it names the
+    # interaction, who ran it and with which options.
+    logged = record.getMessage()
+    assert f"ref {ref}," in logged and f"user={world.alice.id}" in logged
+    assert f"member='{world.bob.id}'" in logged and f"interaction={res.id}" in logged
     assert record.exc_info is not None and isinstance(record.exc_info[1], RuntimeError)
     world.errors.records.remove(record)

@@ -106,7 +106,7 @@ async def test_checklist_select_completes_and_undoes(world: World) -> None:
     picked = await fake.select(world.guild.id, alice.id, res.message, select["custom_id"], chosen)
     await picked.final()
     assert "Saved: 2/7" in picked.text()
-    done = await world.bot.progress.done_ids(world.guild.id, alice.id)  # type: ignore[union-attr]
+    done = await world.bot.services.progress.done_ids(world.guild.id, alice.id)  # type: ignore[union-attr]
     assert {i.id for i in items} & done == set(chosen)
 
 

@@ -7,10 +7,12 @@ import datetime as dt
 import pytest
 
 from bot.db import Database
+from bot.defaults import LEVEL_THRESHOLD as DEFAULT_THRESHOLD
 from bot.errors import UserError
 from bot.roadmap import Roadmap
-from bot.services.guilds import DEFAULT_THRESHOLD, GuildService
+from bot.services.guilds import GuildService
 from bot.services.progress import ProgressService
+from tests.fakes import FakeClock
 
 G1, G2 = 1001, 2002
 ADMIN, OTHER_ADMIN = 99, 98
@@ -22,8 +24,8 @@ def at(minutes: int) -> dt.datetime:
 
 
 @pytest.fixture
-def guilds(db: Database) -> GuildService:
-    return GuildService(db)
+def guilds(db: Database, clock: FakeClock) -> GuildService:
+    return GuildService(db, clock)
 
 
 async def test_defaults_for_a_new_server(guilds: GuildService):
@@ -74,12 +76,15 @@ async def test_threshold_outside_1_to_100_rejected(guilds: GuildService, percent
     assert (await guilds.config(G1)).level_threshold == 40
 
 
-async def test_threshold_changes_levels(guilds: GuildService, db: Database, roadmap: Roadmap):
-    progress = ProgressService(db, roadmap)
+async def test_threshold_changes_levels(
+    guilds: GuildService, db: Database, roadmap: Roadmap, clock: FakeClock
+):
+    progress = ProgressService(db, roadmap, clock)
     items = [i.id for i in roadmap.checklist(1)]
     await guilds.set_threshold(G1, 50)
     for n, item_id in enumerate(items[:4]):
-        change = await progress.complete(G1, 7, item_id, now=at(n))
+        progress.clock.set(at(n))
+        change = await progress.complete(G1, 7, item_id)
     assert change.new_level == 1
     assert change.announce == (1,)
 
@@ -123,17 +128,21 @@ async def test_clear_level_role(guilds: GuildService):
 
 
 async def test_audit_list_newest_first_and_limited(
-    guilds: GuildService, db: Database, roadmap: Roadmap
+    guilds: GuildService, db: Database, roadmap: Roadmap, clock: FakeClock
 ):
-    progress = ProgressService(db, roadmap)
+    progress = ProgressService(db, roadmap, clock)
     items = [i.id for i in roadmap.items if not i.is_checklist][:12]
     for n, item_id in enumerate(items):
-        await progress.complete(G1, 7, item_id, actor_id=ADMIN, now=at(n))
-    await progress.undo(G1, 7, items[0], actor_id=OTHER_ADMIN, now=at(100))
+        progress.clock.set(at(n))
+        await progress.complete(G1, 7, item_id, actor_id=ADMIN)
+    progress.clock.set(at(100))
+    await progress.undo(G1, 7, items[0], actor_id=OTHER_ADMIN)
     # a no-op grant writes nothing
-    await progress.complete(G1, 7, items[1], actor_id=ADMIN, now=at(200))
+    progress.clock.set(at(200))
+    await progress.complete(G1, 7, items[1], actor_id=ADMIN)
     # corrections in another server do not show here
-    await progress.complete(G2, 7, items[0], actor_id=ADMIN, now=at(300))
+    progress.clock.set(at(300))
+    await progress.complete(G2, 7, items[0], actor_id=ADMIN)
 
     audit = (await guilds.config(G1)).recent_audit
     assert len(audit) == 10
@@ -154,10 +163,14 @@ async def test_audit_list_newest_first_and_limited(
     assert [(a.action, a.item_id) for a in g2] == [("grant", items[0])]
 
 
-async def test_audit_same_time_newest_first(guilds: GuildService, db: Database, roadmap: Roadmap):
-    progress = ProgressService(db, roadmap)
+async def test_audit_same_time_newest_first(
+    guilds: GuildService, db: Database, roadmap: Roadmap, clock: FakeClock
+):
+    progress = ProgressService(db, roadmap, clock)
     item_id = roadmap.checklist(1)[0].id
-    await progress.complete(G1, 7, item_id, actor_id=ADMIN, now=at(0))
-    await progress.undo(G1, 7, item_id, actor_id=ADMIN, now=at(0))
+    progress.clock.set(at(0))
+    await progress.complete(G1, 7, item_id, actor_id=ADMIN)
+    progress.clock.set(at(0))
+    await progress.undo(G1, 7, item_id, actor_id=ADMIN)
     audit = (await guilds.config(G1)).recent_audit
     assert [a.action for a in audit] == ["revoke", "grant"]

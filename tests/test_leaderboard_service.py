@@ -13,6 +13,7 @@ from bot.services.guilds import save_settings
 from bot.services.leaderboard import PAGE_SIZE, LeaderboardService, Period, period_start
 from bot.services.members import MemberService
 from bot.services.progress import ProgressService
+from tests.fakes import FakeClock
 
 G1, G2 = 1001, 2002
 T0 = dt.datetime(2025, 3, 3, 12, 0, tzinfo=dt.UTC)
@@ -28,13 +29,13 @@ def local(tz: ZoneInfo, *args: int) -> dt.datetime:
 
 
 @pytest.fixture
-def progress(db: Database, roadmap: Roadmap) -> ProgressService:
-    return ProgressService(db, roadmap)
+def progress(db: Database, roadmap: Roadmap, clock: FakeClock) -> ProgressService:
+    return ProgressService(db, roadmap, clock)
 
 
 @pytest.fixture
-def board(db: Database) -> LeaderboardService:
-    return LeaderboardService(db)
+def board(db: Database, clock: FakeClock) -> LeaderboardService:
+    return LeaderboardService(db, clock)
 
 
 @pytest.fixture
@@ -45,7 +46,7 @@ def ids(roadmap: Roadmap) -> list[str]:
 
 async def set_guild_tz(db: Database, guild_id: int, name: str) -> None:
     async with db.write.begin() as s:
-        await save_settings(s, guild_id, {"timezone": name})
+        await save_settings(s, guild_id, {"timezone": name}, T0)
 
 
 def order(page) -> list[int]:
@@ -55,7 +56,7 @@ def order(page) -> list[int]:
 async def test_empty_board(board: LeaderboardService):
     page = await board.page(G1, Period.ALL)
     assert (page.entries, page.page, page.pages, page.total) == ((), 0, 1, 0)
-    page = await board.page(G1, Period.WEEK, 3, now=at(0))
+    page = await board.page(G1, Period.WEEK, 3, as_of=at(0))
     assert (page.entries, page.page, page.pages, page.total) == ((), 0, 1, 0)
     assert await board.rank(G1, 1) is None
 
@@ -64,13 +65,19 @@ async def test_order_by_count_then_who_got_there_first(
     progress: ProgressService, board: LeaderboardService, ids: list[str]
 ):
     # user 3: 3 items; users 1 and 2: 2 items, 2 reached 2 first; user 4: 1 item
-    await progress.complete(G1, 1, ids[0], display_name="One", now=at(0))
-    await progress.complete(G1, 2, ids[0], display_name="Two", now=at(1))
-    await progress.complete(G1, 2, ids[1], now=at(2))
-    await progress.complete(G1, 1, ids[1], now=at(3))
+    progress.clock.set(at(0))
+    await progress.complete(G1, 1, ids[0], display_name="One")
+    progress.clock.set(at(1))
+    await progress.complete(G1, 2, ids[0], display_name="Two")
+    progress.clock.set(at(2))
+    await progress.complete(G1, 2, ids[1])
+    progress.clock.set(at(3))
+    await progress.complete(G1, 1, ids[1])
     for n in range(3):
-        await progress.complete(G1, 3, ids[n], display_name="Three", now=at(10 + n))
-    await progress.complete(G1, 4, ids[0], display_name="Four", now=at(0))
+        progress.clock.set(at(10 + n))
+        await progress.complete(G1, 3, ids[n], display_name="Three")
+    progress.clock.set(at(0))
+    await progress.complete(G1, 4, ids[0], display_name="Four")
 
     page = await board.page(G1, Period.ALL)
     assert order(page) == [3, 2, 1, 4]
@@ -84,26 +91,36 @@ async def test_exact_tie_time_falls_back_to_a_stable_order(
     progress: ProgressService, board: LeaderboardService, ids: list[str]
 ):
     for user in (7, 5, 6):
-        await progress.complete(G1, user, ids[0], now=at(0))
+        progress.clock.set(at(0))
+        await progress.complete(G1, user, ids[0])
     page = await board.page(G1, Period.ALL)
     assert order(page) == [5, 6, 7]
     assert [await board.rank(G1, u) for u in (5, 6, 7)] == [1, 2, 3]
 
 
 async def test_hidden_and_zero_members_are_not_listed(
-    progress: ProgressService, board: LeaderboardService, db: Database, ids: list[str]
+    progress: ProgressService,
+    board: LeaderboardService,
+    db: Database,
+    ids: list[str],
+    clock: FakeClock,
 ):
-    members = MemberService(db)
-    await progress.complete(G1, 1, ids[0], now=at(0))
-    await progress.complete(G1, 2, ids[0], now=at(1))
-    await progress.complete(G1, 2, ids[1], now=at(2))
+    members = MemberService(db, clock)
+    progress.clock.set(at(0))
+    await progress.complete(G1, 1, ids[0])
+    progress.clock.set(at(1))
+    await progress.complete(G1, 2, ids[0])
+    progress.clock.set(at(2))
+    await progress.complete(G1, 2, ids[1])
     await members.update_profile(G1, 2, hidden=True)
     await members.touch(G1, 3, "Zero")  # known member, nothing done
-    await progress.complete(G1, 4, ids[0], now=at(3))
-    await progress.undo(G1, 4, ids[0], now=at(4))  # back to zero
+    progress.clock.set(at(3))
+    await progress.complete(G1, 4, ids[0])
+    progress.clock.set(at(4))
+    await progress.undo(G1, 4, ids[0])  # back to zero
 
     for period in Period:
-        page = await board.page(G1, period, now=at(60))
+        page = await board.page(G1, period, as_of=at(60))
         assert order(page) == [1], period
         assert page.total == 1
     assert await board.rank(G1, 1) == 1
@@ -125,7 +142,8 @@ async def test_pages_of_ten_and_clamping(
     # 23 members, member u has done (u % 3) + 1 items
     for user in range(1, 24):
         for n in range(user % 3 + 1):
-            await progress.complete(G1, user, ids[n], now=at(user * 10 + n))
+            progress.clock.set(at(user * 10 + n))
+            await progress.complete(G1, user, ids[n])
     first = await board.page(G1, Period.ALL, 0)
     assert (first.page, first.pages, first.total) == (0, 3, 23)
     assert len(first.entries) == PAGE_SIZE == 10
@@ -147,14 +165,19 @@ async def test_pages_of_ten_and_clamping(
 
 
 async def test_rank_agrees_with_page_position_for_25_members_with_ties(
-    progress: ProgressService, board: LeaderboardService, db: Database, ids: list[str]
+    progress: ProgressService,
+    board: LeaderboardService,
+    db: Database,
+    ids: list[str],
+    clock: FakeClock,
 ):
-    members = MemberService(db)
+    members = MemberService(db, clock)
     for user in range(1, 26):
         count = user % 4 + 1
         for n in range(count):
             # many members share completion times: ties on count and on time
-            await progress.complete(G1, user, ids[n], now=at(n * 10 + user % 3))
+            progress.clock.set(at(n * 10 + user % 3))
+            await progress.complete(G1, user, ids[n])
     await members.update_profile(G1, 4, hidden=True)
     await members.update_profile(G1, 13, hidden=True)
     await members.touch(G1, 26, "nothing done")
@@ -179,26 +202,33 @@ async def test_undo_updates_count_and_tie_time(
     progress: ProgressService, board: LeaderboardService, ids: list[str]
 ):
     # A: items at t2 and t5. B: items at t1, t3 and t6.
-    await progress.complete(G1, 1, ids[0], now=at(2))
-    await progress.complete(G1, 1, ids[1], now=at(5))
-    await progress.complete(G1, 2, ids[0], now=at(1))
-    await progress.complete(G1, 2, ids[1], now=at(3))
-    await progress.complete(G1, 2, ids[2], now=at(6))
+    progress.clock.set(at(2))
+    await progress.complete(G1, 1, ids[0])
+    progress.clock.set(at(5))
+    await progress.complete(G1, 1, ids[1])
+    progress.clock.set(at(1))
+    await progress.complete(G1, 2, ids[0])
+    progress.clock.set(at(3))
+    await progress.complete(G1, 2, ids[1])
+    progress.clock.set(at(6))
+    await progress.complete(G1, 2, ids[2])
     assert order(await board.page(G1, Period.ALL)) == [2, 1]
     # B undoes the newest item: 2 each, and B reached 2 at t3, before A (t5)
-    await progress.undo(G1, 2, ids[2], now=at(7))
+    progress.clock.set(at(7))
+    await progress.undo(G1, 2, ids[2])
     page = await board.page(G1, Period.ALL)
     assert order(page) == [2, 1]
     assert [e.completed for e in page.entries] == [2, 2]
     # B undoes the t1 item: B has 1, A leads
-    await progress.undo(G1, 2, ids[0], now=at(8))
+    progress.clock.set(at(8))
+    await progress.undo(G1, 2, ids[0])
     page = await board.page(G1, Period.ALL)
     assert order(page) == [1, 2]
     assert [e.completed for e in page.entries] == [2, 1]
     assert await board.rank(G1, 2) == 2
 
     # the same in a week window
-    week = await board.page(G1, Period.WEEK, now=at(60))
+    week = await board.page(G1, Period.WEEK, as_of=at(60))
     assert order(week) == [1, 2]
     assert [e.completed for e in week.entries] == [2, 1]
 
@@ -206,20 +236,24 @@ async def test_undo_updates_count_and_tie_time(
 async def test_servers_are_isolated(
     progress: ProgressService, board: LeaderboardService, ids: list[str]
 ):
-    await progress.complete(G1, 1, ids[0], now=at(0))
-    await progress.complete(G1, 2, ids[0], now=at(1))
-    await progress.complete(G1, 2, ids[1], now=at(2))
+    progress.clock.set(at(0))
+    await progress.complete(G1, 1, ids[0])
+    progress.clock.set(at(1))
+    await progress.complete(G1, 2, ids[0])
+    progress.clock.set(at(2))
+    await progress.complete(G1, 2, ids[1])
     for n in range(3):
-        await progress.complete(G2, 1, ids[n], now=at(n))
+        progress.clock.set(at(n))
+        await progress.complete(G2, 1, ids[n])
     assert order(await board.page(G1, Period.ALL)) == [2, 1]
     assert order(await board.page(G2, Period.ALL)) == [1]
     assert await board.rank(G1, 1) == 2
     assert await board.rank(G2, 1) == 1
     assert await board.rank(G2, 2) is None
-    g2 = await board.page(G2, Period.WEEK, now=at(30))
+    g2 = await board.page(G2, Period.WEEK, as_of=at(30))
     assert order(g2) == [1]
     assert g2.entries[0].completed == 3
-    g1 = await board.page(G1, Period.WEEK, now=at(30))
+    g1 = await board.page(G1, Period.WEEK, as_of=at(30))
     assert [e.completed for e in g1.entries] == [2, 1]
 
 
@@ -227,7 +261,8 @@ async def test_level_shown_on_board(
     progress: ProgressService, board: LeaderboardService, roadmap: Roadmap
 ):
     for n, item in enumerate(roadmap.checklist(1)):
-        await progress.complete(G1, 1, item.id, now=at(n))
+        progress.clock.set(at(n))
+        await progress.complete(G1, 1, item.id)
     page = await board.page(G1, Period.ALL)
     assert page.entries[0].level == 1
 
@@ -260,9 +295,11 @@ def test_period_start_week_and_month():
 async def test_default_week_is_utc(
     progress: ProgressService, board: LeaderboardService, ids: list[str]
 ):
-    await progress.complete(G1, 1, ids[0], now=dt.datetime(2025, 3, 9, 23, 30, tzinfo=dt.UTC))
-    await progress.complete(G1, 2, ids[0], now=dt.datetime(2025, 3, 10, 0, 30, tzinfo=dt.UTC))
-    page = await board.page(G1, Period.WEEK, now=dt.datetime(2025, 3, 12, tzinfo=dt.UTC))
+    progress.clock.set(dt.datetime(2025, 3, 9, 23, 30, tzinfo=dt.UTC))
+    await progress.complete(G1, 1, ids[0])
+    progress.clock.set(dt.datetime(2025, 3, 10, 0, 30, tzinfo=dt.UTC))
+    await progress.complete(G1, 2, ids[0])
+    page = await board.page(G1, Period.WEEK, as_of=dt.datetime(2025, 3, 12, tzinfo=dt.UTC))
     assert page.since == dt.datetime(2025, 3, 10, tzinfo=dt.UTC)
     assert order(page) == [2]
 
@@ -278,19 +315,23 @@ async def test_week_starts_monday_midnight_in_guild_timezone(
     await set_guild_tz(db, G1, tz.key)
     sunday_late = local(tz, 2025, 3, 9, 23, 30)
     monday_early = local(tz, 2025, 3, 10, 0, 30)
-    await progress.complete(G1, 1, ids[0], now=sunday_late)
-    await progress.complete(G1, 2, ids[0], now=monday_early)
-    await progress.complete(G1, 3, ids[0], now=sunday_late)
-    await progress.complete(G1, 3, ids[1], now=monday_early + dt.timedelta(hours=1))
+    progress.clock.set(sunday_late)
+    await progress.complete(G1, 1, ids[0])
+    progress.clock.set(monday_early)
+    await progress.complete(G1, 2, ids[0])
+    progress.clock.set(sunday_late)
+    await progress.complete(G1, 3, ids[0])
+    progress.clock.set(monday_early + dt.timedelta(hours=1))
+    await progress.complete(G1, 3, ids[1])
 
     now = local(tz, 2025, 3, 12, 9, 0)
-    week = await board.page(G1, Period.WEEK, now=now)
+    week = await board.page(G1, Period.WEEK, as_of=now)
     assert week.since == local(tz, 2025, 3, 10, 0, 0)
     assert order(week) == [2, 3]  # 1 each this week: 2 got there first
     assert [e.completed for e in week.entries] == [1, 1]
     assert week.total == 2
     # all-time still has everyone, with every completion
-    assert order(await board.page(G1, Period.ALL, now=now)) == [3, 1, 2]
+    assert order(await board.page(G1, Period.ALL, as_of=now)) == [3, 1, 2]
 
 
 async def test_month_starts_on_the_first_in_guild_timezone(
@@ -299,10 +340,13 @@ async def test_month_starts_on_the_first_in_guild_timezone(
     await set_guild_tz(db, G1, "America/New_York")
     march_end = local(NY, 2025, 3, 31, 23, 30)  # already 1 April in UTC
     april_start = local(NY, 2025, 4, 1, 0, 30)
-    await progress.complete(G1, 1, ids[0], now=march_end)
-    await progress.complete(G1, 2, ids[0], now=april_start)
-    await progress.complete(G1, 2, ids[1], now=april_start + dt.timedelta(days=3))
-    month = await board.page(G1, Period.MONTH, now=local(NY, 2025, 4, 15, 12, 0))
+    progress.clock.set(march_end)
+    await progress.complete(G1, 1, ids[0])
+    progress.clock.set(april_start)
+    await progress.complete(G1, 2, ids[0])
+    progress.clock.set(april_start + dt.timedelta(days=3))
+    await progress.complete(G1, 2, ids[1])
+    month = await board.page(G1, Period.MONTH, as_of=local(NY, 2025, 4, 15, 12, 0))
     assert month.since == local(NY, 2025, 4, 1, 0, 0)
     assert order(month) == [2]
     assert month.entries[0].completed == 2
@@ -311,11 +355,13 @@ async def test_month_starts_on_the_first_in_guild_timezone(
 async def test_period_pages(progress: ProgressService, board: LeaderboardService, ids: list[str]):
     for user in range(1, 13):
         for n in range(user % 2 + 1):
-            await progress.complete(G1, user, ids[n], now=at(user + n))
-    await progress.complete(G1, 50, ids[0], now=at(-60 * 24 * 7))  # last week
-    first = await board.page(G1, Period.WEEK, 0, now=at(60))
+            progress.clock.set(at(user + n))
+            await progress.complete(G1, user, ids[n])
+    progress.clock.set(at(-60 * 24 * 7))
+    await progress.complete(G1, 50, ids[0])  # last week
+    first = await board.page(G1, Period.WEEK, 0, as_of=at(60))
     assert (first.total, first.pages, len(first.entries)) == (12, 2, 10)
-    second = await board.page(G1, Period.WEEK, 5, now=at(60))
+    second = await board.page(G1, Period.WEEK, 5, as_of=at(60))
     assert second.page == 1
     assert [e.rank for e in second.entries] == [11, 12]
     everyone = [e.user_id for e in first.entries + second.entries]

@@ -15,6 +15,7 @@ from bot.services.leaderboard import LeaderboardService, Period
 from bot.services.members import MemberService
 from bot.services.mydata import MyDataService
 from bot.services.progress import ProgressService
+from tests.fakes import FakeClock
 
 G1, G2 = 1001, 2002
 ME, OTHER, ADMIN = 5, 6, 99
@@ -26,31 +27,38 @@ def at(minutes: int) -> dt.datetime:
 
 
 @pytest.fixture
-async def filled(db: Database, roadmap: Roadmap) -> dict[str, list[str]]:
+async def filled(db: Database, roadmap: Roadmap, clock: FakeClock) -> dict[str, list[str]]:
     """ME has level 1 and a granted item in G1, other things in G2; OTHER has data in G1."""
-    progress = ProgressService(db, roadmap)
+    progress = ProgressService(db, roadmap, clock)
     l1 = [i.id for i in roadmap.checklist(1)]
     ms = [i.id for i in roadmap.items if not i.is_checklist]
     for n, item_id in enumerate(l1):
-        await progress.complete(G1, ME, item_id, display_name="Me", evidence=f"e{n}", now=at(n))
-    await progress.complete(G1, ME, ms[0], actor_id=ADMIN, now=at(20))
-    await progress.complete(G1, ME, ms[1], actor_id=ADMIN, now=at(21))
-    await progress.undo(G1, ME, ms[1], actor_id=ADMIN, now=at(22))
-    await MemberService(db).update_profile(
+        progress.clock.set(at(n))
+        await progress.complete(G1, ME, item_id, display_name="Me", evidence=f"e{n}")
+    progress.clock.set(at(20))
+    await progress.complete(G1, ME, ms[0], actor_id=ADMIN)
+    progress.clock.set(at(21))
+    await progress.complete(G1, ME, ms[1], actor_id=ADMIN)
+    progress.clock.set(at(22))
+    await progress.undo(G1, ME, ms[1], actor_id=ADMIN)
+    await MemberService(db, clock).update_profile(
         G1, ME, started_on=dt.date(2025, 1, 2), timezone="Europe/Berlin"
     )
     # the same member in another server
-    await progress.complete(G2, ME, ms[5], display_name="Me there", now=at(30))
-    await progress.complete(G2, ME, ms[6], actor_id=ADMIN, now=at(31))
+    progress.clock.set(at(30))
+    await progress.complete(G2, ME, ms[5], display_name="Me there")
+    progress.clock.set(at(31))
+    await progress.complete(G2, ME, ms[6], actor_id=ADMIN)
     # another member of the same server, corrected by ME acting as an admin
-    await progress.complete(G1, OTHER, ms[0], actor_id=ME, now=at(40))
+    progress.clock.set(at(40))
+    await progress.complete(G1, OTHER, ms[0], actor_id=ME)
     return {"l1": l1, "ms": ms}
 
 
 async def test_export_has_this_member_in_this_server_only(
-    db: Database, filled: dict[str, list[str]]
+    db: Database, filled: dict[str, list[str]], clock: FakeClock
 ):
-    data = await MyDataService(db).export(G1, ME)
+    data = await MyDataService(db, clock).export(G1, ME)
     json.dumps(data)  # JSON-ready
     assert data["guild_id"] == str(G1)
     assert data["user_id"] == str(ME)
@@ -81,8 +89,8 @@ async def test_export_has_this_member_in_this_server_only(
     assert data["checkin_answers"] == []
 
 
-async def test_export_other_server(db: Database, filled: dict[str, list[str]]):
-    data = await MyDataService(db).export(G2, ME)
+async def test_export_other_server(db: Database, filled: dict[str, list[str]], clock: FakeClock):
+    data = await MyDataService(db, clock).export(G2, ME)
     assert [c["item_id"] for c in data["completions"]] == filled["ms"][5:7]  # type: ignore[union-attr]
     assert data["profile"]["display_name"] == "Me there"  # type: ignore[index]
     assert data["profile"]["started_on"] is None  # type: ignore[index]
@@ -90,18 +98,18 @@ async def test_export_other_server(db: Database, filled: dict[str, list[str]]):
     assert data["levels_reached"] == []
 
 
-async def test_export_of_unknown_member(db: Database):
-    data = await MyDataService(db).export(G1, 12345)
+async def test_export_of_unknown_member(db: Database, clock: FakeClock):
+    data = await MyDataService(db, clock).export(G1, 12345)
     assert data["profile"] is None
     assert data["completions"] == data["admin_corrections"] == data["levels_reached"] == []
 
 
 async def test_delete_removes_member_data_in_this_server_only(
-    db: Database, roadmap: Roadmap, filled: dict[str, list[str]]
+    db: Database, roadmap: Roadmap, filled: dict[str, list[str]], clock: FakeClock
 ):
-    mydata = MyDataService(db)
-    board = LeaderboardService(db)
-    progress = ProgressService(db, roadmap)
+    mydata = MyDataService(db, clock)
+    board = LeaderboardService(db, clock)
+    progress = ProgressService(db, roadmap, clock)
     assert await board.rank(G1, ME) == 1
 
     deleted = await mydata.delete(G1, ME)
@@ -117,14 +125,14 @@ async def test_delete_removes_member_data_in_this_server_only(
     assert data["profile"] is None
     assert data["completions"] == data["admin_corrections"] == data["levels_reached"] == []
     # audit list of the server no longer names the member
-    audit = (await GuildService(db).config(G1, audit_limit=50)).recent_audit
+    audit = (await GuildService(db, clock).config(G1, audit_limit=50)).recent_audit
     assert all(a.member_id != ME for a in audit)
 
     # the other server and the other member are untouched
     there = await mydata.export(G2, ME)
     assert len(there["completions"]) == 2  # type: ignore[arg-type]
     assert len(there["admin_corrections"]) == 1  # type: ignore[arg-type]
-    assert len((await GuildService(db).config(G2)).recent_audit) == 1
+    assert len((await GuildService(db, clock).config(G2)).recent_audit) == 1
     assert await board.rank(G2, ME) == 1
     assert await board.rank(G1, OTHER) == 1
     assert (await progress.member_progress(G1, OTHER)).completed == 1
@@ -135,14 +143,15 @@ async def test_delete_removes_member_data_in_this_server_only(
 
 
 async def test_after_delete_member_starts_afresh(
-    db: Database, roadmap: Roadmap, filled: dict[str, list[str]]
+    db: Database, roadmap: Roadmap, filled: dict[str, list[str]], clock: FakeClock
 ):
-    await MyDataService(db).delete(G1, ME)
-    progress = ProgressService(db, roadmap)
-    change = await progress.complete(G1, ME, filled["l1"][0], now=at(100))
+    await MyDataService(db, clock).delete(G1, ME)
+    progress = ProgressService(db, roadmap, clock)
+    progress.clock.set(at(100))
+    change = await progress.complete(G1, ME, filled["l1"][0])
     assert change.changed and change.completed_count == 1
     assert change.new_level == 0
-    assert await LeaderboardService(db).rank(G1, ME) == 2
+    assert await LeaderboardService(db, clock).rank(G1, ME) == 2
 
 
 # --- catalog search (autocomplete) --------------------------------------------------------

@@ -13,6 +13,7 @@ from bot.roadmap import Roadmap
 from bot.services.guilds import GuildService
 from bot.services.leaderboard import LeaderboardService, Period
 from bot.services.progress import MAX_EVIDENCE, ProgressService, level_from_done
+from tests.fakes import FakeClock
 
 G1, G2 = 1001, 2002
 ALICE, BOB, ADMIN = 11, 22, 99
@@ -24,8 +25,8 @@ def at(minutes: int) -> dt.datetime:
 
 
 @pytest.fixture
-def svc(db: Database, roadmap: Roadmap) -> ProgressService:
-    return ProgressService(db, roadmap)
+def svc(db: Database, roadmap: Roadmap, clock: FakeClock) -> ProgressService:
+    return ProgressService(db, roadmap, clock)
 
 
 def check_ids(roadmap: Roadmap, level: int) -> list[str]:
@@ -40,7 +41,8 @@ def milestone_ids(roadmap: Roadmap, level: int) -> list[str]:
 async def complete_all(svc: ProgressService, guild: int, user: int, ids: list[str]):
     change = None
     for n, item_id in enumerate(ids):
-        change = await svc.complete(guild, user, item_id, now=at(n))
+        svc.clock.set(at(n))
+        change = await svc.complete(guild, user, item_id)
     return change
 
 
@@ -64,8 +66,10 @@ async def test_complete_marks_item_done_and_counts(svc: ProgressService, roadmap
 
 async def test_complete_twice_is_a_noop(svc: ProgressService, roadmap: Roadmap):
     item_id = check_ids(roadmap, 1)[0]
-    first = await svc.complete(G1, ALICE, item_id, evidence="first", now=at(0))
-    second = await svc.complete(G1, ALICE, item_id, evidence="second", now=at(5))
+    svc.clock.set(at(0))
+    first = await svc.complete(G1, ALICE, item_id, evidence="first")
+    svc.clock.set(at(5))
+    second = await svc.complete(G1, ALICE, item_id, evidence="second")
     assert first.changed is True
     assert second.changed is False
     assert second.completed_count == 1
@@ -90,8 +94,10 @@ async def test_undo_not_done_is_a_noop(svc: ProgressService, roadmap: Roadmap):
 
 async def test_undo_removes_completion(svc: ProgressService, roadmap: Roadmap):
     a, b = milestone_ids(roadmap, 1)[:2]
-    await svc.complete(G1, ALICE, a, now=at(0))
-    await svc.complete(G1, ALICE, b, now=at(1))
+    svc.clock.set(at(0))
+    await svc.complete(G1, ALICE, a)
+    svc.clock.set(at(1))
+    await svc.complete(G1, ALICE, b)
     change = await svc.undo(G1, ALICE, a)
     assert change.changed is True
     assert change.completed_count == 1
@@ -125,8 +131,10 @@ async def test_evidence_limit(svc: ProgressService, roadmap: Roadmap):
     ok = await svc.complete(G1, ALICE, ids[0], evidence="y" * MAX_EVIDENCE)
     assert ok.changed
     # blank evidence is stored as none; inner whitespace is collapsed
-    await svc.complete(G1, ALICE, ids[1], evidence="   ", now=at(10))
-    await svc.complete(G1, ALICE, ids[2], evidence="  see \n  repo  ", now=at(20))
+    svc.clock.set(at(10))
+    await svc.complete(G1, ALICE, ids[1], evidence="   ")
+    svc.clock.set(at(20))
+    await svc.complete(G1, ALICE, ids[2], evidence="  see \n  repo  ")
     recent = {d.item.id: d.evidence for d in (await svc.member_progress(G1, ALICE)).recent}
     assert recent[ids[1]] is None
     assert recent[ids[2]] == "see repo"
@@ -140,21 +148,25 @@ async def test_last_checklist_item_reaches_level_and_announces_once(
 ):
     ids = check_ids(roadmap, 1)
     for n, item_id in enumerate(ids[:-1]):
-        change = await svc.complete(G1, ALICE, item_id, now=at(n))
+        svc.clock.set(at(n))
+        change = await svc.complete(G1, ALICE, item_id)
         assert change.new_level == 0
         assert change.announce == ()
-    change = await svc.complete(G1, ALICE, ids[-1], now=at(50))
+    svc.clock.set(at(50))
+    change = await svc.complete(G1, ALICE, ids[-1])
     assert (change.old_level, change.new_level) == (0, 1)
     assert change.levels_gained == (1,)
     assert change.announce == (1,)
 
-    undo = await svc.undo(G1, ALICE, ids[-1], now=at(60))
+    svc.clock.set(at(60))
+    undo = await svc.undo(G1, ALICE, ids[-1])
     assert (undo.old_level, undo.new_level) == (1, 0)
     assert undo.levels_lost == (1,)
     assert undo.announce == ()
     assert (await svc.member_progress(G1, ALICE)).level == 0
 
-    redo = await svc.complete(G1, ALICE, ids[-1], now=at(70))
+    svc.clock.set(at(70))
+    redo = await svc.complete(G1, ALICE, ids[-1])
     assert (redo.old_level, redo.new_level) == (0, 1)
     assert redo.levels_gained == (1,)
     assert redo.announce == ()  # never announced twice
@@ -167,7 +179,8 @@ async def test_higher_checklist_does_not_skip_lower_level(svc: ProgressService, 
     assert change.announce == ()
     l1 = check_ids(roadmap, 1)
     await complete_all(svc, G1, ALICE, l1[:-1])
-    change = await svc.complete(G1, ALICE, l1[-1], now=at(100))
+    svc.clock.set(at(100))
+    change = await svc.complete(G1, ALICE, l1[-1])
     assert (change.old_level, change.new_level) == (0, 2)
     assert change.levels_gained == (1, 2)
     assert change.announce == (1, 2)
@@ -179,7 +192,9 @@ async def test_higher_checklist_does_not_skip_lower_level(svc: ProgressService, 
     assert undo.levels_lost == (1, 2)
 
 
-async def test_milestones_count_but_never_change_level(svc: ProgressService, roadmap: Roadmap):
+async def test_milestones_count_but_never_change_level(
+    svc: ProgressService, roadmap: Roadmap, clock: FakeClock
+):
     ms = milestone_ids(roadmap, 1)[:6] + milestone_ids(roadmap, 2)[:4]
     change = await complete_all(svc, G1, ALICE, ms)
     assert change.new_level == 0
@@ -191,7 +206,7 @@ async def test_milestones_count_but_never_change_level(svc: ProgressService, roa
     assert progress.levels[0].milestones_done == 6
     assert progress.levels[1].milestones_done == 4
     assert progress.levels[0].checklist_done == 0
-    board = await LeaderboardService(svc.db).page(G1, Period.ALL)
+    board = await LeaderboardService(svc.db, clock).page(G1, Period.ALL)
     assert board.entries[0].completed == len(ms)
 
     # at level 1, completing and undoing milestones leaves the level alone
@@ -235,41 +250,45 @@ def test_level_from_done_threshold(roadmap: Roadmap):
 
 
 async def test_threshold_applies_at_next_change(
-    svc: ProgressService, db: Database, roadmap: Roadmap
+    svc: ProgressService, db: Database, roadmap: Roadmap, clock: FakeClock
 ):
-    guilds = GuildService(db)
+    guilds = GuildService(db, clock)
     l1 = check_ids(roadmap, 1)
     await complete_all(svc, G1, ALICE, l1[:4])
     assert (await svc.member_progress(G1, ALICE)).level == 0
     await guilds.set_threshold(G1, 50)
     # not applied yet: the change has not happened
     assert (await svc.member_progress(G1, ALICE)).level == 0
-    change = await svc.complete(G1, ALICE, l1[4], now=at(30))
+    svc.clock.set(at(30))
+    change = await svc.complete(G1, ALICE, l1[4])
     assert (change.old_level, change.new_level) == (0, 1)
     assert change.announce == (1,)
 
 
 async def test_lowered_threshold_applies_at_next_change_of_any_item(
-    svc: ProgressService, db: Database, roadmap: Roadmap
+    svc: ProgressService, db: Database, roadmap: Roadmap, clock: FakeClock
 ):
     await complete_all(svc, G1, ALICE, check_ids(roadmap, 1)[:4])
-    await GuildService(db).set_threshold(G1, 50)
+    await GuildService(db, clock).set_threshold(G1, 50)
     # a no-op is not a change
-    again = await svc.complete(G1, ALICE, check_ids(roadmap, 1)[0], now=at(30))
+    svc.clock.set(at(30))
+    again = await svc.complete(G1, ALICE, check_ids(roadmap, 1)[0])
     assert (again.changed, again.new_level) == (False, 0)
-    change = await svc.complete(G1, ALICE, milestone_ids(roadmap, 1)[0], now=at(31))
+    svc.clock.set(at(31))
+    change = await svc.complete(G1, ALICE, milestone_ids(roadmap, 1)[0])
     assert (change.old_level, change.new_level) == (0, 1)
     assert change.announce == (1,)
 
 
 async def test_threshold_50_reaches_level_with_four_of_seven(
-    svc: ProgressService, db: Database, roadmap: Roadmap
+    svc: ProgressService, db: Database, roadmap: Roadmap, clock: FakeClock
 ):
-    await GuildService(db).set_threshold(G1, 50)
+    await GuildService(db, clock).set_threshold(G1, 50)
     l1 = check_ids(roadmap, 1)
     change = await complete_all(svc, G1, ALICE, l1[:3])
     assert change.new_level == 0
-    change = await svc.complete(G1, ALICE, l1[3], now=at(40))
+    svc.clock.set(at(40))
+    change = await svc.complete(G1, ALICE, l1[3])
     assert (change.old_level, change.new_level) == (0, 1)
     assert change.announce == (1,)
     # another server keeps the default 100%
@@ -278,7 +297,7 @@ async def test_threshold_50_reaches_level_with_four_of_seven(
 
 
 async def test_recompute_levels_applies_threshold_to_everyone(
-    svc: ProgressService, db: Database, roadmap: Roadmap
+    svc: ProgressService, db: Database, roadmap: Roadmap, clock: FakeClock
 ):
     l1, l2 = check_ids(roadmap, 1), check_ids(roadmap, 2)
     await complete_all(svc, G1, ALICE, l1[:4] + l2[:4])
@@ -288,7 +307,7 @@ async def test_recompute_levels_applies_threshold_to_everyone(
 
     assert await svc.recompute_levels(G1) == {ALICE: (0, 0), BOB: (1, 1), 33: (0, 0)}
 
-    await GuildService(db).set_threshold(G1, 50)
+    await GuildService(db, clock).set_threshold(G1, 50)
     changes = await svc.recompute_levels(G1)
     assert changes[ALICE] == (0, 2)
     assert changes[BOB] == (1, 1)
@@ -296,7 +315,7 @@ async def test_recompute_levels_applies_threshold_to_everyone(
     assert (await svc.member_progress(G1, ALICE)).level == 2
     assert (await svc.member_progress(G2, ALICE)).level == 0
 
-    await GuildService(db).set_threshold(G1, 100)
+    await GuildService(db, clock).set_threshold(G1, 100)
     changes = await svc.recompute_levels(G1)
     assert changes[ALICE] == (2, 0)
     assert changes[BOB] == (1, 1)
@@ -304,8 +323,8 @@ async def test_recompute_levels_applies_threshold_to_everyone(
 
 
 @pytest.mark.parametrize("bad", [0, -5, 101, 1000])
-async def test_threshold_out_of_range(db: Database, bad: int):
-    guilds = GuildService(db)
+async def test_threshold_out_of_range(db: Database, bad: int, clock: FakeClock):
+    guilds = GuildService(db, clock)
     with pytest.raises(UserError) as info:
         await guilds.set_threshold(G1, bad)
     assert "1 to 100" in info.value.message
@@ -316,36 +335,43 @@ async def test_threshold_out_of_range(db: Database, bad: int):
 
 
 async def test_grant_and_revoke_write_audit_newest_first(
-    svc: ProgressService, db: Database, roadmap: Roadmap
+    svc: ProgressService, db: Database, roadmap: Roadmap, clock: FakeClock
 ):
     item_id = check_ids(roadmap, 1)[0]
-    grant = await svc.complete(G1, ALICE, item_id, actor_id=ADMIN, now=at(0))
+    svc.clock.set(at(0))
+    grant = await svc.complete(G1, ALICE, item_id, actor_id=ADMIN)
     assert grant.changed
-    noop = await svc.complete(G1, ALICE, item_id, actor_id=ADMIN, now=at(1))
+    svc.clock.set(at(1))
+    noop = await svc.complete(G1, ALICE, item_id, actor_id=ADMIN)
     assert not noop.changed
-    revoke = await svc.undo(G1, ALICE, item_id, actor_id=ADMIN, now=at(2))
+    svc.clock.set(at(2))
+    revoke = await svc.undo(G1, ALICE, item_id, actor_id=ADMIN)
     assert revoke.changed
-    noop = await svc.undo(G1, ALICE, item_id, actor_id=ADMIN, now=at(3))
+    svc.clock.set(at(3))
+    noop = await svc.undo(G1, ALICE, item_id, actor_id=ADMIN)
     assert not noop.changed
     # a member's own completion writes nothing to the audit log
-    await svc.complete(G1, ALICE, item_id, now=at(4))
+    svc.clock.set(at(4))
+    await svc.complete(G1, ALICE, item_id)
 
-    audit = (await GuildService(db).config(G1)).recent_audit
+    audit = (await GuildService(db, clock).config(G1)).recent_audit
     assert [(a.action, a.actor_id, a.member_id, a.item_id) for a in audit] == [
         ("revoke", ADMIN, ALICE, item_id),
         ("grant", ADMIN, ALICE, item_id),
     ]
     assert audit[0].created_at == at(2)
     assert audit[1].created_at == at(0)
-    assert (await GuildService(db).config(G2)).recent_audit == ()
+    assert (await GuildService(db, clock).config(G2)).recent_audit == ()
 
 
-async def test_grant_keeps_granted_by(svc: ProgressService, db: Database, roadmap: Roadmap):
+async def test_grant_keeps_granted_by(
+    svc: ProgressService, db: Database, roadmap: Roadmap, clock: FakeClock
+):
     from bot.services.mydata import MyDataService
 
     item_id = check_ids(roadmap, 1)[0]
     await svc.complete(G1, ALICE, item_id, actor_id=ADMIN)
-    exported = await MyDataService(db).export(G1, ALICE)
+    exported = await MyDataService(db, clock).export(G1, ALICE)
     assert exported["completions"][0]["granted_by"] == ADMIN  # type: ignore[index]
 
 
@@ -366,26 +392,30 @@ async def test_servers_are_isolated(svc: ProgressService, roadmap: Roadmap):
     assert (await svc.member_progress(G1, ALICE)).level == 1
 
 
-async def test_concurrent_completes_of_different_items(svc: ProgressService, roadmap: Roadmap):
+async def test_concurrent_completes_of_different_items(
+    svc: ProgressService, roadmap: Roadmap, clock: FakeClock
+):
     ids = milestone_ids(roadmap, 1)[:4] + check_ids(roadmap, 1)[:4]
     changes = await asyncio.gather(*(svc.complete(G1, ALICE, i, display_name="A") for i in ids))
     assert all(c.changed for c in changes)
     assert sorted(c.completed_count for c in changes) == list(range(1, 9))
     progress = await svc.member_progress(G1, ALICE)
     assert progress.completed == 8
-    assert await LeaderboardService(svc.db).rank(G1, ALICE) == 1
-    board = await LeaderboardService(svc.db).page(G1, Period.ALL)
+    assert await LeaderboardService(svc.db, clock).rank(G1, ALICE) == 1
+    board = await LeaderboardService(svc.db, clock).page(G1, Period.ALL)
     assert board.entries[0].completed == 8
 
 
-async def test_concurrent_completes_of_same_item(svc: ProgressService, roadmap: Roadmap):
+async def test_concurrent_completes_of_same_item(
+    svc: ProgressService, roadmap: Roadmap, clock: FakeClock
+):
     item_id = check_ids(roadmap, 1)[0]
     changes = await asyncio.gather(
         svc.complete(G1, ALICE, item_id), svc.complete(G1, ALICE, item_id)
     )
     assert sorted(c.changed for c in changes) == [False, True]
     assert (await svc.member_progress(G1, ALICE)).completed == 1
-    board = await LeaderboardService(svc.db).page(G1, Period.ALL)
+    board = await LeaderboardService(svc.db, clock).page(G1, Period.ALL)
     assert board.entries[0].completed == 1
 
 
@@ -398,7 +428,7 @@ async def test_concurrent_level_up_announces_once(svc: ProgressService, roadmap:
 
 
 async def test_concurrent_mixed_writes_never_lock(
-    svc: ProgressService, db: Database, roadmap: Roadmap
+    svc: ProgressService, db: Database, roadmap: Roadmap, clock: FakeClock
 ):
     from bot.services.mydata import MyDataService
 
@@ -406,8 +436,8 @@ async def test_concurrent_mixed_writes_never_lock(
     await complete_all(svc, G1, BOB, ms[:3])
     jobs = [svc.complete(G1, ALICE, i) for i in ms[:6]]
     jobs += [svc.recompute_levels(G1) for _ in range(4)]
-    jobs += [MyDataService(db).delete(G1, BOB)]
-    jobs += [GuildService(db).set_threshold(G1, 80) for _ in range(2)]
+    jobs += [MyDataService(db, clock).delete(G1, BOB)]
+    jobs += [GuildService(db, clock).set_threshold(G1, 80) for _ in range(2)]
     await asyncio.gather(*jobs)
     assert (await svc.member_progress(G1, ALICE)).completed == 6
     assert (await svc.member_progress(G1, BOB)).completed == 0

@@ -12,10 +12,10 @@ from bot.db import Database
 from bot.db.models import Completion
 from bot.errors import UserError
 from bot.roadmap import Roadmap
-from bot.scheduling import KIND_MEMBER_REMINDER, KIND_REMINDER, FakeClock, Scheduler
 from bot.services.checkins import Answers, CheckinService
-from bot.services.reminders import ReminderService, next_principle
-from tests.fakes import FakePublisher
+from bot.services.reminders import DM_JOB, POST_JOB, ReminderService, next_principle
+from bot.weekly import WeeklyTime
+from tests.fakes import FakeClock, FakePublisher, scheduler_with_jobs
 
 UTC = dt.UTC
 GUILD = 77
@@ -27,19 +27,22 @@ WEEK = dt.timedelta(weeks=1)
 
 
 @pytest.fixture
-def service(db: Database, roadmap: Roadmap) -> ReminderService:
-    return ReminderService(db, roadmap)
+def service(db: Database, roadmap: Roadmap, clock: FakeClock) -> ReminderService:
+    return ReminderService(db, roadmap, clock)
 
 
 async def test_configure_and_disable(service: ReminderService) -> None:
-    settings = await service.configure(GUILD, channel_id=CHANNEL, weekday="wed", time="12:00")
-    assert (settings.weekday, settings.time, settings.timezone) == (2, "12:00", "UTC")
+    settings = await service.configure(GUILD, channel_id=CHANNEL, weekday=2, time=dt.time(12))
+    assert settings.schedule == WeeklyTime(2, dt.time(12), "UTC")
     settings = await service.configure(
-        GUILD, channel_id=CHANNEL, weekday=2, time="13:00", timezone="asia/tokyo"
+        GUILD, channel_id=CHANNEL, weekday=2, time=dt.time(13), timezone="asia/tokyo"
     )
-    assert settings.own_timezone == "Asia/Tokyo" and settings.timezone == "Asia/Tokyo"
-    with pytest.raises(UserError, match="HH:MM"):
-        await service.configure(GUILD, channel_id=CHANNEL, weekday=2, time="noon")
+    assert settings.own_timezone == "Asia/Tokyo"
+    assert settings.schedule == WeeklyTime(2, dt.time(13), "Asia/Tokyo")
+    with pytest.raises(UserError, match="Unknown timezone"):
+        await service.configure(
+            GUILD, channel_id=CHANNEL, weekday=2, time=dt.time(13), timezone="Mars/Olympus"
+        )
     await service.disable(GUILD)
     stored = await service.settings(GUILD)
     assert stored is not None and not stored.enabled and stored.channel_id == CHANNEL
@@ -52,26 +55,30 @@ def test_next_principle_rotates(roadmap: Roadmap) -> None:
 
 
 async def test_channel_reminder_rotates_without_repeats(
-    db: Database, service: ReminderService, roadmap: Roadmap
+    db: Database, service: ReminderService, roadmap: Roadmap, clock: FakeClock
 ) -> None:
-    assert await service.channel_reminder(GUILD, NOON) is None  # not set up
-    await service.configure(GUILD, channel_id=CHANNEL, weekday="wed", time="12:00")
+    clock.set(NOON)
+    assert await service.channel_reminder(GUILD) is None  # not set up
+    await service.configure(GUILD, channel_id=CHANNEL, weekday=2, time=dt.time(12))
     seen = []
     for week in range(12):
-        reminder = await service.channel_reminder(GUILD, NOON + week * WEEK)
+        clock.set(NOON + week * WEEK)
+        reminder = await service.channel_reminder(GUILD)
         assert reminder is not None and reminder.channel_id == CHANNEL
         seen.append(reminder.principle.number)
     assert all(a != b for a, b in itertools.pairwise(seen))
     assert set(seen) == {p.number for p in roadmap.principles}
 
 
-async def test_week_in_numbers(db: Database, service: ReminderService) -> None:
-    await service.configure(GUILD, channel_id=CHANNEL, weekday="wed", time="12:00")
-    checkins = CheckinService(db)
-    await checkins.configure(GUILD, channel_id=9, weekday=0, time="09:00", timezone="UTC")
-    await checkins.open_cycle(GUILD, NOON - 2 * DAY)
+async def test_week_in_numbers(db: Database, service: ReminderService, clock: FakeClock) -> None:
+    await service.configure(GUILD, channel_id=CHANNEL, weekday=2, time=dt.time(12))
+    checkins = CheckinService(db, clock)
+    await checkins.configure(GUILD, channel_id=9, schedule=WeeklyTime(0, dt.time(9), "UTC"))
+    clock.set(NOON - 2 * DAY)
+    await checkins.open_cycle(GUILD)
     for user_id in (1, 2):
-        await checkins.submit_answer(GUILD, user_id, None, Answers(hours="1"), NOON - DAY)
+        clock.set(NOON - DAY)
+        await checkins.submit_answer(GUILD, user_id, None, Answers(hours="1"))
     async with db.write.begin() as s:
         await s.execute(
             insert(Completion),
@@ -82,38 +89,39 @@ async def test_week_in_numbers(db: Database, service: ReminderService) -> None:
                 {"guild_id": 1, "user_id": 4, "item_id": "a", "completed_at": NOON - DAY},
             ],
         )
-    reminder = await service.channel_reminder(GUILD, NOON)
+    clock.set(NOON)
+    reminder = await service.channel_reminder(GUILD)
     assert reminder is not None
     assert reminder.week.milestones_completed == 2
     assert reminder.week.active_members == 3
     assert reminder.week.checkin_answers == 2
 
 
-async def test_subscribe_defaults_and_status(db: Database, service: ReminderService) -> None:
-    status = await service.subscribe(GUILD, 5, now=NOON)
-    assert (status.subscribed, status.weekday, status.time, status.timezone) == (
-        True,
-        0,
-        "09:00",
-        "UTC",
-    )
+async def test_subscribe_defaults_and_status(
+    db: Database, service: ReminderService, clock: FakeClock
+) -> None:
+    clock.set(NOON)
+    status = await service.subscribe(GUILD, 5)
+    assert status.subscribed and status.schedule == WeeklyTime(0, dt.time(9), "UTC")
     assert status.next_at == dt.datetime(2024, 3, 11, 9, 0, tzinfo=UTC)
-    status = await service.subscribe(GUILD, 5, weekday="friday", time="18:30", now=NOON)
+    clock.set(NOON)
+    status = await service.subscribe(GUILD, 5, weekday=4, time=dt.time(18, 30))
     assert status.next_at == dt.datetime(2024, 3, 8, 18, 30, tzinfo=UTC)
-    status = await service.subscribe(GUILD, 5, now=NOON)  # keeps the chosen day and time
-    assert (status.weekday, status.time) == (4, "18:30")
-    with pytest.raises(UserError):
-        await service.subscribe(GUILD, 5, weekday="someday")
+    clock.set(NOON)
+    status = await service.subscribe(GUILD, 5)  # keeps the chosen day and time
+    assert (status.schedule.weekday, status.schedule.hhmm) == (4, "18:30")
     assert await service.unsubscribe(GUILD, 5)
     assert not await service.unsubscribe(GUILD, 5)
-    status = await service.status(GUILD, 5, NOON)
+    clock.set(NOON)
+    status = await service.status(GUILD, 5)
     assert not status.subscribed and status.next_at is None
 
 
 async def test_member_reminder_lists_next_checklist_items(
-    db: Database, service: ReminderService, roadmap: Roadmap
+    db: Database, service: ReminderService, roadmap: Roadmap, clock: FakeClock
 ) -> None:
-    await service.subscribe(GUILD, 5, now=NOON)
+    clock.set(NOON)
+    await service.subscribe(GUILD, 5)
     level_one = roadmap.checklist(1)
     async with db.write.begin() as s:
         await s.execute(
@@ -123,7 +131,8 @@ async def test_member_reminder_lists_next_checklist_items(
                 for item in level_one[:-1]
             ],
         )
-    reminder = await service.member_reminder(GUILD, 5, NOON)
+    clock.set(NOON)
+    reminder = await service.member_reminder(GUILD, 5)
     assert reminder is not None
     assert reminder.level == 1 and reminder.level_title == roadmap.level_title(1)
     assert [item.id for item in reminder.items] == [level_one[-1].id]
@@ -133,52 +142,62 @@ async def test_member_reminder_lists_next_checklist_items(
             insert(Completion),
             [{"guild_id": GUILD, "user_id": 5, "item_id": level_one[-1].id, "completed_at": NOON}],
         )
-    reminder = await service.member_reminder(GUILD, 5, NOON)
+    clock.set(NOON)
+    reminder = await service.member_reminder(GUILD, 5)
     assert reminder is not None and reminder.level == 2
     assert [item.id for item in reminder.items] == [item.id for item in roadmap.checklist(2)[:3]]
-    assert await service.member_reminder(GUILD, 6, NOON) is None  # not subscribed
+    clock.set(NOON)
+    assert await service.member_reminder(GUILD, 6) is None  # not subscribed
 
 
 async def test_dm_failure_is_told_once_and_stops_dms(
-    db: Database, service: ReminderService, roadmap: Roadmap
+    db: Database, service: ReminderService, roadmap: Roadmap, clock: FakeClock
 ) -> None:
-    await service.subscribe(GUILD, 5, now=NOON)
+    clock.set(NOON)
+    await service.subscribe(GUILD, 5)
     assert not await service.take_dm_failure_notice(GUILD, 5)
-    await service.record_dm_failure(GUILD, 5, NOON)
-    assert await service.member_reminder(GUILD, 5, NOON) is None
-    assert (await service.status(GUILD, 5, NOON)).dm_failed
+    clock.set(NOON)
+    await service.record_dm_failure(GUILD, 5)
+    clock.set(NOON)
+    assert await service.member_reminder(GUILD, 5) is None
+    clock.set(NOON)
+    assert (await service.status(GUILD, 5)).dm_failed
     assert await service.take_dm_failure_notice(GUILD, 5)
     assert not await service.take_dm_failure_notice(GUILD, 5)
     # Subscribing again clears the failure: DMs are tried again.
-    status = await service.subscribe(GUILD, 5, now=NOON)
+    clock.set(NOON)
+    status = await service.subscribe(GUILD, 5)
     assert not status.dm_failed and status.next_at is not None
-    assert await service.member_reminder(GUILD, 5, NOON) is not None
+    clock.set(NOON)
+    assert await service.member_reminder(GUILD, 5) is not None
 
 
 async def test_scheduled_dms_and_channel_post(
-    db: Database, service: ReminderService, roadmap: Roadmap
+    db: Database, service: ReminderService, roadmap: Roadmap, clock: FakeClock
 ) -> None:
     monday = dt.datetime(2024, 3, 11, 9, 0, tzinfo=UTC)
-    await service.configure(GUILD, channel_id=CHANNEL, weekday="mon", time="10:00")
-    await service.subscribe(GUILD, 5, now=NOON)  # Monday 09:00 UTC
-    await service.subscribe(GUILD, 6, now=NOON)
+    await service.configure(GUILD, channel_id=CHANNEL, weekday=0, time=dt.time(10))
+    clock.set(NOON)
+    await service.subscribe(GUILD, 5)  # Monday 09:00 UTC
+    clock.set(NOON)
+    await service.subscribe(GUILD, 6)
     async with db.write.begin() as s:
         await s.execute(
             insert(Completion),
             [{"guild_id": GUILD, "user_id": 9, "item_id": "x", "completed_at": NOON}],
         )
     publisher = FakePublisher(closed_dms={6})
-    clock = FakeClock(monday)
-    scheduler = Scheduler(db, publisher, roadmap, clock=clock)
+    clock.set(monday)
+    scheduler = scheduler_with_jobs(db, roadmap, clock, publisher)
     results = await scheduler.run_due(monday)
     assert sorted((r.kind, r.status) for r in results) == [
-        (KIND_MEMBER_REMINDER, "done"),
-        (KIND_MEMBER_REMINDER, "done"),
+        (DM_JOB, "done"),
+        (DM_JOB, "done"),
     ]
     assert [user_id for _, user_id, _ in publisher.dms] == [5]
     # The channel post an hour later tells member 6, once, that their DMs are closed.
     results = await scheduler.run_due(clock.advance(dt.timedelta(hours=1)))
-    assert [(r.kind, r.status) for r in results if r.status == "done"] == [(KIND_REMINDER, "done")]
+    assert [(r.kind, r.status) for r in results if r.status == "done"] == [(POST_JOB, "done")]
     (_, channel_id, post) = publisher.reminders[0]
     assert channel_id == CHANNEL and post.dm_failed_user_ids == (6,)
     assert not await service.take_dm_failure_notice(GUILD, 6)
@@ -195,18 +214,20 @@ async def test_scheduled_dms_and_channel_post(
 
 
 async def test_member_reminder_uses_member_timezone(
-    db: Database, service: ReminderService, roadmap: Roadmap
+    db: Database, service: ReminderService, roadmap: Roadmap, clock: FakeClock
 ) -> None:
-    await service.subscribe(GUILD, 5, weekday="mon", time="09:00", now=NOON)
+    clock.set(NOON)
+    await service.subscribe(GUILD, 5, weekday=0, time=dt.time(9))
     from sqlalchemy import update
 
     from bot.db.models import Member
 
     async with db.write.begin() as s:
         await s.execute(update(Member).where(Member.user_id == 5).values(timezone="Asia/Tokyo"))
-    status = await service.status(GUILD, 5, NOON)
-    assert status.timezone == "Asia/Tokyo"
+    clock.set(NOON)
+    status = await service.status(GUILD, 5)
+    assert status.schedule.timezone == "Asia/Tokyo"
     assert status.next_at == dt.datetime(2024, 3, 11, 0, 0, tzinfo=UTC)  # 09:00 JST
-    scheduler = Scheduler(db, FakePublisher(), roadmap, clock=FakeClock(NOON))
+    scheduler = scheduler_with_jobs(db, roadmap, clock, FakePublisher())
     upcoming = await scheduler.upcoming((GUILD, 5))
-    assert [(r.kind, r.due_at) for r in upcoming] == [(KIND_MEMBER_REMINDER, status.next_at)]
+    assert [(r.kind, r.due_at) for r in upcoming] == [(DM_JOB, status.next_at)]

@@ -1,10 +1,9 @@
-"""Time helpers and the scheduler: DST, input parsing, once-only runs, catch-up, failures."""
+"""The scheduler with the check-in and reminder jobs: once-only runs, catch-up, failures."""
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import time
 
 import pytest
 from sqlalchemy import func, select
@@ -13,23 +12,11 @@ from bot.db import Database
 from bot.db.models import CheckinCycle, GuildSettings, JobRun
 from bot.errors import UserError
 from bot.roadmap import Roadmap
-from bot.scheduling import (
-    KIND_CLOSE,
-    KIND_NUDGE,
-    KIND_OPEN,
-    FakeClock,
-    Scheduler,
-    format_when,
-    next_weekly,
-    parse_hhmm,
-    parse_weekday,
-    previous_weekly,
-    timezone_choices,
-    validate_timezone,
-)
-from bot.services.checkins import Answers, CheckinService
+from bot.scheduler import Scheduler
+from bot.services.checkins import CLOSE_JOB, NUDGE_JOB, OPEN_JOB, Answers, CheckinService
 from bot.services.reminders import ReminderService
-from tests.fakes import FakePublisher, forbidden
+from bot.weekly import WeeklyTime
+from tests.fakes import FakeClock, FakePublisher, forbidden, scheduler_with_jobs
 
 UTC = dt.UTC
 GUILD = 111
@@ -43,94 +30,6 @@ def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> dt.d
     return dt.datetime(year, month, day, hour, minute, tzinfo=UTC)
 
 
-# --- weekly times across DST ----------------------------------------------------------------
-
-
-def test_berlin_0230_across_spring_forward() -> None:
-    # Sundays 02:30 Europe/Berlin; on 31 March 2024 02:00-03:00 does not exist.
-    before = next_weekly(utc(2024, 3, 20, 12, 0), 6, "02:30", "Europe/Berlin")
-    gap = next_weekly(before, 6, "02:30", "Europe/Berlin")
-    after = next_weekly(gap, 6, "02:30", "Europe/Berlin")
-    assert before == utc(2024, 3, 24, 1, 30)  # 02:30 CET
-    assert gap == utc(2024, 3, 31, 1, 30)  # moved forward by the gap: 03:30 CEST
-    assert after == utc(2024, 4, 7, 0, 30)  # 02:30 CEST
-    assert previous_weekly(utc(2024, 4, 1), 6, "02:30", "Europe/Berlin") == gap
-
-
-def test_berlin_ambiguous_time_takes_first_occurrence() -> None:
-    # 27 October 2024: 02:30 happens twice in Berlin; the first is 00:30 UTC (CEST).
-    assert next_weekly(utc(2024, 10, 26), 6, "02:30", "Europe/Berlin") == utc(2024, 10, 27, 0, 30)
-
-
-def test_new_york_0900_across_november_change() -> None:
-    first = next_weekly(utc(2024, 10, 25), 0, "09:00", "America/New_York")
-    second = next_weekly(first, 0, "09:00", "America/New_York")
-    assert first == utc(2024, 10, 28, 13, 0)  # EDT, UTC-4
-    assert second == utc(2024, 11, 4, 14, 0)  # EST, UTC-5
-    # The ambiguous 01:30 of 3 November 2024 (a Sunday) is its first, EDT, occurrence.
-    assert next_weekly(utc(2024, 11, 2), 6, "01:30", "America/New_York") == utc(2024, 11, 3, 5, 30)
-
-
-def test_next_is_strictly_after_previous_is_inclusive() -> None:
-    assert previous_weekly(DUE, 0, "18:00", "Europe/Berlin") == DUE
-    assert next_weekly(DUE, 0, "18:00", "Europe/Berlin") == DUE + dt.timedelta(weeks=1)
-    assert next_weekly(DUE - dt.timedelta(seconds=1), 0, "18:00", "Europe/Berlin") == DUE
-    assert previous_weekly(DUE - dt.timedelta(seconds=1), 0, "18:00", "Europe/Berlin") == (
-        DUE - dt.timedelta(weeks=1)
-    )
-    with pytest.raises(ValueError):
-        next_weekly(dt.datetime(2024, 3, 4), 0, "18:00", "UTC")  # noqa: DTZ001
-
-
-def test_format_when_uses_the_timezone() -> None:
-    assert format_when(DUE, "Europe/Berlin") == "Mon 4 Mar 2024 18:00 (Europe/Berlin)"
-
-
-# --- admin input ------------------------------------------------------------------------------
-
-
-def test_parse_hhmm() -> None:
-    assert parse_hhmm("18:30") == "18:30"
-    assert parse_hhmm(" 9:05 ") == "09:05"
-    for bad in ("24:00", "18:60", "6pm", "", "18"):
-        with pytest.raises(UserError, match=r"HH:MM, for example 18:30"):
-            parse_hhmm(bad)
-
-
-def test_parse_weekday() -> None:
-    assert parse_weekday("monday") == 0
-    assert parse_weekday("Mon") == 0
-    assert parse_weekday("0") == 0
-    assert parse_weekday("sun") == 6
-    assert parse_weekday(3) == 3
-    for bad in ("7", "funday", "m"):
-        with pytest.raises(UserError, match="0 \\(Monday\\) to 6 \\(Sunday\\)"):
-            parse_weekday(bad)
-
-
-def test_validate_timezone() -> None:
-    assert validate_timezone("Europe/Berlin") == "Europe/Berlin"
-    assert validate_timezone("europe/berlin") == "Europe/Berlin"
-    with pytest.raises(UserError) as info:
-        validate_timezone("Mars/Olympus")
-    assert info.value.message == (
-        "Unknown timezone 'Mars/Olympus': pick one from the list, e.g. Europe/Berlin"
-    )
-
-
-def test_timezone_choices() -> None:
-    assert "Europe/Berlin" in timezone_choices("berl")
-    assert timezone_choices("new_york")[0] == "America/New_York"
-    assert "America/New_York" in timezone_choices("new york")
-    assert len(timezone_choices("")) == 25
-    assert len(timezone_choices("a", limit=100)) == 25
-    assert timezone_choices("zzzz-none") == []
-    started = time.perf_counter()
-    for _ in range(200):
-        timezone_choices("america")
-    assert time.perf_counter() - started < 0.5
-
-
 # --- the scheduler ------------------------------------------------------------------------
 
 
@@ -138,9 +37,7 @@ async def configure(db: Database, guild_id: int = GUILD, open_hours: int = 48) -
     await CheckinService(db).configure(
         guild_id,
         channel_id=CHANNEL + guild_id,
-        weekday="monday",
-        time="18:00",
-        timezone="Europe/Berlin",
+        schedule=WeeklyTime(0, dt.time(18), "Europe/Berlin"),
         open_hours=open_hours,
     )
 
@@ -149,7 +46,7 @@ def make(
     db: Database, roadmap: Roadmap, clock: FakeClock, publisher: FakePublisher | None = None
 ) -> tuple[Scheduler, FakePublisher]:
     publisher = publisher or FakePublisher()
-    return Scheduler(db, publisher, roadmap, clock=clock), publisher
+    return scheduler_with_jobs(db, roadmap, clock, publisher), publisher
 
 
 async def test_open_runs_once_at_its_due_time(db: Database, roadmap: Roadmap) -> None:
@@ -158,21 +55,21 @@ async def test_open_runs_once_at_its_due_time(db: Database, roadmap: Roadmap) ->
     scheduler, publisher = make(db, roadmap, clock)
     assert await scheduler.run_due(clock.now()) == []
     results = await scheduler.run_due(clock.advance(dt.timedelta(minutes=1)))
-    assert [(r.kind, r.status) for r in results] == [(KIND_OPEN, "done")]
+    assert [(r.kind, r.status) for r in results] == [(OPEN_JOB, "done")]
     assert len(publisher.prompts) == 1
     guild_id, channel_id, cycle = publisher.prompts[0]
     assert (guild_id, channel_id) == (GUILD, CHANNEL + GUILD)
     assert (cycle.opens_at, cycle.closes_at) == (DUE, DUE + dt.timedelta(hours=48))
-    stored = await CheckinService(db).cycle(cycle.id)
+    stored = await CheckinService(db, clock).cycle(cycle.id)
     assert stored is not None and stored.message_id == publisher.next_message_id
     # Later in the window: already claimed.
     results = await scheduler.run_due(clock.advance(dt.timedelta(hours=1)))
-    assert [(r.kind, r.status) for r in results] == [(KIND_OPEN, "skipped")]
+    assert [(r.kind, r.status) for r in results] == [(OPEN_JOB, "skipped")]
     assert len(publisher.prompts) == 1
 
 
 async def test_two_schedulers_on_one_database_post_once(
-    db: Database, db_url: str, roadmap: Roadmap
+    db: Database, db_url: str, roadmap: Roadmap, clock: FakeClock
 ) -> None:
     await configure(db)
     other_db = Database(db_url)
@@ -224,14 +121,15 @@ async def test_overdue_close_always_runs_and_posts_summary(db: Database, roadmap
     scheduler, publisher = make(db, roadmap, clock)
     await scheduler.run_due(DUE)
     cycle = publisher.prompts[0][2]
-    await CheckinService(db).submit_answer(
-        GUILD, 7, "Ada", Answers(learned="dbt", hours="3"), DUE + dt.timedelta(hours=1)
+    clock.set(DUE + dt.timedelta(hours=1))
+    await CheckinService(db, clock).submit_answer(
+        GUILD, 7, "Ada", Answers(learned="dbt", hours="3")
     )
     # Down for four days: the close is late but runs once; the next open is not due yet.
     clock.set(DUE + dt.timedelta(days=4))
     restarted, restarted_pub = make(db, roadmap, clock)
     results = await restarted.catch_up()
-    assert [(r.kind, r.status) for r in results] == [(KIND_CLOSE, "done")]
+    assert [(r.kind, r.status) for r in results] == [(CLOSE_JOB, "done")]
     assert len(restarted_pub.summaries) == 1
     summary = restarted_pub.summaries[0][2]
     assert summary.cycle.id == cycle.id and summary.answered == 1
@@ -245,7 +143,7 @@ async def test_close_then_next_week_open_in_order(db: Database, roadmap: Roadmap
     scheduler, publisher = make(db, roadmap, clock)
     await scheduler.run_due(DUE)
     results = await scheduler.run_due(clock.advance(dt.timedelta(weeks=1)))
-    assert [(r.kind, r.status) for r in results] == [(KIND_CLOSE, "done"), (KIND_OPEN, "done")]
+    assert [(r.kind, r.status) for r in results] == [(CLOSE_JOB, "done"), (OPEN_JOB, "done")]
     assert len(publisher.summaries) == 1 and len(publisher.prompts) == 2
 
 
@@ -255,14 +153,15 @@ async def test_check_in_now_closes_before_the_scheduled_open(
     await configure(db)
     clock = FakeClock(DUE - dt.timedelta(hours=3))
     scheduler, publisher = make(db, roadmap, clock)
-    manual = await scheduler.open_now(GUILD)
+    manual = await scheduler.run_now(OPEN_JOB, GUILD)
     assert manual.opens_at == clock.now()
     with pytest.raises(UserError, match="already open; it closes"):
-        await scheduler.open_now(GUILD)
+        await scheduler.run_now(OPEN_JOB, GUILD)
     await scheduler.run_due(clock.set(DUE))
     assert [summary.cycle.id for _, _, summary in publisher.summaries] == [manual.id]
     assert len(publisher.prompts) == 2
-    current = await CheckinService(db).open_cycle_for(GUILD, DUE)
+    clock.set(DUE)
+    current = await CheckinService(db, clock).open_cycle_for(GUILD)
     assert current is not None and current.opens_at == DUE
 
 
@@ -299,28 +198,30 @@ async def test_unexpected_error_is_recorded_with_its_type(db: Database, roadmap:
 
 async def test_nudges_go_to_the_right_members(db: Database, roadmap: Roadmap) -> None:
     await configure(db)
-    checkins = CheckinService(db)
-    reminders = ReminderService(db, roadmap)
     clock = FakeClock(DUE)
+    checkins = CheckinService(db, clock)
+    reminders = ReminderService(db, roadmap, clock)
     scheduler, publisher = make(db, roadmap, clock)
     await scheduler.run_due(DUE)
     # Members 1-5 answer the first week; 6 never answers.
     for user_id in range(1, 7):
-        await reminders.subscribe(GUILD, user_id, display_name=f"m{user_id}", now=DUE)
+        clock.set(DUE)
+        await reminders.subscribe(GUILD, user_id, display_name=f"m{user_id}")
     for user_id in range(1, 6):
-        await checkins.submit_answer(GUILD, user_id, None, Answers(hours="1"), clock.now())
+        await checkins.submit_answer(GUILD, user_id, None, Answers(hours="1"))
     await scheduler.run_due(clock.set(DUE + dt.timedelta(hours=48)))
     # Second week: 1 answers this week, 2 is away, 3 unsubscribed, 4 has closed DMs.
     week2 = DUE + dt.timedelta(weeks=1)
     await scheduler.run_due(clock.set(week2))
-    await checkins.submit_answer(GUILD, 1, None, Answers(hours="2"), week2)
-    await checkins.set_away(GUILD, 2, dt.date(2024, 3, 20), week2.date())
+    clock.set(week2)
+    await checkins.submit_answer(GUILD, 1, None, Answers(hours="2"))
+    await checkins.set_away(GUILD, 2, dt.date(2024, 3, 20))
     await reminders.unsubscribe(GUILD, 3)
     publisher.closed_dms.add(4)
     results = await scheduler.run_due(clock.set(week2 + dt.timedelta(hours=36)))
-    assert [(r.kind, r.status) for r in results if r.status != "skipped"] == [(KIND_NUDGE, "done")]
+    assert [(r.kind, r.status) for r in results if r.status != "skipped"] == [(NUDGE_JOB, "done")]
     assert [user_id for _, user_id, _ in publisher.nudges] == [5]
-    assert (await reminders.status(GUILD, 4, clock.now())).dm_failed
+    assert (await reminders.status(GUILD, 4)).dm_failed
     # Once only.
     later = await scheduler.run_due(clock.advance(dt.timedelta(hours=1)))
     assert all(r.status == "skipped" for r in later)
@@ -358,11 +259,11 @@ async def test_reschedule_does_not_fire_a_schedule_set_mid_window(
     clock = FakeClock(DUE + dt.timedelta(hours=1))
     scheduler, publisher = make(db, roadmap, clock)
     await configure(db)
-    await scheduler.reschedule_guild(GUILD)
+    await scheduler.reschedule(GUILD)
     assert [r.status for r in await scheduler.catch_up()] == ["skipped"]
     assert publisher.prompts == []
     upcoming = await scheduler.upcoming((GUILD, None))
-    assert [(r.kind, r.due_at) for r in upcoming] == [(KIND_OPEN, DUE + dt.timedelta(weeks=1))]
+    assert [(r.kind, r.due_at) for r in upcoming] == [(OPEN_JOB, DUE + dt.timedelta(weeks=1))]
 
 
 async def test_aps_scheduler_starts_and_stops(db: Database, roadmap: Roadmap) -> None:

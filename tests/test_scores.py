@@ -17,6 +17,8 @@ from bot.services.leaderboard import LeaderboardService, Period, period_start
 from bot.services.members import MemberService
 from bot.services.mydata import MyDataService
 from bot.services.progress import ProgressService
+from bot.weekly import WeeklyTime
+from tests.fakes import FakeClock
 
 GUILD, OTHER = 7, 8
 START = dt.datetime(2026, 2, 20, 9, 0, tzinfo=dt.UTC)  # a month end and a week start ahead
@@ -53,25 +55,27 @@ async def expected(
 async def board_of(
     board: LeaderboardService, period: Period, now: dt.datetime
 ) -> list[tuple[int, int]]:
-    first = await board.page(GUILD, period, 0, now=now)
+    first = await board.page(GUILD, period, 0, as_of=now)
     found = [(e.user_id, e.completed) for e in first.entries]
     for page in range(1, first.pages):
         found += [
             (e.user_id, e.completed)
-            for e in (await board.page(GUILD, period, page, now=now)).entries
+            for e in (await board.page(GUILD, period, page, as_of=now)).entries
         ]
     assert first.total == len(found)
     return found
 
 
 async def test_counters_match_a_recount_after_random_activity(
-    db: Database, roadmap: Roadmap
+    db: Database, roadmap: Roadmap, clock: FakeClock
 ) -> None:
-    progress = ProgressService(db, roadmap)
-    members = MemberService(db)
-    mydata = MyDataService(db)
-    board = LeaderboardService(db)
-    await CheckinService(db).configure(GUILD, channel_id=1, weekday=0, time="18:00", timezone=TZ)
+    progress = ProgressService(db, roadmap, clock)
+    members = MemberService(db, clock)
+    mydata = MyDataService(db, clock)
+    board = LeaderboardService(db, clock)
+    await CheckinService(db, clock).configure(
+        GUILD, channel_id=1, schedule=WeeklyTime(0, dt.time(18, 0), TZ)
+    )
     rng = random.Random(2026)
     items = [i.id for i in roadmap.items]
     now = START
@@ -81,13 +85,16 @@ async def test_counters_match_a_recount_after_random_activity(
         user = rng.choice(users)
         roll = rng.random()
         if roll < 0.70:
-            await progress.complete(GUILD, user, rng.choice(items), now=now)
+            progress.clock.set(now)
+            await progress.complete(GUILD, user, rng.choice(items))
             if step % 3 == 0:  # the same people progress in another server too
-                await progress.complete(OTHER, user, rng.choice(items), now=now)
+                progress.clock.set(now)
+                await progress.complete(OTHER, user, rng.choice(items))
         elif roll < 0.90:
             done = sorted(await progress.done_ids(GUILD, user))
             if done:
-                await progress.undo(GUILD, user, rng.choice(done), now=now)
+                progress.clock.set(now)
+                await progress.undo(GUILD, user, rng.choice(done))
         elif roll < 0.97:
             profile = await members.profile(GUILD, user)
             await members.update_profile(GUILD, user, hidden=not profile.hidden)
@@ -104,19 +111,25 @@ async def test_counters_match_a_recount_after_random_activity(
                 assert await board.rank(GUILD, user_id) == position
 
 
-async def test_a_new_timezone_recounts_this_week(db: Database, roadmap: Roadmap) -> None:
-    progress = ProgressService(db, roadmap)
-    board = LeaderboardService(db)
+async def test_a_new_timezone_recounts_this_week(
+    db: Database, roadmap: Roadmap, clock: FakeClock
+) -> None:
+    progress = ProgressService(db, roadmap, clock)
+    board = LeaderboardService(db, clock)
     async with db.write.begin() as s:
-        await save_settings(s, GUILD, {"timezone": "UTC"})
+        await save_settings(s, GUILD, {"timezone": "UTC"}, clock.now())
     monday = dt.datetime.now(dt.UTC)
     monday = (monday - dt.timedelta(days=monday.weekday())).replace(
         hour=2, minute=0, second=0, microsecond=0
     )
     # 02:00 UTC on Monday is still Sunday evening in New York: last week there.
-    await progress.complete(GUILD, 1, roadmap.items[0].id, now=monday)
-    await progress.complete(GUILD, 2, roadmap.items[0].id, now=monday + dt.timedelta(hours=6))
+    progress.clock.set(monday)
+    await progress.complete(GUILD, 1, roadmap.items[0].id)
+    progress.clock.set(monday + dt.timedelta(hours=6))
+    await progress.complete(GUILD, 2, roadmap.items[0].id)
     now = monday + dt.timedelta(hours=7)
-    assert [e.user_id for e in (await board.page(GUILD, Period.WEEK, now=now)).entries] == [1, 2]
-    await CheckinService(db).configure(GUILD, channel_id=1, weekday=0, time="18:00", timezone=TZ)
-    assert [e.user_id for e in (await board.page(GUILD, Period.WEEK, now=now)).entries] == [2]
+    assert [e.user_id for e in (await board.page(GUILD, Period.WEEK, as_of=now)).entries] == [1, 2]
+    await CheckinService(db, clock).configure(
+        GUILD, channel_id=1, schedule=WeeklyTime(0, dt.time(18, 0), TZ)
+    )
+    assert [e.user_id for e in (await board.page(GUILD, Period.WEEK, as_of=now)).entries] == [2]

@@ -22,6 +22,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from bot.defaults import CHECKIN_OPEN_HOURS, LEVEL_THRESHOLD
+
 
 def utcnow() -> dt.datetime:
     """Return the current time, aware, in UTC."""
@@ -75,14 +77,14 @@ class GuildSettings(Base):
 
     guild_id: Mapped[int] = mapped_column(Snowflake, primary_key=True, autoincrement=False)
     timezone: Mapped[str | None] = mapped_column(String(64))
-    level_threshold: Mapped[int] = mapped_column(Integer, default=100)
+    level_threshold: Mapped[int] = mapped_column(Integer, default=LEVEL_THRESHOLD)
     announce_channel_id: Mapped[int | None] = mapped_column(Snowflake)
 
     checkins_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
     checkin_channel_id: Mapped[int | None] = mapped_column(Snowflake)
     checkin_weekday: Mapped[int | None] = mapped_column(Integer)  # 0 = Monday
     checkin_time: Mapped[str | None] = mapped_column(String(5))  # HH:MM
-    checkin_open_hours: Mapped[int] = mapped_column(Integer, default=48)
+    checkin_open_hours: Mapped[int] = mapped_column(Integer, default=CHECKIN_OPEN_HOURS)
 
     reminders_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
     reminder_channel_id: Mapped[int | None] = mapped_column(Snowflake)

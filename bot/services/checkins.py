@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from sqlalchemy import exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.clock import Clock, SystemClock
 from bot.db import Database, upsert
 from bot.db.models import (
     AwayPeriod,
@@ -20,40 +21,52 @@ from bot.db.models import (
     LevelAnnouncement,
     Member,
 )
+from bot.defaults import CHECKIN_MAX_OPEN_HOURS, CHECKIN_OPEN_HOURS, HOURS_IN_WEEK, NUDGE_LEAD
 from bot.errors import UserError
-from bot.scheduling import (
-    format_when,
-    next_weekly,
-    parse_hhmm,
-    parse_weekday,
-    safe_timezone,
-    validate_timezone,
-)
 from bot.services import scores
 from bot.services.guilds import save_settings
 from bot.services.progress import touch_member
+from bot.weekly import WeeklyTime, format_when, local_today, safe_timezone
 
-DEFAULT_OPEN_HOURS = 48
-MAX_OPEN_HOURS = 168
 MAX_TEXT = 1000
-MAX_HOURS = 168.0
+
+OPEN_JOB = "checkin-open"
+CLOSE_JOB = "checkin-close"
+NUDGE_JOB = "checkin-nudge"
+"""The names of the check-in's scheduled jobs (their kinds register with the scheduler)."""
 NUDGE_LOOKBACK = 4
 TOP_STREAKS = 10
 MAX_LEVEL_UPS = 25
 MAX_AWAY_DAYS = 365
 
 
+NO_CHECKIN = (
+    "This server has no weekly check-in yet: an admin can set one up with `/config checkins`."
+)
+
+
 @dataclass(frozen=True)
 class CheckinSettings:
-    """A server's check-in schedule."""
+    """A server's check-in schedule; `timezone` is the server's."""
 
     guild_id: int
     enabled: bool
     channel_id: int | None
-    weekday: int | None
-    time: str | None
+    schedule: WeeklyTime | None
     timezone: str
     open_hours: int
+
+    @property
+    def active(self) -> WeeklyTime | None:
+        """The weekly schedule when check-ins are on and fully set up, else None."""
+        if not self.enabled or self.channel_id is None:
+            return None
+        return self.schedule
+
+    def next_open(self, now: dt.datetime) -> dt.datetime | None:
+        """When the next check-in opens, if one is scheduled."""
+        schedule = self.active
+        return None if schedule is None else schedule.next_after(now)
 
 
 @dataclass(frozen=True)
@@ -67,10 +80,12 @@ class CycleInfo:
     opens_at: dt.datetime
     closes_at: dt.datetime
     closed_at: dt.datetime | None
+    nudged_at: dt.datetime | None = None
 
-    def is_open(self, now: dt.datetime) -> bool:
-        """Tell whether answers are accepted at `now`."""
-        return self.closed_at is None and self.opens_at <= now < self.closes_at
+    @property
+    def nudge_at(self) -> dt.datetime:
+        """When its nudge is due: 12 h before the close, at most half the window."""
+        return self.closes_at - min(NUDGE_LEAD, (self.closes_at - self.opens_at) / 2)
 
 
 @dataclass(frozen=True)
@@ -169,12 +184,19 @@ def parse_hours(value: str | float | None) -> float:
         hours = float(value.strip().replace(",", ".")) if isinstance(value, str) else float(value)
     except ValueError:
         hours = math.nan
-    if not math.isfinite(hours) or not 0 <= hours <= MAX_HOURS:
+    if not math.isfinite(hours) or not 0 <= hours <= HOURS_IN_WEEK:
         shown = str(value)[:20]
         raise UserError(
             f"Hours must be a number from 0 to 168, for example 3 or 2.5 (you wrote `{shown}`)."
         )
     return round(hours, 2)
+
+
+def no_checkin_message(next_open: dt.datetime | None, timezone: str | None) -> str:
+    """What to tell a member who wants to answer while no check-in is open."""
+    if next_open is None:
+        return NO_CHECKIN
+    return f"No check-in is open right now. The next one opens {format_when(next_open, timezone)}."
 
 
 def _clip(text: str | None) -> str:
@@ -190,6 +212,7 @@ def _cycle_info(row: CheckinCycle) -> CycleInfo:
         opens_at=row.opens_at,
         closes_at=row.closes_at,
         closed_at=row.closed_at,
+        nudged_at=row.nudged_at,
     )
 
 
@@ -198,23 +221,14 @@ def _settings_info(row: GuildSettings) -> CheckinSettings:
         guild_id=row.guild_id,
         enabled=bool(row.checkins_enabled),
         channel_id=row.checkin_channel_id,
-        weekday=row.checkin_weekday,
-        time=row.checkin_time,
+        schedule=WeeklyTime.stored(row.checkin_weekday, row.checkin_time, row.timezone),
         timezone=safe_timezone(row.timezone),
-        open_hours=row.checkin_open_hours or DEFAULT_OPEN_HOURS,
+        open_hours=row.checkin_open_hours or CHECKIN_OPEN_HOURS,
     )
 
 
 def _next_open(settings: CheckinSettings | None, now: dt.datetime) -> dt.datetime | None:
-    if (
-        settings is None
-        or not settings.enabled
-        or settings.channel_id is None
-        or settings.weekday is None
-        or not settings.time
-    ):
-        return None
-    return next_weekly(now, settings.weekday, settings.time, settings.timezone)
+    return None if settings is None else settings.next_open(now)
 
 
 AwayDays = Sequence[tuple[dt.date, dt.date]]
@@ -254,8 +268,9 @@ def count_streak(
 class CheckinService:
     """Check-in rules; every method takes plain ids and values."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, clock: Clock | None = None) -> None:
         self.db = db
+        self.clock: Clock = clock or SystemClock()
 
     # -- settings --
 
@@ -264,39 +279,48 @@ class CheckinService:
         guild_id: int,
         *,
         channel_id: int,
-        weekday: int | str,
-        time: str,
-        timezone: str,
-        open_hours: int = DEFAULT_OPEN_HOURS,
+        schedule: WeeklyTime,
+        open_hours: int = CHECKIN_OPEN_HOURS,
     ) -> CheckinSettings:
-        """Set the weekly check-in schedule (the timezone is the server's timezone)."""
-        day = parse_weekday(weekday)
-        hhmm = parse_hhmm(time)
-        zone = validate_timezone(timezone)
-        if not 1 <= open_hours <= MAX_OPEN_HOURS:
-            raise UserError("open_hours must be from 1 to 168 (a week); the default is 48.")
+        """Set the weekly check-in schedule; its timezone becomes the server's timezone."""
+        if not 1 <= open_hours <= CHECKIN_MAX_OPEN_HOURS:
+            raise UserError(
+                f"open_hours must be from 1 to {CHECKIN_MAX_OPEN_HOURS} (a week); "
+                f"the default is {CHECKIN_OPEN_HOURS}."
+            )
+        zone = schedule.timezone
         values = {
             "checkins_enabled": True,
             "checkin_channel_id": channel_id,
-            "checkin_weekday": day,
-            "checkin_time": hhmm,
+            "checkin_weekday": schedule.weekday,
+            "checkin_time": schedule.hhmm,
             "timezone": zone,
             "checkin_open_hours": open_hours,
         }
+        now = self.clock.now()
         async with self.db.write.begin() as s:
             old_zone = await s.scalar(
                 select(GuildSettings.timezone).where(GuildSettings.guild_id == guild_id)
             )
-            await save_settings(s, guild_id, values)
+            await save_settings(s, guild_id, values, now)
             if zone != old_zone:
                 # Weeks and months start at local midnight: recount them in the new zone.
-                await s.run_sync(scores.rebuild_periods, guild_id, dt.datetime.now(dt.UTC))
-        return CheckinSettings(guild_id, True, channel_id, day, hhmm, zone, open_hours)
+                await s.run_sync(scores.rebuild_periods, guild_id, now)
+        return CheckinSettings(guild_id, True, channel_id, schedule, zone, open_hours)
 
     async def disable(self, guild_id: int) -> None:
         """Stop scheduled check-ins (an open cycle still closes on time)."""
         async with self.db.write.begin() as s:
-            await save_settings(s, guild_id, {"checkins_enabled": False})
+            await save_settings(s, guild_id, {"checkins_enabled": False}, self.clock.now())
+
+    async def scheduled(self, guild_id: int | None = None) -> list[CheckinSettings]:
+        """The servers (or this one) whose weekly check-ins are on."""
+        query = select(GuildSettings).where(GuildSettings.checkins_enabled.is_(True))
+        if guild_id is not None:
+            query = query.where(GuildSettings.guild_id == guild_id)
+        async with self.db.read() as s:
+            rows = await s.scalars(query)
+            return [info for row in rows if (info := _settings_info(row)).active is not None]
 
     async def settings(self, guild_id: int) -> CheckinSettings | None:
         """Return the server's check-in settings, if it has a settings row."""
@@ -307,13 +331,14 @@ class CheckinService:
     # -- cycles --
 
     async def open_cycle(
-        self, guild_id: int, now: dt.datetime, opens_at: dt.datetime | None = None
+        self, guild_id: int, opens_at: dt.datetime | None = None
     ) -> CycleInfo | None:
         """Open a cycle at `opens_at` (scheduled) or now (an admin's check-in now).
 
         Scheduled: returns None when the cycle already exists (another process opened it).
         Now: raises UserError when a cycle is open, saying when it closes.
         """
+        now = self.clock.now()
         async with self.db.write.begin() as s:
             row = await s.get(GuildSettings, guild_id)
             settings = None if row is None else _settings_info(row)
@@ -366,20 +391,19 @@ class CheckinService:
             row = await s.get(CheckinCycle, cycle_id)
             return None if row is None else _cycle_info(row)
 
-    async def unclosed_cycles(self, guild_id: int) -> list[CycleInfo]:
-        """Return the server's cycles not closed yet, oldest first."""
+    async def unclosed_cycles(self, guild_id: int | None = None) -> list[CycleInfo]:
+        """Return the cycles not closed yet (of every server, or one), oldest first."""
+        query = select(CheckinCycle).where(CheckinCycle.closed_at.is_(None))
+        if guild_id is not None:
+            query = query.where(CheckinCycle.guild_id == guild_id)
         async with self.db.read() as s:
-            rows = await s.scalars(
-                select(CheckinCycle)
-                .where(CheckinCycle.guild_id == guild_id, CheckinCycle.closed_at.is_(None))
-                .order_by(CheckinCycle.opens_at)
-            )
+            rows = await s.scalars(query.order_by(CheckinCycle.opens_at, CheckinCycle.id))
             return [_cycle_info(row) for row in rows]
 
-    async def open_cycle_for(self, guild_id: int, now: dt.datetime) -> CycleInfo | None:
-        """Return the cycle accepting answers at `now`, or None."""
+    async def open_cycle_for(self, guild_id: int) -> CycleInfo | None:
+        """Return the cycle accepting answers now, or None."""
         async with self.db.read() as s:
-            row = await self._open_row(s, guild_id, now)
+            row = await self._open_row(s, guild_id, self.clock.now())
             return None if row is None else _cycle_info(row)
 
     @staticmethod
@@ -404,10 +428,10 @@ class CheckinService:
         user_id: int,
         display_name: str | None,
         answers: Answers,
-        now: dt.datetime,
     ) -> AnswerResult:
         """Store a member's answer to the open cycle; a resubmission replaces it."""
         hours = parse_hours(answers.hours)
+        now = self.clock.now()
         async with self.db.write.begin() as s:
             row = await self._open_row(s, guild_id, now)
             if row is None:
@@ -418,7 +442,7 @@ class CheckinService:
                     CheckinAnswer.cycle_id == cycle.id, CheckinAnswer.user_id == user_id
                 )
             )
-            await s.run_sync(touch_member, guild_id, user_id, display_name)
+            await s.run_sync(touch_member, guild_id, user_id, display_name, now)
             fields = {
                 "learned": _clip(answers.learned),
                 "built": _clip(answers.built),
@@ -440,12 +464,10 @@ class CheckinService:
             )
         return AnswerResult(cycle=cycle, replaced=previous is not None, hours=hours)
 
-    async def current_answer(
-        self, guild_id: int, user_id: int, now: dt.datetime
-    ) -> HistoryEntry | None:
+    async def current_answer(self, guild_id: int, user_id: int) -> HistoryEntry | None:
         """Return the member's answer to the open cycle (to pre-fill the form), if any."""
         async with self.db.read() as s:
-            row = await self._open_row(s, guild_id, now)
+            row = await self._open_row(s, guild_id, self.clock.now())
             if row is None:
                 return None
             entries = await self._history(s, guild_id, user_id, 1, 0, cycle_id=row.id)
@@ -455,18 +477,11 @@ class CheckinService:
         row = await s.get(GuildSettings, guild_id)
         settings = None if row is None else _settings_info(row)
         next_open = _next_open(settings, now)
-        if next_open is None or settings is None:
-            return (
-                "No check-in is open, and weekly check-ins are not set up in this server: "
-                "an admin must set them up with /config checkins."
-            )
-        return (
-            "No check-in is open right now. The next one opens "
-            f"{format_when(next_open, settings.timezone)}."
-        )
+        return no_checkin_message(next_open, None if settings is None else settings.timezone)
 
-    async def status(self, guild_id: int, now: dt.datetime) -> CheckinStatus:
+    async def status(self, guild_id: int) -> CheckinStatus:
         """Return the open cycle, how many answered, when it closes and the next opening."""
+        now = self.clock.now()
         async with self.db.read() as s:
             row = await s.get(GuildSettings, guild_id)
             settings = None if row is None else _settings_info(row)
@@ -544,8 +559,9 @@ class CheckinService:
 
     # -- streaks and away --
 
-    async def streak(self, guild_id: int, user_id: int, now: dt.datetime) -> int:
+    async def streak(self, guild_id: int, user_id: int) -> int:
         """Return the member's streak of consecutive answered cycles (away weeks kept)."""
+        now = self.clock.now()
         async with self.db.read() as s:
             cycles = await _cycle_rows(s, guild_id, None)
             answered = set(
@@ -569,10 +585,20 @@ class CheckinService:
         guild_id: int,
         user_id: int,
         until: dt.date,
-        today: dt.date,
         display_name: str | None = None,
     ) -> dt.date:
-        """Mark a member away until a date (no nudges; the streak is kept)."""
+        """Mark a member away until a date (no nudges; the streak is kept).
+
+        "Today" is the bot's clock in the member's timezone, as the nudges read it.
+        """
+        now = self.clock.now()
+        async with self.db.read() as s:
+            zone = await s.scalar(
+                select(Member.timezone).where(
+                    Member.guild_id == guild_id, Member.user_id == user_id
+                )
+            )
+        today = local_today(now, zone)
         if until <= today:
             example = today + dt.timedelta(days=14)
             raise UserError(
@@ -584,7 +610,7 @@ class CheckinService:
                 f"You can be away for at most a year: pick a date up to {latest.isoformat()}."
             )
         async with self.db.write.begin() as s:
-            await s.run_sync(touch_member, guild_id, user_id, display_name)
+            await s.run_sync(touch_member, guild_id, user_id, display_name, now)
             await s.execute(
                 update(Member)
                 .where(Member.guild_id == guild_id, Member.user_id == user_id)
@@ -602,13 +628,14 @@ class CheckinService:
 
     # -- nudges --
 
-    async def nudge_targets(self, cycle_id: int, now: dt.datetime) -> tuple[int, ...]:
+    async def nudge_targets(self, cycle_id: int) -> tuple[int, ...]:
         """Mark the cycle nudged (once) and return whom to nudge.
 
         Members who answered one of the four cycles before this one, have not answered this
         one, are not away, subscribed to reminders and have no DM failure on record.
         A second call returns nothing.
         """
+        now = self.clock.now()
         async with self.db.write.begin() as s:
             cycle = await s.get(CheckinCycle, cycle_id)
             if cycle is None or cycle.closed_at is not None:
@@ -656,8 +683,9 @@ class CheckinService:
 
     # -- closing --
 
-    async def close_cycle(self, cycle_id: int, now: dt.datetime) -> CycleSummary | None:
+    async def close_cycle(self, cycle_id: int) -> CycleSummary | None:
         """Close a cycle once and return its summary; None if it was already closed."""
+        now = self.clock.now()
         async with self.db.write.begin() as s:
             result = await s.execute(
                 update(CheckinCycle)
@@ -666,10 +694,11 @@ class CheckinService:
             )
             if _rowcount(result) == 0:
                 return None
-        return await self.summary(cycle_id, now)
+        return await self.summary(cycle_id)
 
-    async def summary(self, cycle_id: int, now: dt.datetime) -> CycleSummary | None:
+    async def summary(self, cycle_id: int) -> CycleSummary | None:
         """Summarise a cycle: participation, top streaks, hours, milestones, level-ups."""
+        now = self.clock.now()
         async with self.db.read() as s:
             row = await s.get(CheckinCycle, cycle_id)
             if row is None:

@@ -10,11 +10,11 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
+from bot.clock import Clock, SystemClock
 from bot.db import Database, upsert
-from bot.db.models import AuditEntry, GuildSettings, LevelRole, utcnow
+from bot.db.models import AuditEntry, GuildSettings, LevelRole
+from bot.defaults import LEVEL_THRESHOLD, TIMEZONE
 from bot.errors import UserError
-
-DEFAULT_THRESHOLD = 100
 
 
 @dataclass(frozen=True)
@@ -63,15 +63,14 @@ def guild_basics(s: Session, guild_id: int) -> tuple[ZoneInfo, int]:
         )
     ).one_or_none()
     if row is None:
-        return ZoneInfo("UTC"), DEFAULT_THRESHOLD
-    return ZoneInfo(row.timezone or "UTC"), row.level_threshold
+        return ZoneInfo(TIMEZONE), LEVEL_THRESHOLD
+    return ZoneInfo(row.timezone or TIMEZONE), row.level_threshold
 
 
 async def save_settings(
-    s: AsyncSession, guild_id: int, values: dict[str, object], now: dt.datetime | None = None
+    s: AsyncSession, guild_id: int, values: dict[str, object], now: dt.datetime
 ) -> None:
     """Create or update the server's settings row with `values`."""
-    now = now or utcnow()
     await s.execute(
         upsert(s, GuildSettings)
         .values(guild_id=guild_id, updated_at=now, **values)
@@ -82,16 +81,17 @@ async def save_settings(
 class GuildService:
     """Reads and changes one server's settings."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, clock: Clock | None = None) -> None:
         self.db = db
+        self.clock: Clock = clock or SystemClock()
 
     async def _set(self, guild_id: int, **values: object) -> None:
         async with self.db.write.begin() as s:
-            await save_settings(s, guild_id, values)
+            await save_settings(s, guild_id, values, self.clock.now())
 
-    async def record_error(self, guild_id: int, text: str, now: dt.datetime | None = None) -> None:
+    async def record_error(self, guild_id: int, text: str) -> None:
         """Remember the last problem of a server, for admins to see in `/config show`."""
-        now = now or utcnow()
+        now = self.clock.now()
         async with self.db.write.begin() as s:
             await save_settings(s, guild_id, {"last_error": text[:500], "last_error_at": now}, now)
 
@@ -165,7 +165,7 @@ class GuildService:
             await s.execute(
                 update(LevelRole)
                 .where(LevelRole.guild_id == guild_id, LevelRole.level == level)
-                .values(last_error=error, last_error_at=utcnow() if error else None)
+                .values(last_error=error, last_error_at=self.clock.now() if error else None)
             )
 
     async def config(self, guild_id: int, *, audit_limit: int = 10) -> GuildConfig:
@@ -184,7 +184,7 @@ class GuildService:
         return GuildConfig(
             guild_id=guild_id,
             timezone=settings.timezone if settings else None,
-            level_threshold=settings.level_threshold if settings else DEFAULT_THRESHOLD,
+            level_threshold=settings.level_threshold if settings else LEVEL_THRESHOLD,
             announce_channel_id=settings.announce_channel_id if settings else None,
             level_roles=tuple(roles.values()),
             recent_audit=tuple(

@@ -12,8 +12,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import false, func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.clock import Clock, SystemClock
 from bot.db import Database
-from bot.db.models import Member, PeriodScore, PeriodTotal, ScoreBucket, utcnow
+from bot.db.models import Member, PeriodScore, PeriodTotal, ScoreBucket
 from bot.services.guilds import guild_basics
 from bot.services.scores import period_bounds
 from bot.services.scores import period_start as local_period_start
@@ -67,14 +68,18 @@ def _pages(total: int, page: int) -> tuple[int, int]:
 class LeaderboardService:
     """Builds leaderboard pages and ranks; every query walks an index in ranking order."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, clock: Clock | None = None) -> None:
         self.db = db
+        self.clock: Clock = clock or SystemClock()
 
     async def page(
-        self, guild_id: int, period: Period, page: int = 0, *, now: dt.datetime | None = None
+        self, guild_id: int, period: Period, page: int = 0, *, as_of: dt.datetime | None = None
     ) -> Page:
-        """One page of the ranking; ties go to who got there first."""
-        now = now or utcnow()
+        """One page of the ranking; ties go to who got there first.
+
+        `as_of` keeps the week or month of a board that is paged through (default: now).
+        """
+        now = as_of or self.clock.now()
         async with self.db.read() as s:
             if period is Period.ALL:
                 return await self._all_time_page(s, guild_id, page)

@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass
 
 from sqlalchemy import update
 
+from bot.clock import Clock, SystemClock
 from bot.db import Database
 from bot.db.models import Member
 from bot.errors import UserError
 from bot.roadmap import Phase, Roadmap
-from bot.scheduling import validate_timezone
 from bot.services import scores
 from bot.services.progress import touch_member
-
-DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+from bot.weekly import canonical_timezone, local_today
 
 
 @dataclass(frozen=True)
@@ -41,26 +39,23 @@ class Pace:
     verdict: str  # "ahead", "on track" or "behind"
 
 
-def parse_day(text: str) -> dt.date:
-    """Parse a YYYY-MM-DD date or explain the format."""
-    try:
-        if not DATE.match(text.strip()):
-            raise ValueError(text)
-        return dt.date.fromisoformat(text.strip())
-    except ValueError:
-        raise UserError(
-            f"`{text[:40]}` is not a date: write it as YYYY-MM-DD, for example 2026-01-15."
-        ) from None
-
-
-def parse_date(text: str, *, today: dt.date) -> dt.date:
-    """Parse a YYYY-MM-DD start date that is not in the future."""
-    value = parse_day(text)
+def check_start_date(value: dt.date, today: dt.date) -> dt.date:
+    """A journey start date is not in the future, nor before 1970."""
     if value > today:
         raise UserError("Your journey start date cannot be in the future.")
     if value.year < 1970:
         raise UserError("That start date is too far back: use the day you began this journey.")
     return value
+
+
+def check_timezone(name: str) -> str:
+    """A timezone must be a known IANA name."""
+    canonical = canonical_timezone(name)
+    if canonical is None:
+        raise UserError(
+            f"Unknown timezone '{name[:64]}': pick one from the list, e.g. Europe/Berlin"
+        )
+    return canonical
 
 
 def months_between(start: dt.date, today: dt.date) -> int:
@@ -87,8 +82,13 @@ def pace(roadmap: Roadmap, started_on: dt.date, today: dt.date, level: int) -> P
 class MemberService:
     """Reads and changes a member's profile."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, clock: Clock | None = None) -> None:
         self.db = db
+        self.clock: Clock = clock or SystemClock()
+
+    def today(self, timezone: str | None) -> dt.date:
+        """Today on the bot's clock in a member's timezone (UTC when unset)."""
+        return local_today(self.clock.now(), timezone)
 
     async def profile(self, guild_id: int, user_id: int) -> Profile:
         """The member's profile (defaults when they never set one)."""
@@ -115,18 +115,22 @@ class MemberService:
         timezone: str | None = None,
         hidden: bool | None = None,
     ) -> Profile:
-        """Change the given fields and return the new profile."""
+        """Change the given fields and return the new profile.
+
+        The start date is checked against today in the member's (new) timezone.
+        """
         values: dict[str, object] = {}
-        if started_on is not None:
-            values["started_on"] = started_on
         if timezone is not None:
-            values["timezone"] = validate_timezone(timezone)
+            values["timezone"] = check_timezone(timezone)
         if hidden is not None:
             values["hidden"] = hidden
         async with self.db.write.begin() as s:
-            await s.run_sync(touch_member, guild_id, user_id, display_name)
+            await s.run_sync(touch_member, guild_id, user_id, display_name, self.clock.now())
             member = await s.get(Member, (guild_id, user_id))
             assert member is not None
+            if started_on is not None:
+                zone = values.get("timezone", member.timezone)
+                values["started_on"] = check_start_date(started_on, self.today(str(zone or "")))
             if hidden is not None and hidden != member.hidden:
                 await s.run_sync(
                     scores.set_hidden, guild_id, user_id, hidden, member.completed_count
@@ -142,4 +146,4 @@ class MemberService:
     async def touch(self, guild_id: int, user_id: int, display_name: str | None) -> None:
         """Remember a member's display name."""
         async with self.db.write.begin() as s:
-            await s.run_sync(touch_member, guild_id, user_id, display_name)
+            await s.run_sync(touch_member, guild_id, user_id, display_name, self.clock.now())

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import delete, select
 
+from bot.clock import Clock, SystemClock
 from bot.db import Database
 from bot.db.models import (
     AuditEntry,
@@ -16,7 +17,6 @@ from bot.db.models import (
     Completion,
     LevelAnnouncement,
     Member,
-    utcnow,
 )
 from bot.services import scores
 
@@ -41,8 +41,9 @@ def _row(obj: Any, *skip: str) -> dict[str, object]:
 class MyDataService:
     """Export and delete what the bot stores about one member in one server."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, clock: Clock | None = None) -> None:
         self.db = db
+        self.clock: Clock = clock or SystemClock()
 
     async def export(self, guild_id: int, user_id: int) -> dict[str, object]:
         """Everything stored about the member in this server, as JSON-ready data."""
@@ -87,7 +88,7 @@ class MyDataService:
                 )
             ).all()
         return {
-            "exported_at": utcnow().isoformat(),
+            "exported_at": self.clock.now().isoformat(),
             "guild_id": str(guild_id),
             "user_id": str(user_id),
             "profile": _row(member, "guild_id", "user_id") if member else None,

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
+from bot.clock import Clock, SystemClock
 from bot.db import Database, upsert
-from bot.db.models import AuditEntry, Completion, LevelAnnouncement, Member, utcnow
+from bot.db.models import AuditEntry, Completion, LevelAnnouncement, Member
 from bot.errors import NotFound, UserError
 from bot.roadmap import Item, Roadmap
 from bot.services import scores
@@ -34,11 +35,31 @@ class ProgressChange:
 
     @property
     def levels_gained(self) -> tuple[int, ...]:
+        """The levels reached by this change."""
         return tuple(range(self.old_level + 1, self.new_level + 1))
 
     @property
     def levels_lost(self) -> tuple[int, ...]:
+        """The levels lost by this change."""
         return tuple(range(self.new_level + 1, self.old_level + 1))
+
+
+@dataclass(frozen=True)
+class ChecklistChange:
+    """What saving a level's checklist from the menu did, as one unit of work."""
+
+    level: int
+    completed: tuple[Item, ...]
+    undone: tuple[Item, ...]
+    done_ids: frozenset[str]
+    old_level: int
+    new_level: int
+    announce: tuple[int, ...]
+
+    @property
+    def changed(self) -> bool:
+        """Whether any item changed."""
+        return bool(self.completed or self.undone)
 
 
 @dataclass(frozen=True)
@@ -108,12 +129,10 @@ def clean_evidence(evidence: str | None) -> str | None:
 class ProgressService:
     """Marks items done or not done and keeps levels and counters in step."""
 
-    def __init__(
-        self, db: Database, roadmap: Roadmap, now: Callable[[], dt.datetime] = utcnow
-    ) -> None:
+    def __init__(self, db: Database, roadmap: Roadmap, clock: Clock | None = None) -> None:
         self.db = db
         self.roadmap = roadmap
-        self.now = now  # the bot's clock, so completions and schedules agree in tests
+        self.clock: Clock = clock or SystemClock()
 
     def resolve(self, item_id: str) -> Item:
         """Return the roadmap item for an id, or explain how to find one."""
@@ -134,7 +153,6 @@ class ProgressService:
         display_name: str | None = None,
         evidence: str | None = None,
         actor_id: int | None = None,
-        now: dt.datetime | None = None,
     ) -> ProgressChange:
         """Mark an item done (a no-op when it already is)."""
         item = self.resolve(item_id)
@@ -147,7 +165,7 @@ class ProgressService:
             display_name,
             evidence,
             actor_id,
-            now or self.now(),
+            self.clock.now(),
         )
 
     async def undo(
@@ -158,12 +176,37 @@ class ProgressService:
         *,
         display_name: str | None = None,
         actor_id: int | None = None,
-        now: dt.datetime | None = None,
     ) -> ProgressChange:
         """Mark an item not done (a no-op when it is not done)."""
         item = self.resolve(item_id)
         return await self.db.run_write(
-            self._undo, guild_id, user_id, item, display_name, actor_id, now or self.now()
+            self._undo, guild_id, user_id, item, display_name, actor_id, self.clock.now()
+        )
+
+    async def set_checklist(
+        self,
+        guild_id: int,
+        user_id: int,
+        level: int,
+        chosen: Iterable[str],
+        *,
+        display_name: str | None = None,
+    ) -> ChecklistChange:
+        """Make a level's checklist exactly `chosen`: complete the new, undo the others.
+
+        One transaction and one level settlement, so a failure saves nothing and the level
+        role and announcement follow the whole change.
+        """
+        items = self.roadmap.checklist(level)
+        wanted = set(chosen)
+        unknown = wanted - {item.id for item in items}
+        if unknown:
+            raise NotFound(
+                f"`{sorted(unknown)[0][:80]}` is not on the level {level} checklist: "
+                "run `/milestone checklist` again."
+            )
+        return await self.db.run_write(
+            self._set_checklist, guild_id, user_id, items, wanted, display_name, self.clock.now()
         )
 
     def _complete(
@@ -176,6 +219,8 @@ class ProgressService:
         evidence: str | None,
         actor_id: int | None,
         now: dt.datetime,
+        *,
+        settle: bool = True,
     ) -> ProgressChange:
         inserted = s.execute(
             upsert(s, Completion)
@@ -190,7 +235,7 @@ class ProgressService:
             .on_conflict_do_nothing()
         )
         if inserted.rowcount != 1:  # type: ignore[attr-defined]
-            return self._unchanged(s, guild_id, user_id, item, display_name)
+            return self._unchanged(s, guild_id, user_id, item, display_name, now)
         changes: dict[str, Any] = {
             "completed_count": Member.completed_count + 1,
             "last_completed_at": now,
@@ -216,9 +261,12 @@ class ProgressService:
         scores.add_completion(s, guild_id, user_id, now, member.hidden, tz)
         if actor_id is not None:
             s.add(_audit(guild_id, actor_id, user_id, item.id, "grant", now))
-        return self._settle(
-            s, guild_id, user_id, item, member.level, member.completed_count, threshold, now
-        )
+        if not settle:
+            return ProgressChange(
+                item, True, member.level, member.level, (), member.completed_count
+            )
+        new_level, announce = self._settle(s, guild_id, user_id, member.level, threshold, now)
+        return ProgressChange(item, True, member.level, new_level, announce, member.completed_count)
 
     def _undo(
         self,
@@ -229,6 +277,8 @@ class ProgressService:
         display_name: str | None,
         actor_id: int | None,
         now: dt.datetime,
+        *,
+        settle: bool = True,
     ) -> ProgressChange:
         completed_at = s.execute(
             delete(Completion)
@@ -240,7 +290,7 @@ class ProgressService:
             .returning(Completion.completed_at)
         ).scalar_one_or_none()
         if completed_at is None:
-            return self._unchanged(s, guild_id, user_id, item, display_name)
+            return self._unchanged(s, guild_id, user_id, item, display_name, now)
         last = (
             select(func.max(Completion.completed_at))
             .where(Completion.guild_id == guild_id, Completion.user_id == user_id)
@@ -264,14 +314,23 @@ class ProgressService:
         scores.remove_completion(s, guild_id, user_id, completed_at, member.hidden, tz)
         if actor_id is not None:
             s.add(_audit(guild_id, actor_id, user_id, item.id, "revoke", now))
-        return self._settle(
-            s, guild_id, user_id, item, member.level, member.completed_count, threshold, now
-        )
+        if not settle:
+            return ProgressChange(
+                item, True, member.level, member.level, (), member.completed_count
+            )
+        new_level, announce = self._settle(s, guild_id, user_id, member.level, threshold, now)
+        return ProgressChange(item, True, member.level, new_level, announce, member.completed_count)
 
     def _unchanged(
-        self, s: Session, guild_id: int, user_id: int, item: Item, display_name: str | None
+        self,
+        s: Session,
+        guild_id: int,
+        user_id: int,
+        item: Item,
+        display_name: str | None,
+        now: dt.datetime,
     ) -> ProgressChange:
-        touch_member(s, guild_id, user_id, display_name)
+        touch_member(s, guild_id, user_id, display_name, now)
         member = s.execute(
             select(Member.level, Member.completed_count).where(
                 Member.guild_id == guild_id, Member.user_id == user_id
@@ -279,17 +338,61 @@ class ProgressService:
         ).one()
         return ProgressChange(item, False, member.level, member.level, (), member.completed_count)
 
+    def _set_checklist(
+        self,
+        s: Session,
+        guild_id: int,
+        user_id: int,
+        items: tuple[Item, ...],
+        wanted: set[str],
+        display_name: str | None,
+        now: dt.datetime,
+    ) -> ChecklistChange:
+        done = _done_ids(s, guild_id, user_id)
+        completed: list[Item] = []
+        undone: list[Item] = []
+        old_level: int | None = None
+        for item in items:
+            if item.id in wanted and item.id not in done:
+                change = self._complete(
+                    s, guild_id, user_id, item, display_name, None, None, now, settle=False
+                )
+                completed.append(item)
+            elif item.id not in wanted and item.id in done:
+                change = self._undo(
+                    s, guild_id, user_id, item, display_name, None, now, settle=False
+                )
+                undone.append(item)
+            else:
+                continue
+            old_level = change.old_level if old_level is None else old_level
+        if old_level is None:
+            unchanged = self._unchanged(s, guild_id, user_id, items[0], display_name, now)
+            old_level = new_level = unchanged.old_level
+            announce: tuple[int, ...] = ()
+        else:
+            _, threshold = guild_basics(s, guild_id)
+            new_level, announce = self._settle(s, guild_id, user_id, old_level, threshold, now)
+        return ChecklistChange(
+            level=items[0].level,
+            completed=tuple(completed),
+            undone=tuple(undone),
+            done_ids=frozenset(_done_ids(s, guild_id, user_id)),
+            old_level=old_level,
+            new_level=new_level,
+            announce=announce,
+        )
+
     def _settle(
         self,
         s: Session,
         guild_id: int,
         user_id: int,
-        item: Item,
         old_level: int,
-        count: int,
         threshold: int,
         now: dt.datetime,
-    ) -> ProgressChange:
+    ) -> tuple[int, tuple[int, ...]]:
+        """Store the member's level after a change; return it and the levels to announce."""
         # Any change re-checks the level: a lowered threshold applies at the member's next
         # change, whichever item it is.
         new_level = level_from_done(self.roadmap, _done_ids(s, guild_id, user_id), threshold)
@@ -308,7 +411,7 @@ class ProgressService:
             )
             if result.rowcount == 1:  # type: ignore[attr-defined]
                 announce.append(level)
-        return ProgressChange(item, True, old_level, new_level, tuple(announce), count)
+        return new_level, tuple(announce)
 
     async def done_ids(self, guild_id: int, user_id: int) -> set[str]:
         """Ids of the items a member has done."""
@@ -396,13 +499,15 @@ class ProgressService:
         return changes
 
 
-def touch_member(s: Session, guild_id: int, user_id: int, display_name: str | None) -> None:
+def touch_member(
+    s: Session, guild_id: int, user_id: int, display_name: str | None, now: dt.datetime
+) -> None:
     """Create the member row if needed and remember the name Discord showed us."""
     stmt = upsert(s, Member).values(
         guild_id=guild_id,
         user_id=user_id,
         display_name=(display_name or "")[:100],
-        created_at=utcnow(),
+        created_at=now,
     )
     if display_name:
         stmt = stmt.on_conflict_do_update(

@@ -8,20 +8,19 @@ from dataclasses import dataclass
 from sqlalchemy import func, select, union, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.clock import Clock, SystemClock
 from bot.db import Database
 from bot.db.models import CheckinAnswer, Completion, GuildSettings, Member
+from bot.defaults import REMINDER_TIME, REMINDER_WEEKDAY
 from bot.roadmap import Item, Principle, Roadmap
-from bot.scheduling import (
-    DEFAULT_REMINDER_TIME,
-    DEFAULT_REMINDER_WEEKDAY,
-    next_weekly,
-    parse_hhmm,
-    parse_weekday,
-    safe_timezone,
-    validate_timezone,
-)
 from bot.services.guilds import save_settings
+from bot.services.members import check_timezone
 from bot.services.progress import touch_member
+from bot.weekly import WeeklyTime, parse_stored_time, safe_timezone
+
+POST_JOB = "reminder"
+DM_JOB = "member-reminder"
+"""The names of the reminders' scheduled jobs (their kinds register with the scheduler)."""
 
 MAX_ITEMS = 3
 MAX_NOTICES = 20
@@ -30,15 +29,36 @@ WEEK = dt.timedelta(days=7)
 
 @dataclass(frozen=True)
 class ReminderSettings:
-    """A server's weekly reminder post; `timezone` is the one in effect."""
+    """A server's weekly reminder post; its schedule's timezone is the one in effect."""
 
     guild_id: int
     enabled: bool
     channel_id: int | None
-    weekday: int | None
-    time: str | None
-    timezone: str
+    schedule: WeeklyTime | None
     own_timezone: str | None
+
+    @property
+    def active(self) -> WeeklyTime | None:
+        """The weekly schedule when the posts are on and fully set up, else None."""
+        if not self.enabled or self.channel_id is None:
+            return None
+        return self.schedule
+
+
+def member_schedule(member: Member) -> WeeklyTime:
+    """A member's reminder DM time: their day and time (default Monday 09:00), their zone."""
+    weekday = member.reminder_weekday
+    time = parse_stored_time(member.reminder_time) if member.reminder_time else REMINDER_TIME
+    return WeeklyTime(
+        REMINDER_WEEKDAY if weekday is None else weekday, time, safe_timezone(member.timezone)
+    )
+
+
+def server_schedule(row: GuildSettings) -> WeeklyTime | None:
+    """A server's reminder post time, in its own timezone or else the server's."""
+    return WeeklyTime.stored(
+        row.reminder_weekday, row.reminder_time, row.reminder_timezone or row.timezone
+    )
 
 
 @dataclass(frozen=True)
@@ -78,9 +98,7 @@ class SubscriptionStatus:
     """What `/reminders status` shows."""
 
     subscribed: bool
-    weekday: int
-    time: str
-    timezone: str
+    schedule: WeeklyTime
     next_at: dt.datetime | None
     dm_failed: bool
     away_until: dt.date | None
@@ -98,9 +116,10 @@ def next_principle(principles: tuple[Principle, ...], last: int | None) -> Princ
 class ReminderService:
     """Reminder rules; every method takes plain ids and values."""
 
-    def __init__(self, db: Database, roadmap: Roadmap) -> None:
+    def __init__(self, db: Database, roadmap: Roadmap, clock: Clock | None = None) -> None:
         self.db = db
         self.roadmap = roadmap
+        self.clock: Clock = clock or SystemClock()
 
     # -- the server's weekly post --
 
@@ -109,34 +128,31 @@ class ReminderService:
         guild_id: int,
         *,
         channel_id: int,
-        weekday: int | str,
-        time: str,
+        weekday: int,
+        time: dt.time,
         timezone: str | None = None,
     ) -> ReminderSettings:
         """Set the weekly reminder post (timezone: its own, else the server's, else UTC)."""
-        day = parse_weekday(weekday)
-        hhmm = parse_hhmm(time)
-        own = validate_timezone(timezone) if timezone else None
+        own = check_timezone(timezone) if timezone else None
         values: dict[str, object] = {
             "reminders_enabled": True,
             "reminder_channel_id": channel_id,
-            "reminder_weekday": day,
-            "reminder_time": hhmm,
+            "reminder_weekday": weekday,
+            "reminder_time": time.strftime("%H:%M"),
             "reminder_timezone": own,
         }
         async with self.db.write.begin() as s:
-            await save_settings(s, guild_id, values)
+            await save_settings(s, guild_id, values, self.clock.now())
             server_tz = await s.scalar(
                 select(GuildSettings.timezone).where(GuildSettings.guild_id == guild_id)
             )
-        return ReminderSettings(
-            guild_id, True, channel_id, day, hhmm, safe_timezone(own or server_tz), own
-        )
+        schedule = WeeklyTime(weekday, time, safe_timezone(own or server_tz))
+        return ReminderSettings(guild_id, True, channel_id, schedule, own)
 
     async def disable(self, guild_id: int) -> None:
         """Stop the weekly reminder post."""
         async with self.db.write.begin() as s:
-            await save_settings(s, guild_id, {"reminders_enabled": False})
+            await save_settings(s, guild_id, {"reminders_enabled": False}, self.clock.now())
 
     async def settings(self, guild_id: int) -> ReminderSettings | None:
         """Return the server's reminder settings, if it has a settings row."""
@@ -148,17 +164,48 @@ class ReminderService:
             guild_id=guild_id,
             enabled=bool(row.reminders_enabled),
             channel_id=row.reminder_channel_id,
-            weekday=row.reminder_weekday,
-            time=row.reminder_time,
-            timezone=safe_timezone(row.reminder_timezone or row.timezone),
+            schedule=server_schedule(row),
             own_timezone=row.reminder_timezone,
         )
 
-    async def channel_reminder(self, guild_id: int, now: dt.datetime) -> ChannelReminder | None:
+    async def scheduled_posts(self, guild_id: int | None = None) -> list[ReminderSettings]:
+        """The servers (or this one) whose weekly reminder posts are on."""
+        query = select(GuildSettings).where(GuildSettings.reminders_enabled.is_(True))
+        if guild_id is not None:
+            query = query.where(GuildSettings.guild_id == guild_id)
+        async with self.db.read() as s:
+            rows = list(await s.scalars(query))
+        found = [
+            ReminderSettings(
+                row.guild_id,
+                True,
+                row.reminder_channel_id,
+                server_schedule(row),
+                row.reminder_timezone,
+            )
+            for row in rows
+        ]
+        return [settings for settings in found if settings.active is not None]
+
+    async def subscriptions(
+        self, guild_id: int | None = None, user_id: int | None = None
+    ) -> list[tuple[int, int, WeeklyTime]]:
+        """(guild, member, schedule) of every member who gets reminder DMs (or of one)."""
+        query = select(Member).where(
+            Member.reminders_subscribed.is_(True), Member.dm_failed_at.is_(None)
+        )
+        if guild_id is not None and user_id is not None:
+            query = query.where(Member.guild_id == guild_id, Member.user_id == user_id)
+        async with self.db.read() as s:
+            members = list(await s.scalars(query))
+        return [(m.guild_id, m.user_id, member_schedule(m)) for m in members]
+
+    async def channel_reminder(self, guild_id: int) -> ChannelReminder | None:
         """Build this week's post and advance the principle rotation; None if not set up.
 
         Members whose DMs failed and who were not told yet are listed (and marked told).
         """
+        now = self.clock.now()
         since = now - WEEK
         async with self.db.write.begin() as s:
             row = await s.get(GuildSettings, guild_id)
@@ -194,11 +241,10 @@ class ReminderService:
         self,
         guild_id: int,
         user_id: int,
-        weekday: int | str | None = None,
-        time: str | None = None,
+        weekday: int | None = None,
+        time: dt.time | None = None,
         *,
         display_name: str | None = None,
-        now: dt.datetime | None = None,
     ) -> SubscriptionStatus:
         """Subscribe to weekly DMs (default Monday 09:00 in the member's timezone).
 
@@ -210,18 +256,18 @@ class ReminderService:
             "dm_failed_at": None,
             "dm_failure_told": False,
         }
-        if weekday is not None and str(weekday).strip():
-            values["reminder_weekday"] = parse_weekday(weekday)
-        if time is not None and time.strip():
-            values["reminder_time"] = parse_hhmm(time)
+        if weekday is not None:
+            values["reminder_weekday"] = weekday
+        if time is not None:
+            values["reminder_time"] = time.strftime("%H:%M")
         async with self.db.write.begin() as s:
-            await s.run_sync(touch_member, guild_id, user_id, display_name)
+            await s.run_sync(touch_member, guild_id, user_id, display_name, self.clock.now())
             await s.execute(
                 update(Member)
                 .where(Member.guild_id == guild_id, Member.user_id == user_id)
                 .values(**values)
             )
-        return await self.status(guild_id, user_id, now or dt.datetime.now(dt.UTC))
+        return await self.status(guild_id, user_id)
 
     async def unsubscribe(self, guild_id: int, user_id: int) -> bool:
         """Stop weekly DMs; return whether the member was subscribed."""
@@ -237,37 +283,27 @@ class ReminderService:
             )
         return bool(getattr(result, "rowcount", 0))
 
-    async def status(self, guild_id: int, user_id: int, now: dt.datetime) -> SubscriptionStatus:
+    async def status(self, guild_id: int, user_id: int) -> SubscriptionStatus:
         """Return the member's subscription and when the next DM goes out."""
         async with self.db.read() as s:
             member = await s.get(Member, (guild_id, user_id))
         if member is None:
-            return SubscriptionStatus(
-                False, DEFAULT_REMINDER_WEEKDAY, DEFAULT_REMINDER_TIME, "UTC", None, False, None
-            )
-        weekday = (
-            member.reminder_weekday
-            if member.reminder_weekday is not None
-            else DEFAULT_REMINDER_WEEKDAY
-        )
-        hhmm = member.reminder_time or DEFAULT_REMINDER_TIME
-        tz = safe_timezone(member.timezone)
+            default = WeeklyTime(REMINDER_WEEKDAY, REMINDER_TIME)
+            return SubscriptionStatus(False, default, None, False, None)
+        schedule = member_schedule(member)
         failed = member.dm_failed_at is not None
         active = bool(member.reminders_subscribed) and not failed
         return SubscriptionStatus(
             subscribed=bool(member.reminders_subscribed),
-            weekday=weekday,
-            time=hhmm,
-            timezone=tz,
-            next_at=next_weekly(now, weekday, hhmm, tz) if active else None,
+            schedule=schedule,
+            next_at=schedule.next_after(self.clock.now()) if active else None,
             dm_failed=failed,
             away_until=member.away_until,
         )
 
-    async def member_reminder(
-        self, guild_id: int, user_id: int, now: dt.datetime
-    ) -> MemberReminder | None:
+    async def member_reminder(self, guild_id: int, user_id: int) -> MemberReminder | None:
         """Build a member's DM; None if they are not subscribed, their DMs fail, or away."""
+        now = self.clock.now()
         async with self.db.read() as s:
             member = await s.get(Member, (guild_id, user_id))
             if (
@@ -301,10 +337,11 @@ class ReminderService:
                 return level.number, todo[:MAX_ITEMS]
         return 0, ()
 
-    async def record_dm_failure(self, guild_id: int, user_id: int, now: dt.datetime) -> None:
+    async def record_dm_failure(self, guild_id: int, user_id: int) -> None:
         """Remember that a DM could not be delivered: no more DMs until they resubscribe."""
+        now = self.clock.now()
         async with self.db.write.begin() as s:
-            await s.run_sync(touch_member, guild_id, user_id, None)
+            await s.run_sync(touch_member, guild_id, user_id, None, now)
             await s.execute(
                 update(Member)
                 .where(

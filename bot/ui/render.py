@@ -5,13 +5,10 @@ from __future__ import annotations
 import datetime as dt
 
 import discord
-from discord import app_commands
 
-from bot.roadmap import CATEGORY_LABELS, Item, Roadmap
-from bot.scheduling import timezone_choices
+from bot.roadmap import Item, Roadmap
 
 COLOUR = discord.Colour.from_rgb(47, 128, 237)
-ERROR_COLOUR = discord.Colour.red()
 FIELD_LIMIT = 1024
 DESCRIPTION_LIMIT = 4096
 DONE, TODO = "✅", "⬜"
@@ -62,18 +59,6 @@ def embed(title: str, description: str | None = None) -> discord.Embed:
 def level_name(roadmap: Roadmap, level: int) -> str:
     """`Level 2 · Data Engineer` (level 0 is the starting point)."""
     return f"Level {level} · {roadmap.level_title(level)}"
-
-
-def category_label(category: str) -> str:
-    """Display name of a milestone category."""
-    return CATEGORY_LABELS.get(category, category)
-
-
-async def timezone_autocomplete(
-    _interaction: discord.Interaction, current: str
-) -> list[app_commands.Choice[str]]:
-    """IANA timezone names matching what the user typed (at most 25)."""
-    return [app_commands.Choice(name=z, value=z) for z in timezone_choices(current)]
 
 
 def when(moment: dt.datetime, style: str = "f") -> str:

@@ -1,0 +1,37 @@
+"""Every default and limit the bot's rules share, defined once.
+
+Models, services, cogs (option ranges and help text) and `/config show` read them from here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+LEVEL_COUNT = 5
+"""Levels above the starting point (level 0); the roadmap data must have exactly these."""
+
+LEVEL_THRESHOLD = 100
+"""Share (percent) of each level's checklist needed to reach it, unless a server lowers it."""
+
+HOURS_IN_WEEK = 168
+
+CHECKIN_OPEN_HOURS = 48
+"""How long a weekly check-in stays open unless the server chose otherwise."""
+
+CHECKIN_MAX_OPEN_HOURS = HOURS_IN_WEEK
+"""A check-in closes before the next one opens."""
+
+NUDGE_LEAD = dt.timedelta(hours=12)
+"""The check-in nudge goes out this long before the close (at most half the window)."""
+
+REMINDER_WEEKDAY = 0
+"""A member's reminder DM goes out on Mondays unless they chose a day."""
+
+REMINDER_TIME = dt.time(9, 0)
+"""... at 09:00 in their timezone unless they chose a time."""
+
+REMINDER_WINDOW = dt.timedelta(hours=24)
+"""A reminder (channel post or DM) that is late by more than this is skipped."""
+
+TIMEZONE = "UTC"
+"""The timezone of a server or member that has not set one."""

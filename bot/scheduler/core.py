@@ -1,0 +1,233 @@
+"""The scheduler: plans, claims (once, in the database) and runs the registered jobs.
+
+The database is the source of truth. APScheduler (in-memory jobs only) decides *when* to
+wake up; every wake-up asks the job kinds what is due and claims each run by inserting a
+`JobRun` row whose key is `(job_key, due_at)`. A conflicting insert means another process
+or an earlier run already did it, so "once" holds across restarts and processes. Claims are
+taken before the work: a run is done at most once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, cast
+
+from apscheduler.job import Job
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.date import DateTrigger
+from sqlalchemy import CursorResult, delete
+
+from bot.clock import UTC, Clock
+from bot.db import Database, upsert
+from bot.db.models import JobRun
+from bot.errors import UserError
+from bot.scheduler.jobs import JobError, JobKind, PlannedRun, RunContext, RunResult, Scope
+
+log = logging.getLogger(__name__)
+
+JOB_RUN_RETENTION = dt.timedelta(days=35)
+
+ErrorRecorder = Callable[[int, str], Awaitable[None]]
+
+
+class Scheduler:
+    """Runs the registered kinds of job on time, once, from what the database says."""
+
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        *,
+        record_error: ErrorRecorder | None = None,
+        owns_guild: Callable[[int], bool] | None = None,
+    ) -> None:
+        self.db = db
+        self.clock = clock
+        self._record_error = record_error
+        self._owns = owns_guild or (lambda _guild_id: True)
+        self._kinds: dict[str, JobKind] = {}
+        self._aps = AsyncIOScheduler(
+            timezone=UTC,
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600},
+        )
+        self._job_ids: dict[Scope, set[str]] = {}
+
+    def register(self, *kinds: JobKind) -> None:
+        """Add kinds of job; runs due together go in registration order."""
+        for kind in kinds:
+            if kind.name in self._kinds:
+                raise ValueError(f"job kind {kind.name!r} is registered twice")
+            self._kinds[kind.name] = kind
+
+    def unregister(self, *names: str) -> None:
+        """Remove kinds of job (a feature unloaded) and their planned runs."""
+        for name in names:
+            self._kinds.pop(name, None)
+        for ids in self._job_ids.values():
+            for job_id in [i for i in ids if i.split(":", 1)[0] in names]:
+                self._remove_job(job_id)
+                ids.discard(job_id)
+
+    def label(self, kind: str) -> str:
+        """What a kind of job is called in messages for admins."""
+        registered = self._kinds.get(kind)
+        return registered.label if registered else kind
+
+    # -- life cycle --
+
+    async def start(self) -> None:
+        """Run what fell due while down, schedule every next run, start APScheduler."""
+        await self.catch_up()
+        await self.rebuild()
+        if not self._aps.running:
+            self._aps.start()
+
+    def shutdown(self) -> None:
+        """Stop APScheduler without waiting for running jobs."""
+        if self._aps.running:
+            self._aps.shutdown(wait=False)
+
+    def jobs(self) -> list[Job]:
+        """APScheduler's jobs (for diagnostics and tests)."""
+        return list(self._aps.get_jobs())
+
+    # -- schedule --
+
+    async def rebuild(self) -> int:
+        """Schedule every next run from the database; return how many jobs there are."""
+        now = self.clock.now()
+        async with self.db.write.begin() as s:
+            await s.execute(delete(JobRun).where(JobRun.due_at < now - JOB_RUN_RETENTION))
+        for ids in self._job_ids.values():
+            for job_id in ids:
+                self._remove_job(job_id)
+        self._job_ids.clear()
+        runs = await self._plan(None, now, due=False)
+        for run in runs:
+            self._add_job(run)
+        return len(runs)
+
+    async def reschedule(self, guild_id: int, user_id: int | None = None) -> None:
+        """Apply a change of a server's schedules (or of one member's, with `user_id`).
+
+        The latest past occurrence of the changed schedules is marked done, so a schedule
+        set up in the middle of its window does not fire late at the next restart.
+        """
+        scope: Scope = (guild_id, user_id)
+        now = self.clock.now()
+        for run in await self._plan(scope, now, due=True):
+            if self._kinds[run.kind].skip_past:
+                await self._claim(run, now)
+        await self._replace_jobs(scope)
+
+    async def upcoming(self, scope: Scope | None = None) -> list[PlannedRun]:
+        """The next run of every schedule (of one scope, or all)."""
+        return await self._plan(scope, self.clock.now(), due=False)
+
+    # -- running --
+
+    async def catch_up(self) -> list[RunResult]:
+        """Run, late and once, what fell due while the bot was down and is still in its window."""
+        return await self.run_due(self.clock.now())
+
+    async def run_due(self, now: dt.datetime, scope: Scope | None = None) -> list[RunResult]:
+        """Execute every run due at `now` (the same path APScheduler's jobs take)."""
+        runs = await self._plan(scope, now, due=True)
+        return [await self._execute(run, now) for run in runs]
+
+    async def run_now(self, kind: str, guild_id: int) -> object:
+        """Do a kind's job for one server at once (say, an admin's check-in now)."""
+        job = self._kinds.get(kind)
+        if job is None or job.run_now is None:
+            raise ValueError(f"job kind {kind!r} cannot be run now")
+        try:
+            return await job.run_now(guild_id)
+        except JobError as exc:
+            await self._report(guild_id, str(exc))
+            raise UserError(str(exc)) from None
+        finally:
+            await self._replace_jobs((guild_id, None))
+
+    async def _fire(self, guild_id: int, user_id: int | None) -> None:
+        scope: Scope = (guild_id, user_id)
+        try:
+            await self.run_due(self.clock.now(), scope)
+        except Exception:
+            log.exception("Scheduled run failed for guild %s (member %s)", guild_id, user_id)
+        finally:
+            await self._replace_jobs(scope)
+
+    async def _execute(self, run: PlannedRun, now: dt.datetime) -> RunResult:
+        if not await self._claim(run, now):
+            return RunResult(run.kind, run.key, run.due_at, run.guild_id, "skipped")
+        context = RunContext(now, lambda other: self._execute(other, now))
+        try:
+            await self._kinds[run.kind].run(run, context)
+        except Exception as exc:
+            if isinstance(exc, JobError):
+                text = str(exc)
+                log.warning("Job %s for guild %s failed: %s", run.key, run.guild_id, text)
+            else:
+                text = f"The {self.label(run.kind)} failed: unexpected {type(exc).__name__}"
+                log.exception("Job %s for guild %s failed", run.key, run.guild_id)
+            await self._report(run.guild_id, text)
+            return RunResult(run.kind, run.key, run.due_at, run.guild_id, "failed", text)
+        return RunResult(run.kind, run.key, run.due_at, run.guild_id, "done")
+
+    async def _report(self, guild_id: int, text: str) -> None:
+        if self._record_error is None:
+            return
+        try:
+            await self._record_error(guild_id, text)
+        except Exception:
+            log.exception("Could not record the error of guild %s", guild_id)
+
+    async def _claim(self, run: PlannedRun, now: dt.datetime) -> bool:
+        async with self.db.write.begin() as s:
+            result = await s.execute(
+                upsert(s, JobRun)
+                .values(job_key=run.key, due_at=run.due_at, claimed_at=now)
+                .on_conflict_do_nothing()
+            )
+        return cast(CursorResult[Any], result).rowcount == 1
+
+    # -- planning --
+
+    async def _plan(self, scope: Scope | None, now: dt.datetime, *, due: bool) -> list[PlannedRun]:
+        """The runs due at `now` (due=True) or the next run of each schedule, of this process."""
+        order = {name: index for index, name in enumerate(self._kinds)}
+        runs = [
+            run
+            for kind in self._kinds.values()
+            for run in await kind.plan(scope, now, due)
+            if self._owns(run.guild_id)
+        ]
+        runs.sort(key=lambda run: (order[run.kind], run.due_at, run.key))
+        return runs
+
+    async def _replace_jobs(self, scope: Scope) -> None:
+        for job_id in self._job_ids.pop(scope, set()):
+            self._remove_job(job_id)
+        for run in await self._plan(scope, self.clock.now(), due=False):
+            self._add_job(run)
+
+    def _add_job(self, run: PlannedRun) -> None:
+        grace = None if run.window is None else max(1, int(run.window.total_seconds()))
+        self._aps.add_job(
+            self._fire,
+            trigger=DateTrigger(run_date=run.due_at, timezone=UTC),
+            args=[run.guild_id, run.user_id],
+            id=run.key,
+            name=run.key,
+            replace_existing=True,
+            misfire_grace_time=grace,
+            coalesce=True,
+            max_instances=1,
+        )
+        self._job_ids.setdefault(run.scope, set()).add(run.key)
+
+    def _remove_job(self, job_id: str) -> None:
+        if self._aps.get_job(job_id) is not None:
+            self._aps.remove_job(job_id)

@@ -1,0 +1,42 @@
+"""All the services of the bot, built once, in one place."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.clock import Clock
+from bot.db import Database
+from bot.roadmap import Roadmap
+from bot.services.checkins import CheckinService
+from bot.services.guilds import GuildService
+from bot.services.leaderboard import LeaderboardService
+from bot.services.members import MemberService
+from bot.services.mydata import MyDataService
+from bot.services.progress import ProgressService
+from bot.services.reminders import ReminderService
+
+
+@dataclass(frozen=True)
+class Services:
+    """Every service of the bot, sharing one database and one clock."""
+
+    progress: ProgressService
+    members: MemberService
+    leaderboard: LeaderboardService
+    guilds: GuildService
+    mydata: MyDataService
+    checkins: CheckinService
+    reminders: ReminderService
+
+
+def build(db: Database, roadmap: Roadmap, clock: Clock) -> Services:
+    """Build the services once; the bot hands them to the cogs and the scheduler's jobs."""
+    return Services(
+        progress=ProgressService(db, roadmap, clock),
+        members=MemberService(db, clock),
+        leaderboard=LeaderboardService(db, clock),
+        guilds=GuildService(db, clock),
+        mydata=MyDataService(db, clock),
+        checkins=CheckinService(db, clock),
+        reminders=ReminderService(db, roadmap, clock),
+    )
