@@ -16,8 +16,8 @@ import pytest
 from bot.db import Database
 from bot.db.migrate import upgrade
 from bot.roadmap import Roadmap, load_roadmap
-from tests.harness import World, close_world, make_world
-from tests.pg import PostgresCluster, postgres_requested, running_cluster
+from tests.e2e.harness import World, close_world, make_world
+from tests.support.pg import PostgresCluster, postgres_requested, running_cluster
 
 PG_TEMPLATE = "bot_template"
 _pg_database_numbers = itertools.count(1)

@@ -15,7 +15,7 @@ from bot.roadmap import Roadmap
 from bot.scheduling import KIND_MEMBER_REMINDER, KIND_REMINDER, FakeClock, Scheduler
 from bot.services.checkins import Answers, CheckinService
 from bot.services.reminders import ReminderService, next_principle
-from tests.fakes import FakePublisher
+from tests.support.fakes import FakePublisher
 
 UTC = dt.UTC
 GUILD = 77

@@ -29,7 +29,7 @@ from bot.scheduling import (
 )
 from bot.services.checkins import Answers, CheckinService
 from bot.services.reminders import ReminderService
-from tests.fakes import FakePublisher, forbidden
+from tests.support.fakes import FakePublisher, forbidden
 
 UTC = dt.UTC
 GUILD = 111
