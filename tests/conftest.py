@@ -16,7 +16,6 @@ import pytest
 from bot.db import Database
 from bot.db.migrate import upgrade
 from bot.roadmap import Roadmap, load_roadmap
-from tests.e2e.harness import World, close_world, make_world
 from tests.support.pg import PostgresCluster, postgres_requested, running_cluster
 
 PG_TEMPLATE = "bot_template"
@@ -87,16 +86,3 @@ def sqlite_only(pg_cluster: PostgresCluster | None) -> None:
 def roadmap() -> Roadmap:
     """The shipped roadmap content."""
     return load_roadmap()
-
-
-@pytest.fixture
-async def world(roadmap: Roadmap, db_url: str) -> AsyncIterator[World]:
-    """The real bot connected to a fake Discord with one server."""
-    w = await make_world(roadmap, db_url)
-    try:
-        await w.start_bot()
-        yield w
-    finally:
-        await close_world(w)
-    unexpected = [r.getMessage() for r in w.errors.records]
-    assert not unexpected, f"errors were logged: {unexpected}"
