@@ -1,7 +1,7 @@
 """Shared fixtures: a migrated database per test, copied from one migrated template.
 
 SQLite by default (a file per test). With TEST_BACKEND=postgres, a PostgreSQL database per
-test on a throwaway cluster (tests/pg.py), made with CREATE DATABASE ... TEMPLATE.
+test on a throwaway cluster (tests/support/pg.py), made with CREATE DATABASE ... TEMPLATE.
 """
 
 from __future__ import annotations
