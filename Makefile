@@ -21,9 +21,9 @@ lint: $(BIN)/.installed
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-# The service tests run a second time on a throwaway PostgreSQL cluster (tests/pg.py) when the
-# server binaries are installed: the same migrations and services must work on both.
-PG_TESTS := tests/test_*_service.py tests/test_scheduling.py tests/test_scores.py
+# The service tests run a second time on a throwaway PostgreSQL cluster (tests/support/pg.py)
+# when the server binaries are installed: the same migrations and services must work on both.
+PG_TESTS := tests/services tests/scheduler
 
 test: lint
 	$(BIN)/pytest -q

@@ -39,6 +39,7 @@ class FakeClock:
     def set(self, when: dt.datetime) -> None:
         self.current = when
 
+
 GUILD = 424242
 START = dt.datetime(2026, 1, 5, 18, 0, tzinfo=dt.UTC)  # a Monday
 WEEK = dt.timedelta(days=7)

@@ -1,7 +1,7 @@
 """Shared fixtures: a migrated database per test, copied from one migrated template.
 
 SQLite by default (a file per test). With TEST_BACKEND=postgres, a PostgreSQL database per
-test on a throwaway cluster (tests/pg.py), made with CREATE DATABASE ... TEMPLATE.
+test on a throwaway cluster (tests/support/pg.py), made with CREATE DATABASE ... TEMPLATE.
 """
 
 from __future__ import annotations
@@ -17,9 +17,8 @@ import pytest
 from bot.db import Database
 from bot.db.migrate import upgrade
 from bot.roadmap import Roadmap, load_roadmap
-from tests.fakes import FakeClock
-from tests.harness import World, close_world, make_world
-from tests.pg import PostgresCluster, postgres_requested, running_cluster
+from tests.support.fakes import FakeClock
+from tests.support.pg import PostgresCluster, postgres_requested, running_cluster
 
 PG_TEMPLATE = "bot_template"
 _pg_database_numbers = itertools.count(1)
@@ -95,16 +94,3 @@ def clock() -> FakeClock:
 def roadmap() -> Roadmap:
     """The shipped roadmap content."""
     return load_roadmap()
-
-
-@pytest.fixture
-async def world(roadmap: Roadmap, db_url: str) -> AsyncIterator[World]:
-    """The real bot connected to a fake Discord with one server."""
-    w = await make_world(roadmap, db_url)
-    try:
-        await w.start_bot()
-        yield w
-    finally:
-        await close_world(w)
-    unexpected = [r.getMessage() for r in w.errors.records]
-    assert not unexpected, f"errors were logged: {unexpected}"

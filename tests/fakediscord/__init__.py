@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .driver import CommandNotAllowed
 from .interaction import InteractionResult, message_text
 from .models import (
     ADMINISTRATOR,
@@ -15,7 +16,8 @@ from .models import (
     FakeRole,
     RecordedRequest,
 )
-from .server import CommandNotAllowed, FailureRule, FakeDiscord
+from .rest import FailureRule
+from .server import FakeDiscord
 
 FakeUser = FakeMember
 

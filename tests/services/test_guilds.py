@@ -12,7 +12,7 @@ from bot.errors import UserError
 from bot.roadmap import Roadmap
 from bot.services.guilds import GuildService
 from bot.services.progress import ProgressService
-from tests.fakes import FakeClock
+from tests.support.fakes import FakeClock
 
 G1, G2 = 1001, 2002
 ADMIN, OTHER_ADMIN = 99, 98

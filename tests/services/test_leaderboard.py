@@ -13,7 +13,7 @@ from bot.services.guilds import save_settings
 from bot.services.leaderboard import PAGE_SIZE, LeaderboardService, Period, period_start
 from bot.services.members import MemberService
 from bot.services.progress import ProgressService
-from tests.fakes import FakeClock
+from tests.support.fakes import FakeClock
 
 G1, G2 = 1001, 2002
 T0 = dt.datetime(2025, 3, 3, 12, 0, tzinfo=dt.UTC)

@@ -17,9 +17,9 @@ from bot.bot import MilestoneBot
 from bot.config import Settings
 from bot.db import Database
 from bot.weekly import local_to_utc, parse_stored_time
+from tests.e2e.harness import MANAGE_GUILD, World, button_id
 from tests.fakediscord import FakeChannel, FakeMember
 from tests.fakediscord.interaction import InteractionResult, message_text
-from tests.harness import MANAGE_GUILD, World, button_id
 
 UTC = dt.UTC
 # Monday 4 March 2030; Berlin is UTC+1 until the end of March.

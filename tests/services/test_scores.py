@@ -18,7 +18,7 @@ from bot.services.members import MemberService
 from bot.services.mydata import MyDataService
 from bot.services.progress import ProgressService
 from bot.weekly import WeeklyTime
-from tests.fakes import FakeClock
+from tests.support.fakes import FakeClock
 
 GUILD, OTHER = 7, 8
 START = dt.datetime(2026, 2, 20, 9, 0, tzinfo=dt.UTC)  # a month end and a week start ahead

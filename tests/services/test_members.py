@@ -11,7 +11,7 @@ from bot.errors import UserError
 from bot.roadmap import Roadmap
 from bot.services.members import MemberService, months_between, pace
 from bot.services.progress import ProgressService
-from tests.fakes import FakeClock
+from tests.support.fakes import FakeClock
 
 G1, G2 = 1001, 2002
 TODAY = dt.date(2025, 6, 15)

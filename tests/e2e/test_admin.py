@@ -9,8 +9,8 @@ from typing import Any
 import discord
 import pytest
 
+from tests.e2e.harness import World, eventually
 from tests.fakediscord import FakeMember
-from tests.harness import World, eventually
 
 
 def checklist_ids(world: World, level: int) -> list[str]:

@@ -15,7 +15,7 @@ from bot.roadmap import Roadmap
 from bot.services.checkins import Answers, CheckinService
 from bot.services.reminders import DM_JOB, POST_JOB, ReminderService, next_principle
 from bot.weekly import WeeklyTime
-from tests.fakes import FakeClock, FakePublisher, scheduler_with_jobs
+from tests.support.fakes import FakeClock, FakePublisher, scheduler_with_jobs
 
 UTC = dt.UTC
 GUILD = 77

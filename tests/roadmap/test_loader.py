@@ -21,7 +21,7 @@ from bot.roadmap import (
     load_roadmap,
 )
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 DATA = REPO / "data"
 COVERAGE_SCRIPT = REPO.parent / "shared" / "tools" / "roadmap_coverage.py"
 ID_RE = re.compile(

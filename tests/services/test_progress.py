@@ -13,7 +13,7 @@ from bot.roadmap import Roadmap
 from bot.services.guilds import GuildService
 from bot.services.leaderboard import LeaderboardService, Period
 from bot.services.progress import MAX_EVIDENCE, ProgressService, level_from_done
-from tests.fakes import FakeClock
+from tests.support.fakes import FakeClock
 
 G1, G2 = 1001, 2002
 ALICE, BOB, ADMIN = 11, 22, 99

@@ -16,7 +16,7 @@ from bot.scheduler import Scheduler
 from bot.services.checkins import CLOSE_JOB, NUDGE_JOB, OPEN_JOB, Answers, CheckinService
 from bot.services.reminders import ReminderService
 from bot.weekly import WeeklyTime
-from tests.fakes import FakeClock, FakePublisher, forbidden, scheduler_with_jobs
+from tests.support.fakes import FakeClock, FakePublisher, forbidden, scheduler_with_jobs
 
 UTC = dt.UTC
 GUILD = 111

@@ -9,7 +9,7 @@ import pytest
 from bot.db import Database
 from bot.scheduler import JobKind, PlannedRun, RunContext, Scheduler, Scope, weekly_run
 from bot.weekly import WeeklyTime
-from tests.fakes import FakeClock
+from tests.support.fakes import FakeClock
 
 UTC = dt.UTC
 GUILD = 5

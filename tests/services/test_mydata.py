@@ -15,7 +15,7 @@ from bot.services.leaderboard import LeaderboardService, Period
 from bot.services.members import MemberService
 from bot.services.mydata import MyDataService
 from bot.services.progress import ProgressService
-from tests.fakes import FakeClock
+from tests.support.fakes import FakeClock
 
 G1, G2 = 1001, 2002
 ME, OTHER, ADMIN = 5, 6, 99

@@ -14,8 +14,8 @@ import pytest
 
 from bot.roadmap import CATEGORY_LABELS, MILESTONE_CATEGORIES
 from bot.ui.replies import SORRY
+from tests.e2e.harness import World, button_id, eventually
 from tests.fakediscord import FakeMember
-from tests.harness import World, button_id, eventually
 
 MESSAGE_PATHS = (
     r"/interactions/\d+/[^/]+/callback",

@@ -18,7 +18,7 @@ from bot.services.checkins import (
 )
 from bot.services.reminders import ReminderService
 from bot.weekly import WeeklyTime
-from tests.fakes import FakeClock
+from tests.support.fakes import FakeClock
 
 UTC = dt.UTC
 GUILD = 42

@@ -14,7 +14,7 @@ from bot.config import Settings
 from bot.db import Database
 from bot.roadmap import Roadmap
 from tests.fakediscord import MANAGE_ROLES, FakeChannel, FakeDiscord, FakeGuild, FakeMember
-from tests.fakes import FakeClock
+from tests.support.fakes import FakeClock
 
 MANAGE_GUILD = 1 << 5
 

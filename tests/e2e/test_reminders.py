@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from tests.e2e.harness import World, eventually, hooks_running
+from tests.e2e.test_checkins import admin_run, run_due, titles
 from tests.fakediscord import FakeMember
 from tests.fakediscord.interaction import message_text
-from tests.harness import World, eventually, hooks_running
-from tests.test_e2e_checkins import admin_run, run_due, titles
 
 UTC = dt.UTC
 SUNDAY = dt.datetime(2030, 3, 3, 12, 0, tzinfo=UTC)

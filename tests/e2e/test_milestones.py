@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.harness import World, button_id, eventually, select_of
+from tests.e2e.harness import World, button_id, eventually, select_of
 
 
 async def test_commands_are_synced_once(world: World) -> None:
