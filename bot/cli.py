@@ -19,8 +19,6 @@ from bot.db import Database
 from bot.db.migrate import upgrade
 from bot.roadmap import Roadmap, RoadmapError, load_roadmap
 
-log = logging.getLogger("bot")
-
 
 def fail(message: str, status: int = 2) -> NoReturn:
     """Print one line and exit (status 2: a setting to fix; 1: anything else)."""

@@ -7,7 +7,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.bot import MilestoneBot
-from bot.defaults import CHECKIN_MAX_OPEN_HOURS, CHECKIN_OPEN_HOURS, LEVEL_THRESHOLD
+from bot.defaults import CHECKIN_MAX_OPEN_HOURS, CHECKIN_OPEN_HOURS, LEVEL_COUNT, LEVEL_THRESHOLD
 from bot.errors import UserError
 from bot.levelups import apply_change, role_problem, sync_member_roles
 from bot.services.catalog import choice_label, search
@@ -233,7 +233,9 @@ class Admin(commands.GroupCog, group_name="config"):
         await interaction.response.send_message("Weekly reminder posts are off.", ephemeral=True)
 
     @app_commands.command(name="level-role")
-    @app_commands.describe(level="The level, 1 to 5", role="The role members get on reaching it")
+    @app_commands.describe(
+        level=f"The level, 1 to {LEVEL_COUNT}", role="The role members get on reaching it"
+    )
     async def level_role(
         self, interaction: discord.Interaction, level: LevelOption, role: discord.Role
     ) -> None:

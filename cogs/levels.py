@@ -7,6 +7,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.bot import MilestoneBot
+from bot.defaults import LEVEL_COUNT
 from bot.roadmap import CATEGORY_LABELS, MILESTONE_CATEGORIES
 from bot.services.members import pace
 from bot.ui.options import LevelOption
@@ -20,10 +21,13 @@ class Levels(commands.Cog):
     def __init__(self, bot: MilestoneBot) -> None:
         self.bot = bot
 
-    @app_commands.command(name="levels")
+    @app_commands.command(
+        name="levels",
+        description=f"Show the ladder from level 0 to {LEVEL_COUNT} and where you stand on it",
+    )
     @app_commands.guild_only()
     async def levels(self, interaction: discord.Interaction) -> None:
-        """Show the ladder from level 0 to 5 and where you stand on it."""
+        """Show the ladder and where you stand on it."""
         assert interaction.guild_id is not None
         roadmap = self.bot.roadmap
         progress = await self.bot.services.progress.member_progress(
@@ -50,7 +54,7 @@ class Levels(commands.Cog):
 
     @app_commands.command(name="level")
     @app_commands.guild_only()
-    @app_commands.describe(level="Which level to show, 1 to 5")
+    @app_commands.describe(level=f"Which level to show, 1 to {LEVEL_COUNT}")
     async def level(self, interaction: discord.Interaction, level: LevelOption) -> None:
         """Show one level in full, with your done and not-done items."""
         assert interaction.guild_id is not None

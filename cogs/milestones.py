@@ -7,6 +7,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.bot import MilestoneBot
+from bot.defaults import LEVEL_COUNT
 from bot.errors import UserError
 from bot.levelups import apply_change
 from bot.roadmap import CATEGORIES, CATEGORY_LABELS, Item
@@ -94,7 +95,7 @@ class Milestones(commands.GroupCog, group_name="milestone"):
 
     @app_commands.command(name="list")
     @app_commands.describe(
-        level="Only this level (1 to 5)",
+        level=f"Only this level (1 to {LEVEL_COUNT})",
         category="Only this category",
         member="Whose items to show (default: you)",
     )
@@ -199,7 +200,7 @@ class Milestones(commands.GroupCog, group_name="milestone"):
         return await self._choices(interaction, current, want_done=True)
 
     @app_commands.command(name="checklist")
-    @app_commands.describe(level="Which level's checklist, 1 to 5")
+    @app_commands.describe(level=f"Which level's checklist, 1 to {LEVEL_COUNT}")
     async def checklist(self, interaction: discord.Interaction, level: LevelOption) -> None:
         """Tick a level's checklist from a menu: selecting completes, deselecting undoes."""
         assert interaction.guild_id is not None

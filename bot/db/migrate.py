@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 from alembic import command
@@ -25,8 +24,3 @@ def upgrade(url: str, revision: str = "head") -> None:
     """Migrate the database to `revision`. Runs its own event loop: call it outside one."""
     ensure_sqlite_folder(url)
     command.upgrade(alembic_config(url), revision)
-
-
-async def upgrade_async(url: str) -> None:
-    """Migrate from inside a running event loop, on a worker thread."""
-    await asyncio.to_thread(upgrade, url)

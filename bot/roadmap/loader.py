@@ -22,6 +22,7 @@ try:
 except ImportError:  # pragma: no cover - PyYAML built without libyaml
     from yaml import SafeLoader as _SafeLoader  # type: ignore[assignment]
 
+from bot.defaults import LEVEL_COUNT
 from bot.roadmap.models import (
     CATEGORIES,
     MILESTONE_CATEGORIES,
@@ -37,7 +38,7 @@ from bot.roadmap.models import (
 __all__ = ["DATA_FILES", "FORMAT_VERSION", "RoadmapError", "default_data_dir", "load_roadmap"]
 
 FORMAT_VERSION = 1
-LEVEL_NUMBERS = range(1, 6)
+LEVEL_NUMBERS = range(1, LEVEL_COUNT + 1)
 DATA_FILES = ("levels.yaml", "phases.yaml", "metrics.yaml", "principles.yaml", "projects.yaml")
 
 MAX_SLUG_LENGTH = 40
@@ -275,7 +276,7 @@ class _Loader:
     # -- levels.yaml --
 
     def levels(self) -> tuple[str, tuple[Level, ...]]:
-        """Load levels.yaml: the starting title and levels 1-5."""
+        """Load levels.yaml: the starting title and levels 1 to LEVEL_COUNT."""
         name = "levels.yaml"
         raw_file = self.parse(_LevelsFile, self.read(name), name, "")
         start = raw_file.start
@@ -480,8 +481,8 @@ class _Loader:
 
     # -- principles.yaml --
 
-    def principles(self) -> tuple[str, tuple[Principle, ...], str]:
-        """Load principles.yaml: the intro line, the principles and the closing note."""
+    def principles(self) -> tuple[tuple[Principle, ...], str]:
+        """Load principles.yaml: the principles and the closing note (its intro is for readers)."""
         name = "principles.yaml"
         raw_file = self.parse(_PrinciplesFile, self.read(name), name, "")
         self.text(raw_file.note, name, "", "note")
@@ -510,7 +511,7 @@ class _Loader:
             )
         if not principles:
             raise self.fail(name, "", "no principles")
-        return raw_file.intro, tuple(principles), raw_file.note
+        return tuple(principles), raw_file.note
 
     # -- projects.yaml --
 
@@ -586,7 +587,7 @@ def load_roadmap(path: Path | None = None) -> Roadmap:
     start_title, levels = loader.levels()
     phases = loader.phases()
     metrics = loader.metrics()
-    intro, principles, note = loader.principles()
+    principles, note = loader.principles()
     projects = loader.projects()
     return Roadmap(
         levels=levels,
@@ -596,5 +597,4 @@ def load_roadmap(path: Path | None = None) -> Roadmap:
         principles=principles,
         projects=projects,
         note=note,
-        principles_intro=intro,
     )

@@ -150,7 +150,6 @@ class Roadmap:
     principles: tuple[Principle, ...]
     projects: tuple[Project, ...]
     note: str
-    principles_intro: str = ""
     items: tuple[Item, ...] = field(init=False)
     _by_id: Mapping[str, Item] = field(init=False, repr=False, compare=False)
     _by_number: Mapping[int, Level] = field(init=False, repr=False, compare=False)

@@ -177,7 +177,7 @@ class _CycleRow:
 
 
 def parse_hours(value: str | float | None) -> float:
-    """Parse hours spent learning: a number from 0 to 168; "2,5" is accepted."""
+    """Parse hours spent learning: a number from 0 to a week's hours; "2,5" is accepted."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return 0.0
     try:
@@ -187,7 +187,8 @@ def parse_hours(value: str | float | None) -> float:
     if not math.isfinite(hours) or not 0 <= hours <= HOURS_IN_WEEK:
         shown = str(value)[:20]
         raise UserError(
-            f"Hours must be a number from 0 to 168, for example 3 or 2.5 (you wrote `{shown}`)."
+            f"Hours must be a number from 0 to {HOURS_IN_WEEK}, for example 3 or 2.5 "
+            f"(you wrote `{shown}`)."
         )
     return round(hours, 2)
 

@@ -441,3 +441,57 @@ async def test_concurrent_mixed_writes_never_lock(
     await asyncio.gather(*jobs)
     assert (await svc.member_progress(G1, ALICE)).completed == 6
     assert (await svc.member_progress(G1, BOB)).completed == 0
+
+
+# --- a whole checklist at once ------------------------------------------------------------
+
+
+async def test_checklist_saves_completions_and_undos_with_one_level_settlement(
+    svc: ProgressService, roadmap: Roadmap
+):
+    level_one = check_ids(roadmap, 1)
+    first = await svc.set_checklist(G1, ALICE, 1, level_one, display_name="Alice")
+    assert [i.id for i in first.completed] == level_one and first.undone == ()
+    assert (first.old_level, first.new_level, first.announce) == (0, 1, (1,))
+    assert first.done_ids == frozenset(level_one)
+    # Deselecting one item and selecting nothing new loses the level in the same save.
+    second = await svc.set_checklist(G1, ALICE, 1, level_one[1:])
+    assert [i.id for i in second.undone] == level_one[:1] and second.completed == ()
+    assert (second.old_level, second.new_level, second.announce) == (1, 0, ())
+    # Re-reaching the level is not announced again; saving the same choice changes nothing.
+    third = await svc.set_checklist(G1, ALICE, 1, level_one)
+    assert (third.new_level, third.announce) == (1, ())
+    unchanged = await svc.set_checklist(G1, ALICE, 1, level_one)
+    assert not unchanged.changed and unchanged.old_level == unchanged.new_level == 1
+    assert (await svc.member_progress(G1, ALICE)).completed == len(level_one)
+    assert (await LeaderboardService(svc.db).page(G1, Period.ALL)).entries[0].completed == len(
+        level_one
+    )
+
+
+async def test_checklist_failing_half_way_saves_nothing(
+    svc: ProgressService, roadmap: Roadmap, monkeypatch: pytest.MonkeyPatch
+):
+    from bot.services import scores
+
+    calls = 0
+    real = scores.add_completion
+
+    def fail_on_third(*args, **kwargs):
+        nonlocal calls
+        calls += 1
+        if calls == 3:
+            raise RuntimeError("disk full")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(scores, "add_completion", fail_on_third)
+    with pytest.raises(RuntimeError):
+        await svc.set_checklist(G1, ALICE, 1, check_ids(roadmap, 1))
+    assert await svc.done_ids(G1, ALICE) == set()
+    assert (await svc.member_progress(G1, ALICE)).level == 0
+
+
+async def test_checklist_refuses_items_of_another_level(svc: ProgressService, roadmap: Roadmap):
+    with pytest.raises(NotFound, match="not on the level 1 checklist"):
+        await svc.set_checklist(G1, ALICE, 1, check_ids(roadmap, 2)[:1])
+    assert await svc.done_ids(G1, ALICE) == set()
