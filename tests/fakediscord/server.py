@@ -52,11 +52,13 @@ class FakeDiscord(Driver, Rest):
         bot_name: str = "FakeBot",
         enforce_permissions: bool = True,
         heartbeat_interval_ms: int = 41250,
+        interaction_deadline: float | None = 3.0,
     ) -> None:
         super().__init__(
             bot_id=bot_id,
             bot_name=bot_name,
             enforce_permissions=enforce_permissions,
+            interaction_deadline=interaction_deadline,
             heartbeat_interval_ms=heartbeat_interval_ms,
         )
         self._runner: web.AppRunner | None = None
