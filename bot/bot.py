@@ -20,6 +20,7 @@ from bot.db.models import BotState
 from bot.roadmap import Roadmap
 from bot.scheduler import Scheduler
 from bot.services.container import Services, build
+from bot.ui.deferral import answer_unhandled, watch
 from bot.ui.replies import IN_A_SERVER, handle_error, reply
 from bot.ui.texts import DM_FAILED
 
@@ -37,9 +38,12 @@ INITIAL_EXTENSIONS = (
 
 
 class Tree(app_commands.CommandTree["MilestoneBot"]):
-    """Command tree that keeps server commands in servers and turns errors into replies."""
+    """Command tree that keeps server commands in servers, answers every command in time
+    (bot/ui/deferral.py) and turns errors into replies."""
 
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        if interaction.type is discord.InteractionType.application_command:
+            watch(interaction)
         if interaction.guild_id is None:
             if interaction.type is discord.InteractionType.application_command:
                 await interaction.response.send_message(IN_A_SERVER, ephemeral=True)
@@ -92,6 +96,8 @@ class MilestoneBot(commands.Bot):
             owns_guild=self.owns_guild,
         )
         self._checkpoints: asyncio.Task[None] | None = None
+        # A click or form whose view is gone (a restart, a timeout) still gets an answer.
+        self.add_listener(answer_unhandled, "on_interaction")
 
     def owns_guild(self, guild_id: int) -> bool:
         """Whether this shard process runs the scheduled work of a server."""

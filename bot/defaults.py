@@ -35,3 +35,15 @@ REMINDER_WINDOW = dt.timedelta(hours=24)
 
 TIMEZONE = "UTC"
 """The timezone of a server or member that has not set one."""
+
+AUTO_DEFER_AFTER = 1.5
+"""Seconds an interaction's handler may take before it is deferred (Discord allows 3)."""
+
+UNHANDLED_AFTER = 0.5
+"""Seconds after which a click or form no handler took is answered as expired."""
+
+AUTOCOMPLETE_WAIT = 1.0
+"""Seconds autocomplete waits for the database before answering from the roadmap alone."""
+
+SCHEDULE_RECONCILE_EVERY = dt.timedelta(minutes=5)
+"""How often the scheduler compares its planned runs with the database and repairs them."""

@@ -21,6 +21,7 @@ class OwnedView(SafeView):
         self.message: discord.InteractionMessage | discord.WebhookMessage | None = None
 
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        await super().interaction_check(interaction)
         if interaction.user.id == self.owner_id:
             return True
         await interaction.response.send_message(

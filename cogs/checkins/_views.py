@@ -13,7 +13,7 @@ from bot.roadmap import Roadmap
 from bot.services.checkins import Answers, CycleSummary, HistoryEntry
 from bot.text import clean_text
 from bot.ui.render import clip, embed, level_name, lines_field, when
-from bot.ui.replies import SafeView, handle_error
+from bot.ui.replies import SafeModal, SafeView, handle_error
 
 ANSWER_ID = "checkin:answer"
 
@@ -87,7 +87,7 @@ def summary_embed(roadmap: Roadmap, summary: CycleSummary) -> discord.Embed:
 SubmitAnswers = Callable[[discord.Interaction, Answers], Awaitable[None]]
 
 
-class CheckinForm(discord.ui.Modal, title="Weekly check-in"):
+class CheckinForm(SafeModal, title="Weekly check-in"):
     """The check-in questions, pre-filled with the member's earlier answer."""
 
     def __init__(self, submit: SubmitAnswers, previous: HistoryEntry | None) -> None:
