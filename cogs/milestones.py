@@ -7,11 +7,12 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.bot import MilestoneBot
-from bot.defaults import LEVEL_COUNT
+from bot.defaults import AUTOCOMPLETE_WAIT, LEVEL_COUNT
 from bot.errors import UserError
 from bot.levelups import apply_change
 from bot.roadmap import CATEGORIES, CATEGORY_LABELS, Item
 from bot.services.catalog import choice_label, search
+from bot.ui.deferral import within
 from bot.ui.options import LevelOption
 from bot.ui.render import embed, item_line, level_name, lines_field
 from bot.ui.views import OwnedView, send_paginated
@@ -89,8 +90,14 @@ class Milestones(commands.GroupCog, group_name="milestone"):
     ) -> list[app_commands.Choice[str]]:
         if interaction.guild_id is None:
             return []
-        done = await self.bot.services.progress.done_ids(interaction.guild_id, interaction.user.id)
-        items = search(self.bot.roadmap, current, lambda i: (i.id in done) == want_done)
+        # Autocomplete cannot be deferred: without the member's items in time, offer every
+        # matching item of the roadmap (the command itself says when one is done already).
+        read = self.bot.services.progress.done_ids(interaction.guild_id, interaction.user.id)
+        done = await within(read, AUTOCOMPLETE_WAIT, None)
+        if done is None:
+            items = search(self.bot.roadmap, current)
+        else:
+            items = search(self.bot.roadmap, current, lambda i: (i.id in done) == want_done)
         return [app_commands.Choice(name=choice_label(i), value=i.id) for i in items]
 
     @app_commands.command(name="list")
