@@ -12,6 +12,7 @@ import sqlite3
 import threading
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
@@ -163,3 +164,27 @@ async def test_a_slow_command_is_deferred_and_its_error_stays_private(world: Wor
     world.errors.records = [
         r for r in world.errors.records if "/progress failed" not in r.getMessage()
     ]
+
+
+# ------------------------------------------------------------------ odd options
+
+
+@pytest.mark.parametrize(
+    ("command", "options"),
+    [
+        ("progress", {}),
+        ("milestone list", {}),
+        ("checkin history", {}),
+        ("config grant", {"milestone": "l1.check.python-training"}),
+        ("config revoke", {"milestone": "l1.check.python-training"}),
+    ],
+)
+async def test_a_member_option_naming_someone_not_in_the_server(
+    world: World, command: str, options: dict[str, Any]
+) -> None:
+    """Discord lets anyone be picked (a user who left, or one from a shared DM): the bot says
+    so, privately, and logs no error (the world fixture fails on any ERROR)."""
+    gone = world.fake.add_user("ghost")
+    res, text = await world.run(world.admin, command, member=gone.id, **options)
+    assert res.ephemeral and not res.expired
+    assert "**ghost** is not a member of this server" in text and "pick someone who is" in text
