@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import discord
 from discord import app_commands
 from discord.ext import commands
@@ -37,11 +39,17 @@ class ChecklistSelect(discord.ui.Select["ChecklistView"]):
             placeholder="Select what you have done",
             min_values=0,
             max_values=len(items),
-            options=[
-                discord.SelectOption(label=i.title[:100], value=i.id, default=i.id in done)
-                for i in items
-            ],
         )
+        self.items = items
+        self.mark(done)
+
+    def mark(self, done: set[str] | frozenset[str]) -> None:
+        """Pre-select the done items (in place: the menu keeps its custom_id, so a choice
+        already on its way is still this menu's)."""
+        self.options = [
+            discord.SelectOption(label=i.title[:100], value=i.id, default=i.id in done)
+            for i in self.items
+        ]
 
     async def callback(self, interaction: discord.Interaction) -> None:
         assert self.view is not None
@@ -56,9 +64,16 @@ class ChecklistView(OwnedView):
         self.bot = bot
         self.level = level
         self.items = bot.roadmap.checklist(level)
-        self.add_item(ChecklistSelect(self.items, done))
+        self.menu = ChecklistSelect(self.items, done)
+        self.add_item(self.menu)
+        self._saving = asyncio.Lock()
 
     async def save(self, interaction: discord.Interaction, chosen: set[str]) -> None:
+        # Two quick choices are saved in turn; each is answered with the state it left.
+        async with self._saving:
+            await self._save(interaction, chosen)
+
+    async def _save(self, interaction: discord.Interaction, chosen: set[str]) -> None:
         assert interaction.guild is not None
         user = interaction.user
         change = await self.bot.services.progress.set_checklist(
@@ -70,8 +85,7 @@ class ChecklistView(OwnedView):
             text = f"Saved: {tally}" + level_note(self.bot, change.old_level, change.new_level)
         else:
             text = f"Nothing changed: {tally}"
-        self.clear_items()
-        self.add_item(ChecklistSelect(self.items, set(change.done_ids)))
+        self.menu.mark(change.done_ids)
         await interaction.response.edit_message(content=text, view=self)
         if change.changed:
             await apply_change(self.bot, interaction.guild, user, change, interaction.channel)  # type: ignore[arg-type]

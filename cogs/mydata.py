@@ -37,29 +37,35 @@ class MyData(commands.GroupCog, group_name="mydata"):
     async def delete(self, interaction: discord.Interaction) -> None:
         """Delete everything the bot keeps about you in this server (asks first)."""
         assert interaction.guild is not None
-        view = Confirm(interaction.user.id, "Delete my data")
+        view = Confirm(
+            interaction.user.id,
+            "Delete my data",
+            cancelled="Already cancelled: nothing was deleted.",
+        )
         await interaction.response.send_message(
             "This deletes your progress, check-in answers and profile in this server, "
             "and takes your level roles. It cannot be undone. Sure?",
             view=view,
             ephemeral=True,
         )
-        timed_out = await view.wait()
+        choice = await view.decision()
         done = view.interaction
-        if timed_out or done is None:
+        if choice is None or done is None:
             await interaction.edit_original_response(
                 content="Nothing was deleted (no answer in time).", view=None
             )
             return
-        if not view.value:
+        if not choice:
             await done.response.edit_message(content="Nothing was deleted.", view=None)
             return
+        view.outcome = "Already confirmed: your data is being deleted."
         deleted = await self.bot.services.mydata.delete(interaction.guild.id, interaction.user.id)
-        await done.response.edit_message(
-            content=f"Deleted: {deleted.completions} completed item(s) and "
-            f"{deleted.checkin_answers} check-in answer(s). Your profile is gone too.",
-            view=None,
+        text = (
+            f"Deleted: {deleted.completions} completed item(s) and "
+            f"{deleted.checkin_answers} check-in answer(s). Your profile is gone too."
         )
+        view.outcome = f"Already done. {text}"
+        await done.response.edit_message(content=text, view=None)
         if isinstance(interaction.user, discord.Member) and deleted.level:
             await sync_member_roles(self.bot, interaction.guild, interaction.user, 0)
 

@@ -42,8 +42,8 @@ EXPIRED = (
     "for fresh buttons."
 )
 FORM_EXPIRED = (
-    "This form expired before it reached me (the bot restarted): open it again and paste "
-    "what you wrote."
+    "This form was sent already, or it expired before it reached me (the bot restarted). "
+    "If your answer is not saved, open the form again; here is what you wrote:"
 )
 FORM_TOO_SLOW = (
     "I was too slow to open the form in the few seconds Discord allows: please try again."
