@@ -317,7 +317,7 @@ async def test_role_grant_mutates_state_and_respects_permissions(env: Env) -> No
     junior = fake.add_role(guild.id, "Junior DE", position=1)
     # Without Manage Roles the real API answers 403 / 50013.
     res = await fake.slash(guild.id, env.alice.id, "grant", {"role": junior.id})
-    await asyncio.sleep(0.1)
+    await _until(lambda: bool(env.bot.errors))
     assert not res.responded
     assert isinstance(env.bot.errors[-1].__cause__, discord.Forbidden)
 
