@@ -44,6 +44,7 @@ lint: $(BIN)/.synced
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/vulture
 
 # The service tests run a second time on a throwaway PostgreSQL cluster (tests/support/pg.py)
 # when the server binaries are installed: the same migrations and services must work on both.

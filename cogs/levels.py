@@ -34,7 +34,7 @@ class Levels(commands.Cog):
             interaction.guild_id, interaction.user.id
         )
         lines = []
-        for lvl in range(0, len(roadmap.levels) + 1):
+        for lvl in range(len(roadmap.levels) + 1):
             months = roadmap.level(lvl).months_label if lvl else "start"
             here = " ◀ **you are here**" if lvl == progress.level else ""
             lines.append(f"**{lvl}** · {roadmap.level_title(lvl)} ({months}){here}")

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from bot.clock import Clock, SystemClock
 from bot.db import Database, upsert
 from bot.db.models import AuditEntry, Completion, LevelAnnouncement, Member
-from bot.errors import NotFound, UserError
+from bot.errors import NotFoundError, UserError
 from bot.roadmap import Item, Roadmap
 from bot.services import scores
 from bot.services.guilds import guild_basics
@@ -138,7 +138,7 @@ class ProgressService:
         """Return the roadmap item for an id, or explain how to find one."""
         item = self.roadmap.item(item_id.strip())
         if item is None:
-            raise NotFound(
+            raise NotFoundError(
                 f"There is no milestone `{item_id[:80]}`. Pick one from the suggestions, "
                 "or see the ids with `/milestone list`."
             )
@@ -201,7 +201,7 @@ class ProgressService:
         wanted = set(chosen)
         unknown = wanted - {item.id for item in items}
         if unknown:
-            raise NotFound(
+            raise NotFoundError(
                 f"`{sorted(unknown)[0][:80]}` is not on the level {level} checklist: "
                 "run `/milestone checklist` again."
             )

@@ -16,7 +16,7 @@ from discord.ext import commands
 
 from tests.fakediscord import (
     MANAGE_ROLES,
-    CommandNotAllowed,
+    CommandNotAllowedError,
     FakeDiscord,
     FakeGuild,
     FakeMember,
@@ -409,7 +409,7 @@ async def test_rate_limit_429_is_retried(env: Env) -> None:
 @pytest.mark.asyncio
 async def test_default_member_permissions_and_context_menu(env: Env) -> None:
     fake, guild = env.fake, env.guild
-    with pytest.raises(CommandNotAllowed):
+    with pytest.raises(CommandNotAllowedError):
         await fake.slash(guild.id, env.alice.id, "purge")
     boss = fake.add_member(
         guild.id, name="boss", permissions=int(discord.Permissions(manage_guild=True).value)
