@@ -14,6 +14,7 @@ import click
 import discord
 import yarl
 
+from bot import logs
 from bot.config import ConfigError, Settings, load_settings
 from bot.db import Database
 from bot.db.migrate import upgrade
@@ -26,13 +27,9 @@ def fail(message: str, status: int = 2) -> NoReturn:
     sys.exit(status)
 
 
-def setup_logging(level: str) -> None:
-    """Log to stderr with timestamps; keep discord.py's chatter at INFO at most."""
-    logging.basicConfig(
-        level=level,
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+def setup_logging(level: str, fmt: str = "text") -> None:
+    """Log to stderr (text with timestamps, or JSON lines); keep discord.py at INFO at most."""
+    logs.configure(level, fmt, stream=sys.stderr)
     logging.getLogger("discord").setLevel(max(logging.INFO, logging.getLevelName(level)))
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     # The bot never joins voice: discord.py's warning about its missing voice library is noise.
@@ -56,7 +53,7 @@ def prepare() -> tuple[Settings, Roadmap]:
         roadmap = load_roadmap()
     except (ConfigError, RoadmapError) as exc:
         fail(str(exc))
-    setup_logging(settings.log_level)
+    setup_logging(settings.log_level, settings.log_format)
     return settings, roadmap
 
 

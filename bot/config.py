@@ -9,6 +9,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DB_PATH = Path("var") / "milestones.sqlite3"
+LOG_FORMATS = ("text", "json")
 
 
 class ConfigError(Exception):
@@ -29,6 +30,7 @@ class Settings(BaseSettings):
     log_level: str = Field(default="INFO", alias="LOG_LEVEL")
     discord_api_base: str | None = Field(default=None, alias="DISCORD_API_BASE")
     discord_gateway_url: str | None = Field(default=None, alias="DISCORD_GATEWAY_URL")
+    log_format: str = Field(default="text", alias="LOG_FORMAT")
 
     @field_validator("log_level")
     @classmethod
@@ -51,6 +53,14 @@ class Settings(BaseSettings):
         if "://" not in value:
             raise ValueError(f"{value!r} is not a URL")
         return value.rstrip("/")
+
+    @field_validator("log_format")
+    @classmethod
+    def _known_format(cls, value: str) -> str:
+        fmt = value.strip().lower()
+        if fmt not in LOG_FORMATS:
+            raise ValueError(f"unknown log format {value!r} (use text or json)")
+        return fmt
 
     @model_validator(mode="after")
     def _read_token_file(self) -> Settings:
