@@ -6,7 +6,7 @@ import asyncio
 import logging
 import signal
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import NoReturn
 
 import aiohttp
@@ -15,21 +15,33 @@ import discord
 import yarl
 
 from bot import logs
-from bot.config import ConfigError, Settings, load_settings
+from bot.config import ConfigError, Settings, load_settings, masked_url
 from bot.db import Database
 from bot.db.migrate import upgrade
+from bot.db.preflight import StorageError, check_sqlite_writable, sqlite_open_hint
 from bot.roadmap import Roadmap, RoadmapError, load_roadmap
+
+# Values no message may show (the token once read, database passwords): see `fail`.
+_secrets: list[str] = []
 
 
 def fail(message: str, status: int = 2) -> NoReturn:
     """Print one line and exit (status 2: a setting to fix; 1: anything else)."""
+    for secret in _secrets:
+        message = message.replace(secret, logs.MASK)
     click.echo(f"milestone-bot: {message}", err=True)
     sys.exit(status)
 
 
-def setup_logging(level: str, fmt: str = "text") -> None:
+def _keep_secret(secret: str | None) -> None:
+    if secret and secret not in _secrets:
+        _secrets.append(secret)
+        logs.add_secret(secret)
+
+
+def setup_logging(level: str, fmt: str = "text", secrets: Iterable[str] = ()) -> None:
     """Log to stderr (text with timestamps, or JSON lines); keep discord.py at INFO at most."""
-    logs.configure(level, fmt, stream=sys.stderr)
+    logs.configure(level, fmt, secrets=secrets, stream=sys.stderr)
     logging.getLogger("discord").setLevel(max(logging.INFO, logging.getLevelName(level)))
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     # The bot never joins voice: discord.py's warning about its missing voice library is noise.
@@ -46,14 +58,24 @@ def point_discord(settings: Settings) -> None:
         discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.discord_gateway_url)
 
 
-def prepare() -> tuple[Settings, Roadmap]:
-    """Load settings and roadmap, or exit with one clear line."""
+def load() -> Settings:
+    """Load settings and set up logging, or exit with one clear line."""
     try:
         settings = load_settings()
-        roadmap = load_roadmap()
-    except (ConfigError, RoadmapError) as exc:
+    except ConfigError as exc:
         fail(str(exc))
-    setup_logging(settings.log_level, settings.log_format)
+    _secrets[:] = settings.secrets()
+    setup_logging(settings.log_level, settings.log_format, _secrets)
+    return settings
+
+
+def prepare() -> tuple[Settings, Roadmap]:
+    """Load settings and roadmap, or exit with one clear line."""
+    settings = load()
+    try:
+        roadmap = load_roadmap()
+    except RoadmapError as exc:
+        fail(str(exc))
     return settings, roadmap
 
 
@@ -64,18 +86,26 @@ def prepare_connection() -> tuple[Settings, Roadmap, str]:
         token = settings.token()
     except ConfigError as exc:
         fail(str(exc))
+    _keep_secret(token)
     point_discord(settings)
     migrate(settings)
     return settings, roadmap, token
 
 
 def migrate(settings: Settings) -> None:
-    """Apply migrations, or exit with one clear line."""
+    """Apply migrations, or exit with one clear line (the URL's password masked)."""
+    url = settings.database_url
     try:
-        upgrade(settings.database_url)
+        check_sqlite_writable(url)
+    except StorageError as exc:
+        fail(str(exc))
+    try:
+        upgrade(url)
     except Exception as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        fail(f"could not migrate the database at {settings.database_url}: {reason}")
+        if "unable to open database file" in reason:
+            reason += sqlite_open_hint(url)
+        fail(f"could not migrate the database at {masked_url(url)}: {reason}")
 
 
 async def _with_bot(
@@ -133,7 +163,7 @@ def db() -> None:
 @db.command("upgrade")
 def db_upgrade() -> None:
     """Apply all database migrations."""
-    settings, _ = prepare()
+    settings = load()
     migrate(settings)
     click.echo("database is up to date")
 
