@@ -1,4 +1,4 @@
-"""Command line: `milestone-bot [run|db upgrade|sync|check-data]`."""
+"""Command line: `milestone-bot [run|sync|check-data|db upgrade|db copy]`."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import asyncio
 import logging
 import signal
 import sys
-from collections.abc import Awaitable, Callable, Iterable
-from typing import NoReturn
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import Any, NoReturn
 
 import aiohttp
 import click
@@ -15,7 +15,15 @@ import discord
 import yarl
 
 from bot import logs
-from bot.config import ConfigError, Settings, load_settings, masked_url
+from bot.config import (
+    ConfigError,
+    Settings,
+    database_secrets,
+    load_settings,
+    masked_url,
+    normalise_database_url,
+    parseable_url,
+)
 from bot.db import Database
 from bot.db.migrate import upgrade
 from bot.db.preflight import StorageError, check_sqlite_writable, sqlite_open_hint
@@ -166,6 +174,92 @@ def db_upgrade() -> None:
     settings = load()
     migrate(settings)
     click.echo("database is up to date")
+
+
+class _CopyBar:
+    """`db copy`'s progress bar on stderr, labelled with the table being copied."""
+
+    def __init__(self) -> None:
+        self.bar: Any = None
+        self.width = 0
+
+    def begin(self, rows: Mapping[str, int]) -> None:
+        self.width = max((len(name) for name in rows), default=0)
+        self.bar = click.progressbar(
+            length=max(sum(rows.values()), 1), label="copying".ljust(self.width), file=sys.stderr
+        )
+        self.bar.__enter__()
+
+    def advance(self, table: str, rows: int) -> None:
+        self.bar.label = table.ljust(self.width)
+        self.bar.update(rows)
+
+    def finish(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+            self.bar = None
+
+
+@db.command("copy")
+@click.argument("target_url")
+@click.option(
+    "--batch-size",
+    default=5_000,
+    show_default=True,
+    type=click.IntRange(1, 100_000),
+    help="Rows read and written at a time.",
+)
+def db_copy(target_url: str, batch_size: int) -> None:
+    """Copy the configured database into the empty database at TARGET_URL, then verify it.
+
+    TARGET_URL is a postgresql:// or sqlite:/// URL. The target is migrated first; a target
+    that already holds data is refused. Stop the bot before copying.
+    """
+    from bot.db.copy import CopyError, copy_database
+
+    settings = load()
+    try:
+        target = normalise_database_url(target_url)
+    except ValueError:
+        fail("TARGET_URL must be a sqlite:// or postgresql:// URL")
+    for secret in database_secrets(target):
+        _keep_secret(secret)
+    if not parseable_url(target):
+        fail("TARGET_URL is not a valid database URL: check the host, port and escaping")
+    bar = _CopyBar()
+    try:
+        report = asyncio.run(
+            copy_database(settings.database_url, target, batch_size=batch_size, progress=bar)
+        )
+    except CopyError as exc:
+        bar.finish()
+        fail(str(exc))
+    except Exception as exc:
+        bar.finish()
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        fail(f"the copy to {masked_url(target)} failed: {reason}", status=1)
+    bar.finish()
+    width = max(len(t.name) for t in report.tables)
+    click.echo(f"copied {report.source} to {report.target}")
+    click.echo(f"  {'table':<{width}} {'source':>10} {'target':>10}")
+    for table in report.tables:
+        mark = "ok" if table.ok else "DIFFERENT"
+        click.echo(f"  {table.name:<{width}} {table.source:>10,} {table.target:>10,}  {mark}")
+    rate = report.rows / report.seconds if report.seconds > 0 else 0.0
+    click.echo(f"{report.rows:,} rows in {report.seconds:.1f} s ({rate:,.0f} rows/s)")
+    if report.counter_problems:
+        for problem in report.counter_problems:
+            click.echo(f"  counters: {problem}")
+        inherited = set(report.source_counter_problems)
+        same = inherited == set(report.counter_problems)
+        fail(
+            "the leaderboard counters of the copy disagree with a recount"
+            + (" (the source's disagree the same way)" if same else ""),
+            status=1,
+        )
+    if not report.ok:
+        fail("row counts of the copy differ from the source", status=1)
+    click.echo("verified: row counts match, leaderboard counters match a recount")
 
 
 @main.command()
