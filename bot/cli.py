@@ -1,4 +1,4 @@
-"""Command line: `milestone-bot [run|sync|check-data|db upgrade|db copy]`."""
+"""Command line: `milestone-bot [run|sync|check-data|db upgrade|db copy|db backup]`."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import logging
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Iterable, Mapping
+from pathlib import Path
 from typing import Any, NoReturn
 
 import aiohttp
@@ -260,6 +261,35 @@ def db_copy(target_url: str, batch_size: int) -> None:
     if not report.ok:
         fail("row counts of the copy differ from the source", status=1)
     click.echo("verified: row counts match, leaderboard counters match a recount")
+
+
+@db.command("backup")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Replace PATH if it exists.")
+def db_backup(path: Path, force: bool) -> None:
+    """Write a consistent copy of the SQLite database to PATH, while the bot runs."""
+    from bot.db.backup import BackupError, backup_sqlite
+    from bot.db.preflight import sqlite_path
+
+    settings = load()
+    url = settings.database_url
+    if url.startswith("postgresql"):
+        fail(
+            f"db backup copies SQLite databases; {masked_url(url)} is PostgreSQL: "
+            "use pg_dump (for example pg_dump --format=custom --file=PATH DBNAME)"
+        )
+    source = sqlite_path(url)
+    if source is None:
+        fail(f"{masked_url(url)} is not a SQLite file: nothing to back up")
+    try:
+        report = backup_sqlite(source, path, force=force)
+    except BackupError as exc:
+        fail(str(exc))
+    rows = sum(report.rows.values())
+    click.echo(
+        f"backed up {report.source} to {report.target}: {report.bytes:,} bytes, "
+        f"{rows:,} rows in {len(report.rows)} tables, integrity_check ok"
+    )
 
 
 @main.command()
