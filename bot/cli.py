@@ -1,4 +1,4 @@
-"""Command line: `milestone-bot [run|sync|check-data|db upgrade|db copy|db backup]`."""
+"""Command line: `milestone-bot [run|sync|check-data|health|db upgrade|db copy|db backup]`."""
 
 from __future__ import annotations
 
@@ -290,6 +290,32 @@ def db_backup(path: Path, force: bool) -> None:
         f"backed up {report.source} to {report.target}: {report.bytes:,} bytes, "
         f"{rows:,} rows in {len(report.rows)} tables, integrity_check ok"
     )
+
+
+@main.command()
+@click.option("--timeout", default=3.0, show_default=True, help="Seconds to wait for an answer.")
+def health(timeout: float) -> None:
+    """Exit 0 when the running bot's /healthz answers 200, else 1 (for Docker's HEALTHCHECK)."""
+    import urllib.error
+    import urllib.request
+
+    settings = load()
+    if settings.metrics_port is None:
+        fail("health needs METRICS_PORT: set it (and the bot serves /healthz on that port)")
+    host = settings.metrics_host
+    if host in ("", "0.0.0.0", "::", "localhost"):
+        host = "127.0.0.1"  # A wildcard listens on loopback too.
+    url = f"http://{f'[{host}]' if ':' in host else host}:{settings.metrics_port}/healthz"
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            body = response.read().decode("utf-8", "replace").strip()
+    except urllib.error.HTTPError as exc:
+        body = exc.read().decode("utf-8", "replace").strip()
+        fail(f"unhealthy: {url} answered {exc.code}: {body[:300]}", status=1)
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        fail(f"unhealthy: no answer from {url}: {reason}", status=1)
+    click.echo(body)
 
 
 @main.command()

@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     discord_api_base: str | None = Field(default=None, alias="DISCORD_API_BASE")
     discord_gateway_url: str | None = Field(default=None, alias="DISCORD_GATEWAY_URL")
     log_format: str = Field(default="text", alias="LOG_FORMAT")
+    # Prometheus /metrics and /healthz: off unless a port is set. In Docker, host 0.0.0.0.
+    metrics_port: int | None = Field(default=None, alias="METRICS_PORT", ge=1, le=65535)
+    metrics_host: str = Field(default="127.0.0.1", alias="METRICS_HOST")
 
     @field_validator("log_level")
     @classmethod
