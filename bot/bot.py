@@ -17,10 +17,11 @@ from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.db import Database, upsert
 from bot.db.models import BotState
+from bot.metrics import HealthServer, Metrics, make_health_check, ping_database, pool_checked_out
 from bot.roadmap import Roadmap
 from bot.scheduler import Scheduler
 from bot.services.container import Services, build
-from bot.ui.replies import IN_A_SERVER, handle_error, reply
+from bot.ui.replies import IN_A_SERVER, handle_error, reply, user_message
 from bot.ui.texts import DM_FAILED
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,7 @@ class Tree(app_commands.CommandTree["MilestoneBot"]):
         self, interaction: discord.Interaction, error: app_commands.AppCommandError
     ) -> None:
         command = interaction.command.qualified_name if interaction.command else "?"
+        self.client.record(interaction, "user_error" if user_message(error) else "error")
         await handle_error(interaction, error, f"command /{command}")
 
 
@@ -84,12 +86,17 @@ class MilestoneBot(commands.Bot):
         self.extensions_to_load = extensions
         self.clock: Clock = clock or SystemClock()
         self.services: Services = build(db, roadmap, self.clock)
+        self.metrics = Metrics()
+        self.metrics.watch_gateway(self._latencies)
+        self.metrics.watch_pool(pool_checked_out(*db.engines()))
+        self.health: HealthServer | None = None
         # Features register their kinds of job with it when their cog loads.
         self.scheduler = Scheduler(
             db,
             self.clock,
             record_error=self.services.guilds.record_error,
             owns_guild=self.owns_guild,
+            on_run=self.metrics.record_run,
         )
         self._checkpoints: asyncio.Task[None] | None = None
 
@@ -99,7 +106,28 @@ class MilestoneBot(commands.Bot):
             return True
         return (guild_id >> 22) % self.shard_count == (self.shard_id or 0)
 
+    def _latencies(self) -> list[tuple[int | None, float]]:
+        return [(self.shard_id, self.latency)]
+
+    def record(self, interaction: discord.Interaction, outcome: str) -> None:
+        """Count an answered command for /metrics, with its time since Discord created it."""
+        command = interaction.command.qualified_name if interaction.command else "?"
+        seconds = (discord.utils.utcnow() - interaction.created_at).total_seconds()
+        self.metrics.record_interaction(command, outcome, max(seconds, 0.0))
+
+    async def _start_health(self) -> None:
+        port = self.settings.metrics_port
+        if port is None:
+            return
+        check = make_health_check(
+            shards=lambda: {self.shard_id or 0: self.is_ready() and not self.is_closed()},
+            database=lambda: ping_database(self.db.engine),
+        )
+        self.health = HealthServer(self.metrics, check, host=self.settings.metrics_host, port=port)
+        await self.health.start()
+
     async def setup_hook(self) -> None:
+        await self._start_health()
         for extension in self.extensions_to_load:
             await self.load_extension(extension)
         await self.sync_commands(force=False)
@@ -157,6 +185,7 @@ class MilestoneBot(commands.Bot):
     async def on_app_command_completion(
         self, interaction: discord.Interaction, _command: object
     ) -> None:
+        self.record(interaction, "ok")
         # A member whose reminder DMs failed is told once, at their next command.
         if interaction.guild_id is None:
             return
@@ -183,4 +212,6 @@ class MilestoneBot(commands.Bot):
         if running:
             await asyncio.wait(running, timeout=5)
         await super().close()
+        if self.health is not None:
+            await self.health.stop()
         await self.db.dispose()

@@ -37,7 +37,7 @@ class CopyError(Exception):
     """The copy cannot start or did not verify; the message is one line for the operator."""
 
 
-class TargetNotEmpty(CopyError):
+class TargetNotEmptyError(CopyError):
     """The target already holds data: `db copy` fills only empty databases."""
 
 
@@ -104,7 +104,7 @@ async def copy_database(
 ) -> CopyReport:
     """Copy every row of `source_url` into the empty database at `target_url`, then verify.
 
-    Raises TargetNotEmpty when the target holds any row (outside Alembic's version table),
+    Raises TargetNotEmptyError when the target holds any row (outside Alembic's version table),
     and CopyError when the copy cannot start. Call it from an event loop: the target's
     migrations run on a worker thread.
     """
@@ -175,7 +175,7 @@ async def _check_empty(target: Database, name: str) -> None:
                 continue
             quoted = conn.dialect.identifier_preparer.quote(table)
             if (await conn.execute(text(f"SELECT 1 FROM {quoted} LIMIT 1"))).first():
-                raise TargetNotEmpty(
+                raise TargetNotEmptyError(
                     f"the target {name} already holds data (table {table} has rows): "
                     "db copy fills only an empty database"
                 )

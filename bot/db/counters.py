@@ -112,9 +112,9 @@ def _recounted_totals(conn: Connection) -> dict[Key, int]:
 
 def _current_periods(conn: Connection, now: dt.datetime) -> list[str]:
     """This week's and month's scores of every server against its completions in them."""
-    zones: dict[int, str | None] = {
-        g: tz for g, tz in conn.execute(select(GuildSettings.guild_id, GuildSettings.timezone))
-    }
+    zones: dict[int, str | None] = dict(
+        conn.execute(select(GuildSettings.guild_id, GuildSettings.timezone)).all()
+    )
     guilds = set(conn.scalars(select(PeriodScore.guild_id).distinct()))
     guilds |= set(conn.scalars(select(Completion.guild_id).distinct()))
     by_zone: dict[str, list[int]] = defaultdict(list)

@@ -42,8 +42,10 @@ class Scheduler:
         *,
         record_error: ErrorRecorder | None = None,
         owns_guild: Callable[[int], bool] | None = None,
+        on_run: Callable[[str, bool], None] | None = None,
     ) -> None:
         self.db = db
+        self._on_run = on_run
         self.clock = clock
         self._record_error = record_error
         self._owns = owns_guild or (lambda _guild_id: True)
@@ -173,8 +175,14 @@ class Scheduler:
                 text = f"The {self.label(run.kind)} failed: unexpected {type(exc).__name__}"
                 log.exception("Job %s for guild %s failed", run.key, run.guild_id)
             await self._report(run.guild_id, text)
+            self._counted(run.kind, ok=False)
             return RunResult(run.kind, run.key, run.due_at, run.guild_id, "failed", text)
+        self._counted(run.kind, ok=True)
         return RunResult(run.kind, run.key, run.due_at, run.guild_id, "done")
+
+    def _counted(self, kind: str, *, ok: bool) -> None:
+        if self._on_run is not None:
+            self._on_run(kind, ok)
 
     async def _report(self, guild_id: int, text: str) -> None:
         if self._record_error is None:

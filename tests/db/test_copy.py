@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select, text, update
 
 from bot.db import Database
-from bot.db.copy import CopyError, TargetNotEmpty, copy_database
+from bot.db.copy import CopyError, TargetNotEmptyError, copy_database
 from bot.db.migrate import upgrade
 from bot.db.models import AuditEntry, CheckinCycle, Member
 from bot.roadmap import Roadmap
@@ -122,11 +122,11 @@ async def test_a_target_with_data_is_refused_and_left_alone(
     source, _ = await seeded_sqlite(tmp_path / "laptop.sqlite3", roadmap)
     postgres = empty_pg()
     first = await copy_database(source, postgres)
-    with pytest.raises(TargetNotEmpty, match="already holds data"):
+    with pytest.raises(TargetNotEmptyError, match="already holds data"):
         await copy_database(source, postgres)
     other = tmp_path / "other.sqlite3"
     assert (await copy_database(source, f"sqlite+aiosqlite:///{other}")).ok
-    with pytest.raises(TargetNotEmpty, match="already holds data"):
+    with pytest.raises(TargetNotEmptyError, match="already holds data"):
         await copy_database(postgres, f"sqlite+aiosqlite:///{other}")
     db = Database(postgres)
     try:
