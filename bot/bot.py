@@ -33,6 +33,7 @@ INITIAL_EXTENSIONS = (
     "cogs.mydata",
     "cogs.checkins",
     "cogs.reminders",
+    "cogs.reviews",
     "cogs.admin",
 )
 
