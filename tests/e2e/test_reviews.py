@@ -233,6 +233,18 @@ async def test_undo_withdraws_a_submission(world: World) -> None:
     assert "Nothing is waiting for review" in text
 
 
+async def test_a_refused_post_is_shown_to_admins_and_the_queue_still_has_it(world: World) -> None:
+    r = await reviewing(world)
+    path = rf"/channels/{r.channel.id}/messages"
+    world.fake.fail("POST", path, 403, 50013, "Missing Permissions")
+    text = await submit(world, world.alice, world.roadmap.checklist(1)[0].id, "work")
+    assert "Submitted for review" in text
+    _, text = await admin_run(world, "config show")
+    assert f"Could not post a submission in <#{r.channel.id}>: Missing Permissions" in text
+    _, text = await world.run(r.rita, "review queue")
+    assert "1 waiting" in text
+
+
 # ------------------------------------------------------------------ who may review, and when
 
 
