@@ -21,8 +21,9 @@ from bot.metrics import HealthServer, Metrics, make_health_check, ping_database,
 from bot.roadmap import Roadmap
 from bot.scheduler import Scheduler
 from bot.services.container import Services, build
+from bot.ui.render import clip
 from bot.ui.replies import IN_A_SERVER, handle_error, reply, user_message
-from bot.ui.texts import DM_FAILED
+from bot.ui.texts import DM_FAILED, decision_text
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +34,7 @@ INITIAL_EXTENSIONS = (
     "cogs.mydata",
     "cogs.checkins",
     "cogs.reminders",
+    "cogs.reviews",
     "cogs.admin",
 )
 
@@ -192,6 +194,13 @@ class MilestoneBot(commands.Bot):
         reminders = self.services.reminders
         if await reminders.take_dm_failure_notice(interaction.guild_id, interaction.user.id):
             await reply(interaction, f"⚠️ {DM_FAILED}")
+        # So are review decisions that could not be DMed.
+        notices = await self.services.reviews.take_notices(
+            interaction.guild_id, interaction.user.id
+        )
+        if notices:
+            lines = "\n\n".join(decision_text(n) for n in notices)
+            await reply(interaction, clip(f"📬 Reviews of your submissions:\n\n{lines}", 2000))
 
     async def on_ready(self) -> None:
         log.info(

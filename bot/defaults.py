@@ -35,3 +35,9 @@ REMINDER_WINDOW = dt.timedelta(hours=24)
 
 TIMEZONE = "UTC"
 """The timezone of a server or member that has not set one."""
+
+REVIEW_CLAIM = dt.timedelta(hours=48)
+"""A reviewer's claim on a submission lapses after this: it is back in the queue."""
+
+REVIEW_STATS_DAYS = 30
+"""Review waits (in /review stats and on submitting) are measured over this many days."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 
@@ -39,8 +40,9 @@ class MyData(commands.GroupCog, group_name="mydata"):
         assert interaction.guild is not None
         view = Confirm(interaction.user.id, "Delete my data")
         await interaction.response.send_message(
-            "This deletes your progress, check-in answers and profile in this server, "
-            "and takes your level roles. It cannot be undone. Sure?",
+            "This deletes your progress, check-in answers, submissions for review and profile "
+            "in this server, and takes your level roles. Reviews you made of others stay, "
+            "without your name. It cannot be undone. Sure?",
             view=view,
             ephemeral=True,
         )
@@ -56,10 +58,16 @@ class MyData(commands.GroupCog, group_name="mydata"):
             return
         deleted = await self.bot.services.mydata.delete(interaction.guild.id, interaction.user.id)
         await done.response.edit_message(
-            content=f"Deleted: {deleted.completions} completed item(s) and "
-            f"{deleted.checkin_answers} check-in answer(s). Your profile is gone too.",
+            content=f"Deleted: {deleted.completions} completed item(s), "
+            f"{deleted.checkin_answers} check-in answer(s) and {deleted.review_submissions} "
+            "submission(s) for review. Your profile is gone too.",
             view=None,
         )
+        for channel_id, message_id in deleted.review_posts:
+            # The review channel's posts of their submissions carry their evidence.
+            channel = self.bot.get_partial_messageable(channel_id, guild_id=interaction.guild.id)
+            with contextlib.suppress(discord.HTTPException):
+                await channel.get_partial_message(message_id).delete()
         if isinstance(interaction.user, discord.Member) and deleted.level:
             await sync_member_roles(self.bot, interaction.guild, interaction.user, 0)
 

@@ -55,6 +55,11 @@ class Item(_Frozen):
         """Tell whether the item belongs to the career milestone checklist."""
         return self.category == "check"
 
+    @property
+    def category_label(self) -> str:
+        """Return the display name of the item's category."""
+        return CATEGORY_LABELS[self.category]
+
 
 class Level(_Frozen):
     """One career level with its milestones and checklist."""

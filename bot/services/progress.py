@@ -209,6 +209,23 @@ class ProgressService:
             self._set_checklist, guild_id, user_id, items, wanted, display_name, self.clock.now()
         )
 
+    def complete_in(
+        self,
+        s: Session,
+        guild_id: int,
+        user_id: int,
+        item: Item,
+        display_name: str | None,
+        evidence: str | None,
+        now: dt.datetime,
+    ) -> ProgressChange:
+        """Complete an item inside the caller's transaction: the unit of work of `complete`.
+
+        For a caller that changes something else in the same transaction (a reviewer's
+        approval decides the submission and completes the item, or does neither).
+        """
+        return self._complete(s, guild_id, user_id, item, display_name, evidence, None, now)
+
     def _complete(
         self,
         s: Session,
