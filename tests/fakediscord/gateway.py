@@ -69,6 +69,8 @@ class Gateway(State):
         self.identify_payloads: list[dict[str, Any]] = []
         self._conns: list[_GatewayConn] = []
         self._identified = asyncio.Event()
+        self.gateway_refused = False
+        self.gateway_refusals = 0
 
     @property
     def connected(self) -> bool:
@@ -79,6 +81,18 @@ class Gateway(State):
         if self.connected:
             return
         await asyncio.wait_for(self._identified.wait(), timeout)
+
+    async def refuse_gateway(self, refuse: bool = True) -> None:
+        """Act as if Discord's gateway were down: drop the open connections and answer every
+        new one with HTTP 503 (``refuse=False`` accepts connections again).
+
+        REST keeps working, as it does in a real gateway outage; :attr:`gateway_refusals`
+        counts the connections turned away.
+        """
+        self.gateway_refused = refuse
+        if refuse:
+            await self._close_connections()
+            self._identified.clear()
 
     async def _close_connections(self) -> None:
         for conn in list(self._conns):
@@ -117,6 +131,9 @@ class Gateway(State):
                 conn.dispatch("GUILD_MEMBER_UPDATE", copy.deepcopy(data))
 
     async def _ws_handler(self, request: web.Request) -> web.StreamResponse:
+        if self.gateway_refused:
+            self.gateway_refusals += 1
+            return web.Response(status=503, text="gateway unavailable (fakediscord)")
         ws = web.WebSocketResponse(autoping=True, max_msg_size=0)
         await ws.prepare(request)
         conn = _GatewayConn(ws)
