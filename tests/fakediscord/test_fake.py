@@ -453,3 +453,16 @@ async def test_refused_gateway_drops_the_client_until_accepted_again(env: Env) -
     await fake.wait_until_connected(timeout=20)  # after discord.py's reconnect back-off
     res = await fake.slash(env.guild.id, env.alice.id, "milestone complete", {"milestone": "x"})
     assert "Milestone complete" in message_text(await res.final())
+
+
+async def test_a_hanging_gateway_answers_no_handshake_until_the_outage_ends(env: Env) -> None:
+    fake = env.fake
+    await fake.refuse_gateway(hang=True)
+    async with aiohttp.ClientSession() as http:
+        attempt = asyncio.create_task(http.ws_connect(fake.gateway_url))
+        await asyncio.sleep(0.3)
+        assert not attempt.done()  # No answer at all, as behind a network dropping packets.
+        await fake.refuse_gateway(False)
+        with pytest.raises(aiohttp.WSServerHandshakeError):
+            await asyncio.wait_for(attempt, 5)  # The held one is turned away; the next gets in.
+    await fake.wait_until_connected(timeout=20)
