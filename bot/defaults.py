@@ -35,3 +35,9 @@ REMINDER_WINDOW = dt.timedelta(hours=24)
 
 TIMEZONE = "UTC"
 """The timezone of a server or member that has not set one."""
+
+STOP_GRACE = 7.0
+"""Seconds a stop waits for interactions and scheduled runs in flight before cutting them off.
+
+Closing the gateway and the database follows; Docker kills a container 10 s after SIGTERM.
+"""

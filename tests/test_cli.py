@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.fakediscord import FakeDiscord
+from tests.support.process import TOKEN, BotProcess, bot_env, error_lines
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -116,5 +118,45 @@ async def test_run_connects_syncs_answers_and_stops_on_sigterm(tmp_path: Path) -
             _, stderr = await asyncio.wait_for(proc.communicate(), 30)
         assert proc.returncode == 0, stderr.decode()
         assert b"Traceback" not in stderr
+    finally:
+        await fake.close()
+
+
+def reconnect_delays(log: str) -> list[float]:
+    return [float(d) for d in re.findall(r"Attempting a reconnect in (\d+\.\d+)s", log)]
+
+
+@pytest.mark.parametrize("hang", [False, True], ids=["refused", "unanswered"])
+async def test_sigterm_during_a_gateway_outage_exits_at_once(tmp_path: Path, hang: bool) -> None:
+    """Refused: discord.py sleeps in its reconnect back-off, longer each time. Unanswered: it
+    waits up to 60 s for a handshake. Either way a stop ends the process at once."""
+    fake = FakeDiscord()
+    await fake.start()
+    try:
+        env = bot_env(fake, DATABASE_URL=f"sqlite:///{tmp_path / 'bot.sqlite3'}")
+        async with BotProcess(tmp_path, "run", env=env) as bot:
+            await fake.wait_until_connected(timeout=60)
+            await fake.refuse_gateway(hang=hang)  # The connection drops; REST still works.
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 90
+
+            def waiting() -> bool:
+                if hang:  # A handshake is under way and will get no answer.
+                    return fake.gateway_refusals > 0
+                # Asleep in a back-off of 3 s or more.
+                return any(delay >= 3 for delay in reconnect_delays(bot.log())[-1:])
+
+            while not waiting():
+                assert loop.time() < deadline, bot.log()
+                await asyncio.sleep(0.02)
+            bot.send(signal.SIGTERM)
+            # Before discord.py would have woken from its back-off (or 60 s handshake wait).
+            status = await bot.wait(timeout=reconnect_delays(bot.log())[-1] if not hang else 5)
+        log = bot.log()
+        assert status == 0, log
+        stop = log[log.index("stop requested") :]
+        assert "stopped in" in stop
+        assert error_lines(stop) == [], stop
+        assert TOKEN not in log
     finally:
         await fake.close()
