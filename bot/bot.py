@@ -71,6 +71,7 @@ class MilestoneBot(commands.Bot):
         *,
         extensions: tuple[str, ...] = INITIAL_EXTENSIONS,
         clock: Clock | None = None,
+        sync_only: bool = False,
         **options: Any,
     ) -> None:
         intents = discord.Intents.none()
@@ -96,6 +97,7 @@ class MilestoneBot(commands.Bot):
             record_error=self.services.guilds.record_error,
             owns_guild=self.owns_guild,
         )
+        self.sync_only = sync_only
         self.set_up = False
         self.inflight = InFlight()
         self._checkpoints: asyncio.Task[None] | None = None
@@ -111,6 +113,9 @@ class MilestoneBot(commands.Bot):
     async def setup_hook(self) -> None:
         for extension in self.extensions_to_load:
             await self.load_extension(extension)
+        if self.sync_only:  # `milestone-bot sync`: push the commands, start nothing.
+            await self.sync_commands(force=True)
+            return
         await self.sync_commands(force=False)
         # REST is logged in here, so late runs can post before the gateway is up.
         await self.scheduler.start()

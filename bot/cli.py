@@ -90,10 +90,12 @@ async def _with_bot(
     settings: Settings,
     roadmap: Roadmap,
     action: Callable[[MilestoneBot], Awaitable[None]],
+    *,
+    sync_only: bool = False,
 ) -> None:
     from bot.bot import MilestoneBot
 
-    bot = MilestoneBot(settings, Database(settings.database_url), roadmap)
+    bot = MilestoneBot(settings, Database(settings.database_url), roadmap, sync_only=sync_only)
     try:
         await action(bot)
     finally:
@@ -180,16 +182,15 @@ def db_upgrade() -> None:
 
 @main.command()
 def sync() -> None:
-    """Push the slash commands to Discord now."""
+    """Push the slash commands to Discord now (even if unchanged since the last sync)."""
     settings, roadmap, token = prepare_connection()
 
     async def push(bot: MilestoneBot) -> None:
+        # Logging in runs setup_hook, which loads the features and, with sync_only, pushes the
+        # commands and starts nothing else: no scheduler, no gateway.
         await bot.login(token)
-        for extension in bot.extensions_to_load:
-            await bot.load_extension(extension)
-        await bot.sync_commands(force=True)
 
-    asyncio.run(_with_bot(settings, roadmap, push))
+    _connect(_with_bot(settings, roadmap, push, sync_only=True))
     click.echo("commands synced")
 
 

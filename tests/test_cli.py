@@ -122,6 +122,29 @@ async def test_run_connects_syncs_answers_and_stops_on_sigterm(tmp_path: Path) -
         await fake.close()
 
 
+async def test_sync_pushes_the_commands_every_time_and_starts_nothing_else(
+    tmp_path: Path,
+) -> None:
+    fake = FakeDiscord()
+    await fake.start()
+    try:
+        env = bot_env(fake, DATABASE_URL=f"sqlite:///{tmp_path / 'bot.sqlite3'}")
+        for attempt in (1, 2):  # The second push is not skipped: `sync` means now.
+            async with BotProcess(tmp_path, "sync", env=env) as sync:
+                status = await sync.wait(timeout=60)
+            log = sync.log()
+            assert status == 0, log
+            assert "commands synced" in log
+            assert error_lines(log) == [], log
+            assert TOKEN not in log
+            assert len(fake.requests_to("PUT", r"/applications/\d+/commands")) == attempt
+        assert {c["name"] for c in fake.commands()} >= {"levels", "milestone", "config"}
+        assert fake.identify_payloads == []  # No gateway connection...
+        assert "Scheduled" not in log and "connected" not in log  # ... and no scheduler.
+    finally:
+        await fake.close()
+
+
 def reconnect_delays(log: str) -> list[float]:
     return [float(d) for d in re.findall(r"Attempting a reconnect in (\d+\.\d+)s", log)]
 
