@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import re
 import signal
 import sys
+import traceback
 from collections.abc import Awaitable, Callable, Coroutine
+from types import TracebackType
 from typing import TYPE_CHECKING, Any, NoReturn
+from urllib.parse import quote, quote_plus
 
 import aiohttp
 import click
 import discord
 import yarl
+from sqlalchemy.engine import make_url
 
 from bot.config import ConfigError, Settings, load_settings
 from bot.db import Database
@@ -24,20 +30,57 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("bot.cli")
 
+# The token and the database password, as they could appear in a line: never printed.
+_secrets: list[str] = []
+_SHORTEST_SECRET = 4  # Masking shorter strings would mangle every line.
+
+
+def hide_secrets(settings: Settings) -> None:
+    """Mask the token and the database password in every line printed or logged from now on."""
+    found: set[str] = set()
+    if settings.discord_token is not None:
+        found.add(settings.discord_token.get_secret_value())
+    url = settings.database_url
+    passwords = set(re.findall(r"^[\w+.-]+://[^:/@]*:([^@/]*)@", url))
+    with contextlib.suppress(Exception):  # A URL SQLAlchemy cannot read: the pattern serves.
+        passwords.add(make_url(url).password or "")
+    for password in passwords:
+        found |= {password, quote(password, safe=""), quote_plus(password)}
+    _secrets[:] = sorted((s for s in found if len(s) >= _SHORTEST_SECRET), key=len, reverse=True)
+
+
+def redact(text: str) -> str:
+    """The text with every known secret replaced by `***`."""
+    for secret in _secrets:
+        text = text.replace(secret, "***")
+    return text
+
+
+class RedactingFormatter(logging.Formatter):
+    """A formatter whose lines (tracebacks included) never show a secret."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
+
+
+def _print_uncaught(
+    kind: type[BaseException], error: BaseException, tb: TracebackType | None
+) -> None:
+    sys.stderr.write(redact("".join(traceback.format_exception(kind, error, tb))))
+
 
 def fail(message: str, status: int = 2) -> NoReturn:
     """Print one line and exit (status 2: a setting to fix; 1: anything else)."""
-    click.echo(f"milestone-bot: {message}", err=True)
+    click.echo(f"milestone-bot: {redact(message)}", err=True)
     sys.exit(status)
 
 
 def setup_logging(level: str) -> None:
     """Log to stderr with timestamps; keep discord.py's chatter at INFO at most."""
-    logging.basicConfig(
-        level=level,
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+    logging.basicConfig(level=level, handlers=[handler])
+    sys.excepthook = _print_uncaught
     logging.getLogger("discord").setLevel(max(logging.INFO, logging.getLevelName(level)))
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     # The bot never joins voice: discord.py's warning about its missing voice library is noise.
@@ -61,6 +104,7 @@ def prepare() -> tuple[Settings, Roadmap]:
         roadmap = load_roadmap()
     except (ConfigError, RoadmapError) as exc:
         fail(str(exc))
+    hide_secrets(settings)
     setup_logging(settings.log_level)
     return settings, roadmap
 

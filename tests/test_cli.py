@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import re
 import signal
@@ -183,3 +184,47 @@ async def test_sigterm_during_a_gateway_outage_exits_at_once(tmp_path: Path, han
         assert TOKEN not in log
     finally:
         await fake.close()
+
+
+@pytest.mark.parametrize(
+    ("url", "secrets"),
+    [
+        ("postgresql://bot:Pw-S3cret-9xQ@127.0.0.1:9/milestones", ["Pw-S3cret-9xQ"]),
+        ("postgres://bot:p%40ss%2Fw0rd@127.0.0.1:9/milestones", ["p%40ss%2Fw0rd", "p@ss/w0rd"]),
+        ("postgresql://bot:Pw-S3cret-9xQ@127.0.0.1:notaport/milestones", ["Pw-S3cret-9xQ"]),
+    ],
+)
+@pytest.mark.parametrize("command", ["run", "db upgrade"])
+def test_a_bad_database_url_never_prints_its_password(
+    tmp_path: Path, url: str, secrets: list[str], command: str
+) -> None:
+    env = {**clean_env(), "DISCORD_TOKEN": TOKEN, "DATABASE_URL": url}
+    result = run_cli(*command.split(), env=env, cwd=tmp_path)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "could not migrate the database" in result.stderr, output
+    for secret in [*secrets, TOKEN]:
+        assert secret not in output
+    assert "Traceback" not in output
+
+
+def test_log_lines_and_tracebacks_mask_the_token_and_the_password(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from bot import cli
+    from bot.config import Settings
+
+    monkeypatch.setattr(cli, "_secrets", [])
+    password = "Pw-S3cret-9xQ"
+    url = f"postgresql://bot:{password}@db.internal/milestones"
+    cli.hide_secrets(Settings(DISCORD_TOKEN=TOKEN, DATABASE_URL=url))
+    formatter = cli.RedactingFormatter("%(levelname)s %(message)s")
+    try:
+        raise RuntimeError(f"cannot connect to {url} with {TOKEN}")
+    except RuntimeError:
+        record = logging.LogRecord(
+            "x", logging.ERROR, __file__, 1, "token %s at %s", (TOKEN, url), sys.exc_info()
+        )
+    line = formatter.format(record)
+    assert password not in line and TOKEN not in line
+    assert "postgresql://bot:***@db.internal/milestones" in line
