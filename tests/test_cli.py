@@ -79,7 +79,10 @@ def test_check_data_and_db_upgrade(tmp_path: Path) -> None:
     assert (tmp_path / "x.sqlite3").exists()
 
 
-async def test_run_connects_syncs_answers_and_stops_on_sigterm(tmp_path: Path) -> None:
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+async def test_run_connects_syncs_answers_and_stops_on_a_signal(
+    tmp_path: Path, stop: signal.Signals
+) -> None:
     fake = FakeDiscord()
     await fake.start()
     try:
@@ -115,10 +118,11 @@ async def test_run_connects_syncs_answers_and_stops_on_sigterm(tmp_path: Path) -
             assert "Senior Data Analyst" in res.text()
             assert (tmp_path / "var" / "milestones.sqlite3").exists()
         finally:
-            proc.send_signal(signal.SIGTERM)
+            proc.send_signal(stop)
             _, stderr = await asyncio.wait_for(proc.communicate(), 30)
         assert proc.returncode == 0, stderr.decode()
-        assert b"Traceback" not in stderr
+        assert error_lines(stderr.decode()) == [], stderr.decode()
+        assert "stopped in" in stderr.decode()
     finally:
         await fake.close()
 
