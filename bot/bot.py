@@ -122,6 +122,10 @@ class MilestoneBot(commands.Bot):
         self._checkpoints = asyncio.create_task(self._checkpoint_loop(), name="db-checkpoints")
         self.set_up = True
 
+    async def _checkpoints_ended(self) -> None:
+        if self._checkpoints is not None:
+            await asyncio.wait({self._checkpoints}, timeout=STOP_GRACE)
+
     async def _checkpoint_loop(self, every: float = 15) -> None:
         # Ends at a stop between two checkpoints, never inside one (which holds a connection).
         while not self._stopping.is_set():
@@ -208,8 +212,10 @@ class MilestoneBot(commands.Bot):
         if busy:
             log.info("stopping: waiting for %d interaction(s) in flight", busy)
         # A task cut off mid-transaction would leak its connection: let the work finish.
-        left, scheduler_done = await asyncio.gather(
-            self.inflight.drain(STOP_GRACE), self.scheduler.stop(STOP_GRACE)
+        left, scheduler_done, _ = await asyncio.gather(
+            self.inflight.drain(STOP_GRACE),
+            self.scheduler.stop(STOP_GRACE),
+            self._checkpoints_ended(),
         )
         if left:
             log.warning(
@@ -218,8 +224,6 @@ class MilestoneBot(commands.Bot):
             await self.inflight.cut_off()
         if not scheduler_done:
             log.warning("stopping: scheduled runs still under way after %ss: cut off", STOP_GRACE)
-        if self._checkpoints is not None:
-            await asyncio.wait({self._checkpoints}, timeout=2)
         await super().close()
         await self.db.dispose()
         log.info("stopped in %.1fs", loop.time() - started)
