@@ -41,3 +41,9 @@ REVIEW_CLAIM = dt.timedelta(hours=48)
 
 REVIEW_STATS_DAYS = 30
 """Review waits (in /review stats and on submitting) are measured over this many days."""
+
+STOP_GRACE = 7.0
+"""Seconds a stop waits for interactions and scheduled runs in flight before cutting them off.
+
+Closing the gateway and the database follows; Docker kills a container 10 s after SIGTERM.
+"""

@@ -9,11 +9,19 @@ taken before the work: a run is done at most once.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
+from apscheduler.events import (
+    EVENT_JOB_ERROR,
+    EVENT_JOB_EXECUTED,
+    EVENT_JOB_SUBMITTED,
+    JobEvent,
+)
 from apscheduler.job import Job
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.date import DateTrigger
@@ -55,6 +63,13 @@ class Scheduler:
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600},
         )
         self._job_ids: dict[Scope, set[str]] = {}
+        # Runs under way, so that a stop can let them finish (see `stop`).
+        self._running = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._aps.add_listener(
+            self._count_runs, EVENT_JOB_SUBMITTED | EVENT_JOB_EXECUTED | EVENT_JOB_ERROR
+        )
 
     def register(self, *kinds: JobKind) -> None:
         """Add kinds of job; runs due together go in registration order."""
@@ -90,6 +105,26 @@ class Scheduler:
         """Stop APScheduler without waiting for running jobs."""
         if self._aps.running:
             self._aps.shutdown(wait=False)
+
+    async def stop(self, timeout: float) -> bool:  # noqa: ASYNC109
+        """Start no new runs, let those under way finish (at most `timeout` s), shut down.
+
+        Return whether every run finished; `shutdown` cancels the ones that did not.
+        """
+        if self._aps.running:
+            self._aps.pause()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._idle.wait(), timeout)
+        finished = self._running == 0
+        self.shutdown()
+        return finished
+
+    def _count_runs(self, event: JobEvent) -> None:
+        self._running = max(0, self._running + (1 if event.code == EVENT_JOB_SUBMITTED else -1))
+        if self._running:
+            self._idle.clear()
+        else:
+            self._idle.set()
 
     def jobs(self) -> list[Job]:
         """APScheduler's jobs (for diagnostics and tests)."""

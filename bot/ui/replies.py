@@ -8,6 +8,7 @@ from typing import Any
 import discord
 from discord import app_commands
 
+from bot import inflight
 from bot.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -95,6 +96,10 @@ async def handle_error(interaction: discord.Interaction, error: Exception, where
 
 class SafeView(discord.ui.View):
     """A view whose callbacks' errors reach the user like a command's do."""
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        # A stop waits for the click; once it has begun, the click is answered "restarting".
+        return await inflight.admit(interaction)
 
     async def on_error(
         self,

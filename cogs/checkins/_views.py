@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import discord
 
+from bot import inflight
 from bot.errors import UserError
 from bot.roadmap import Roadmap
 from bot.services.checkins import Answers, CycleSummary, HistoryEntry
@@ -111,6 +112,10 @@ class CheckinForm(discord.ui.Modal, title="Weekly check-in"):
     def answers(self) -> Answers:
         """What the member typed."""
         return Answers(**{key: field.value for key, field in self.inputs.items()})
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        # A stop waits for the answer; once it has begun, the form is answered "restarting".
+        return await inflight.admit(interaction)
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
         await self.submit(interaction, self.answers())
