@@ -38,6 +38,25 @@ COPIED = {
         "NotoSansDevanagari-Regular.ttf"
     ),
     "usr/share/fonts/truetype/noto/NotoSansThai-Regular.ttf": "NotoSansThai-Regular.ttf",
+    **{
+        f"usr/share/fonts/truetype/noto/NotoSans{script}-Regular.ttf": (
+            f"NotoSans{script}-Regular.ttf"
+        )
+        for script in (
+            "Bengali",
+            "Gujarati",
+            "Gurmukhi",
+            "Kannada",
+            "Malayalam",
+            "Tamil",
+            "Telugu",
+            "Sinhala",
+            "Khmer",
+            "Lao",
+            "Myanmar",
+            "Ethiopic",
+        )
+    },
     "usr/share/fonts/truetype/dejavu/DejaVuSans.ttf": "DejaVuSans.ttf",
     "usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf": "DejaVuSans-Bold.ttf",
     "usr/share/fonts-droid-fallback/truetype/DroidSansFallback.ttf": "DroidSansFallback.ttf",
@@ -84,6 +103,7 @@ def build_emoji(src: Path, dst: Path) -> None:
         if record.nameID in (1, 3, 4, 6, 16):
             text = record.toUnicode().replace("Noto Color Emoji", "Cards Color Emoji")
             record.string = text.replace("NotoColorEmoji", "CardsColorEmoji")
+    font.recalcTimestamp = False  # the same input builds the same bytes
     font.save(dst)
 
 
