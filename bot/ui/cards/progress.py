@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import threading
 from collections.abc import Mapping
+
+from PIL import Image, ImageChops, ImageDraw
 
 from bot.ui.cards.canvas import (
     ACCENT,
@@ -57,8 +61,61 @@ def render_progress(card: ProgressCard) -> bytes:
     _header(c, card, name)
     _levels(c, card.levels, 40, 200, 752, 188)
     _stats(c, card, 808, 200, 352, 188)
-    _heatmap(c, card.activity, card.today, 40, 404, 1120, 204)
+    _heatmap(c, card.activity, card.today, *HEATMAP)
     return c.png()
+
+
+HEATMAP = (40.0, 404.0, 1120.0, 204.0)  # the activity panel: x, y, width, height
+_PAD = 22.0
+PITCH, CELL = 20.0, 16.0  # whole device pixels at SCALE 2: the grid is one paste
+GRID_X = HEATMAP[0] + HEATMAP[2] - _PAD - (WEEKS * PITCH - (PITCH - CELL))
+GRID_Y = HEATMAP[1] + 60
+
+
+def cell_origin(day: dt.date, today: dt.date) -> tuple[float, float] | None:
+    """Where the heatmap draws `day` (its cell's top-left corner), None when not shown."""
+    start = first_day(today)
+    if not start <= day <= today:
+        return None
+    col, row = divmod((day - start).days, 7)
+    return GRID_X + col * PITCH, GRID_Y + row * PITCH
+
+
+_grid_lock = threading.Lock()
+
+
+@functools.cache
+def _cell_mask_unlocked() -> Image.Image:
+    pitch, cell = Canvas.px(PITCH), Canvas.px(CELL)
+    one = Image.new("L", (pitch, pitch), 0)
+    ImageDraw.Draw(one).rounded_rectangle((0, 0, cell - 1, cell - 1), Canvas.px(3.5), 255)
+    grid = Image.new("L", (pitch * WEEKS, pitch * 7), 0)
+    for col in range(WEEKS):
+        for row in range(7):
+            grid.paste(one, (col * pitch, row * pitch))
+    return grid
+
+
+def _cell_mask() -> Image.Image:
+    with _grid_lock:
+        return _cell_mask_unlocked()
+
+
+def _grid(days: Mapping[dt.date, int], today: dt.date) -> tuple[Image.Image, Image.Image]:
+    """The heatmap as one image and its mask: a 52 by 7 map of shades, scaled up, cut to cells."""
+    hidden = len(HEAT)
+    levels = bytearray([hidden]) * (WEEKS * 7)
+    start = first_day(today)
+    for offset in range((today - start).days + 1):
+        col, row = divmod(offset, 7)
+        day = start + dt.timedelta(days=offset)
+        levels[row * WEEKS + col] = heat_level(days.get(day, 0))
+    shades = Image.frombytes("P", (WEEKS, 7), bytes(levels))
+    shades.putpalette([v for colour in (*HEAT, PANEL) for v in colour])
+    size = _cell_mask().size
+    big = shades.resize(size, Image.Resampling.NEAREST)
+    shown = big.point([255 if v < hidden else 0 for v in range(256)], "L")
+    return big.convert("RGB"), ImageChops.multiply(_cell_mask(), shown)
 
 
 def _header(c: Canvas, card: ProgressCard, name: str) -> None:
@@ -154,18 +211,13 @@ def _heatmap(
 ) -> None:
     c.rect(x, y, w, h, PANEL, radius=18, outline=EDGE)
     days = window(activity, today)
-    pad = 22
+    pad = _PAD
     c.text((x + pad, y + 32), "Activity", 19, TEXT, Weight.BOLD)
     active = len(days)
     summary = f"{fmt(active)} active {'day' if active == 1 else 'days'} in the last 52 weeks"
     title_w = c.measure("Activity", 19, Weight.BOLD)
     c.text((x + pad + title_w + 14, y + 32), summary, 15, MUTED)
 
-    label_w = 36
-    pitch = (w - 2 * pad - label_w + 4) / WEEKS
-    cell = pitch - 4
-    gx = x + pad + label_w
-    gy = y + 60
     # Legend, right-aligned on the title line.
     lx = x + w - pad
     lx -= c.measure("More", 13)
@@ -176,18 +228,14 @@ def _heatmap(
     c.text((lx - 8, y + 31), "Less", 13, MUTED, anchor="rs")
 
     for row, label in ((0, "Mon"), (2, "Wed"), (4, "Fri")):
-        c.text((x + pad, gy + row * pitch + cell / 2), label, 12, FAINT, anchor="lm")
+        c.text((x + pad, GRID_Y + row * PITCH + CELL / 2), label, 12, FAINT, anchor="lm")
     start = first_day(today)
     last_month_col = -3
     for col in range(WEEKS):
         monday = start + dt.timedelta(weeks=col)
         starts_month = monday.day <= 7 if col else monday.day <= 21
         if starts_month and col - last_month_col >= 3:
-            c.text((gx + col * pitch, gy - 8), MONTHS[monday.month - 1], 12, MUTED)
+            c.text((GRID_X + col * PITCH, GRID_Y - 8), MONTHS[monday.month - 1], 12, MUTED)
             last_month_col = col
-        for row in range(7):
-            day = monday + dt.timedelta(days=row)
-            if day > today:
-                break
-            shade = HEAT[heat_level(days.get(day, 0))]
-            c.tile(gx + col * pitch, gy + row * pitch, cell, shade, PANEL, radius=3.5)
+    colours, mask = _grid(days, today)
+    c.image.paste(colours, (c.px(GRID_X), c.px(GRID_Y)), mask)

@@ -13,6 +13,7 @@ import functools
 import struct
 import threading
 import unicodedata
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import StrEnum
@@ -307,6 +308,12 @@ def _rtl(text: str) -> bool:
     return False
 
 
+@functools.lru_cache(maxsize=4096)
+def line(text: str, size: int, weight: Weight = Weight.REGULAR) -> Line:
+    """A `Line`, cached: lines are never changed once made, and labels repeat."""
+    return Line(text, size, weight)
+
+
 class Line:
     """A laid-out line of text at one size and weight: measure it, cut it, draw it."""
 
@@ -342,7 +349,7 @@ class Line:
         best = Line(ELLIPSIS, self.size, self.weight)
         while lo < hi:
             mid = (lo + hi + 1) // 2
-            candidate = Line("".join(chars[:mid]).rstrip() + ELLIPSIS, self.size, self.weight)
+            candidate = line("".join(chars[:mid]).rstrip() + ELLIPSIS, self.size, self.weight)
             if candidate.width <= max_width:
                 best, lo = candidate, mid
             else:
@@ -370,13 +377,15 @@ class Line:
         order = list(zip(self.runs, self.widths, strict=True))
         if _rtl(self.text):
             order.reverse()
-        draw = ImageDraw.Draw(image)
+        ink = (*fill[:3], 255) if image.mode == "RGBA" else fill[:3]
         for run, width in order:
             if run.emoji:
                 self._draw_emoji(image, run, x, y)
             else:
                 text = run.text if RAQM or not _rtl(run.text) else run.text[::-1]
-                draw.text((x, y), text, font=font(run.font, self.size), fill=fill, anchor="ls")
+                mask, left, top = _mask(run.font, self.size, text)
+                if mask.width and mask.height:
+                    image.paste(ink, (round(x) + left, round(y) + top), mask)
             x += width
 
     def _draw_emoji(self, image: Image.Image, run: Run, x: float, baseline: float) -> None:
@@ -387,6 +396,34 @@ class Line:
 
 
 _EMOJI_ASCENT = 0.8
+_MASKS = 1024
+
+
+def _mask(name: str, size: int, text: str) -> tuple[Image.Image, int, int]:
+    """The anti-aliased coverage of `text` and its offset from the baseline origin.
+
+    Cached per thread: card labels (months, weekdays, level titles, headings) repeat from one
+    card to the next, and pasting a cached mask costs a tenth of shaping and rasterising.
+    """
+    cache: OrderedDict[tuple[str, int, str], tuple[Image.Image, int, int]] | None = getattr(
+        _local, "masks", None
+    )
+    if cache is None:
+        cache = _local.masks = OrderedDict()
+    key = (name, size, text)
+    hit = cache.get(key)
+    if hit is not None:
+        cache.move_to_end(key)
+        return hit
+    face = font(name, size)
+    left, top, right, bottom = (round(v) for v in face.getbbox(text, anchor="ls"))
+    mask = Image.new("L", (max(0, right - left), max(0, bottom - top)), 0)
+    if mask.width and mask.height:
+        ImageDraw.Draw(mask).text((-left, -top), text, font=face, fill=255, anchor="ls")
+    cache[key] = (mask, left, top)
+    if len(cache) > _MASKS:
+        cache.popitem(last=False)
+    return mask, left, top
 
 
 def _emoji_sprite(text: str, size: int) -> Image.Image:
