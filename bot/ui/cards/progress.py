@@ -7,7 +7,7 @@ import functools
 import threading
 from collections.abc import Mapping
 
-from PIL import Image, ImageChops, ImageDraw
+from PIL import Image, ImageDraw
 
 from bot.ui.cards.canvas import (
     ACCENT,
@@ -101,10 +101,13 @@ def _cell_mask() -> Image.Image:
         return _cell_mask_unlocked()
 
 
-def _grid(days: Mapping[dt.date, int], today: dt.date) -> tuple[Image.Image, Image.Image]:
-    """The heatmap as one image and its mask: a 52 by 7 map of shades, scaled up, cut to cells."""
-    hidden = len(HEAT)
-    levels = bytearray([hidden]) * (WEEKS * 7)
+def _grid(days: Mapping[dt.date, int], today: dt.date) -> Image.Image:
+    """The heatmap's colours: a 52 by 7 map of shades scaled up (pasted through the cell mask).
+
+    Days after today get the panel's own colour, so they do not show.
+    """
+    future = len(HEAT)
+    levels = bytearray([future]) * (WEEKS * 7)
     start = first_day(today)
     for offset in range((today - start).days + 1):
         col, row = divmod(offset, 7)
@@ -112,10 +115,7 @@ def _grid(days: Mapping[dt.date, int], today: dt.date) -> tuple[Image.Image, Ima
         levels[row * WEEKS + col] = heat_level(days.get(day, 0))
     shades = Image.frombytes("P", (WEEKS, 7), bytes(levels))
     shades.putpalette([v for colour in (*HEAT, PANEL) for v in colour])
-    size = _cell_mask().size
-    big = shades.resize(size, Image.Resampling.NEAREST)
-    shown = big.point([255 if v < hidden else 0 for v in range(256)], "L")
-    return big.convert("RGB"), ImageChops.multiply(_cell_mask(), shown)
+    return shades.resize(_cell_mask().size, Image.Resampling.NEAREST).convert("RGB")
 
 
 def _header(c: Canvas, card: ProgressCard, name: str) -> None:
@@ -237,5 +237,4 @@ def _heatmap(
         if starts_month and col - last_month_col >= 3:
             c.text((GRID_X + col * PITCH, GRID_Y - 8), MONTHS[monday.month - 1], 12, MUTED)
             last_month_col = col
-    colours, mask = _grid(days, today)
-    c.image.paste(colours, (c.px(GRID_X), c.px(GRID_Y)), mask)
+    c.image.paste(_grid(days, today), (c.px(GRID_X), c.px(GRID_Y)), _cell_mask())
