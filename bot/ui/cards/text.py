@@ -266,7 +266,9 @@ def runs(text: str, weight: Weight = Weight.REGULAR) -> list[Run]:
         cat = unicodedata.category(ch)
         current = out[-1][0] if out else None
         if current is not None and (cat[0] == "M" or ch in (ZWJ, ZWNJ)):
-            if cp in coverage(current) or RAQM:
+            # A mark the run's font lacks would be a box: drop it. Joiners are invisible
+            # to HarfBuzz when the font lacks them, but a box in the basic layout.
+            if cp in coverage(current) or (RAQM and cat[0] != "M"):
                 out[-1][1].append(ch)
             continue
         if current == EMOJI_FILE and i > 0 and text[i - 1] == ZWJ and cp in coverage(current):
