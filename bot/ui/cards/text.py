@@ -197,15 +197,6 @@ def coverage(name: str) -> frozenset[int]:
         return _cmap_unlocked(name)
 
 
-def font_for(ch: str, weight: Weight = Weight.REGULAR) -> str | None:
-    """The first font of the chain that has `ch`, or None when none has it."""
-    cp = ord(ch)
-    for name in CHAINS[weight]:
-        if cp in coverage(name):
-            return name
-    return None
-
-
 # FreeType faces are not safe to share between threads that render at once: each worker
 # thread keeps its own.
 _local = threading.local()
