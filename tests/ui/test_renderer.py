@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
+import os
 import threading
 from collections.abc import AsyncIterator
 from typing import Any
@@ -19,13 +20,18 @@ from tests.ui.golden import decode
 
 @pytest.fixture
 async def renderer() -> AsyncIterator[CardRenderer]:
-    r = CardRenderer(workers=2)
+    r = CardRenderer(workers=2, processes=False)
     yield r
     r.close()
 
 
 def explode(_data: Any) -> bytes:
     raise RuntimeError("the font file is gone")
+
+
+def die(_data: Any) -> bytes:
+    """Kill the worker process, as a crash in native code would."""
+    os._exit(1)
 
 
 async def test_progress_is_drawn_off_the_event_loop(renderer: CardRenderer) -> None:
@@ -37,7 +43,7 @@ async def test_progress_is_drawn_off_the_event_loop(renderer: CardRenderer) -> N
 
         return render_progress(data)
 
-    spying = CardRenderer(renderers={"progress": spy})
+    spying = CardRenderer(processes=False, renderers={"progress": spy})
     try:
         png = await spying.progress(s.sample_progress())
     finally:
@@ -90,7 +96,7 @@ async def test_identical_requests_at_once_share_one_drawing() -> None:
 
         return render_leaderboard(data)
 
-    r = CardRenderer(renderers={"leaderboard": counting})
+    r = CardRenderer(processes=False, renderers={"leaderboard": counting})
     try:
         pages = await asyncio.gather(*(r.leaderboard(s.sample_leaderboard()) for _ in range(5)))
     finally:
@@ -100,7 +106,7 @@ async def test_identical_requests_at_once_share_one_drawing() -> None:
 
 
 async def test_a_render_failure_raises_card_error_and_is_not_cached() -> None:
-    r = CardRenderer(renderers={"progress": explode})
+    r = CardRenderer(processes=False, renderers={"progress": explode})
     try:
         with pytest.raises(CardError, match="progress") as caught:
             await r.progress(s.sample_progress())
@@ -125,7 +131,7 @@ async def test_a_card_that_takes_too_long_raises_card_error() -> None:
         release.wait(5)
         return b""
 
-    r = CardRenderer(renderers={"hours": stuck}, timeout=0.05)
+    r = CardRenderer(processes=False, renderers={"hours": stuck}, timeout=0.05)
     try:
         with pytest.raises(CardError, match="took over"):
             await r.hours(s.sample_hours())
@@ -135,7 +141,7 @@ async def test_a_card_that_takes_too_long_raises_card_error() -> None:
 
 
 async def test_an_oversized_picture_raises_card_error() -> None:
-    r = CardRenderer(max_bytes=1000)
+    r = CardRenderer(processes=False, max_bytes=1000)
     try:
         with pytest.raises(CardError, match="over 1000"):
             await r.participation(s.sample_participation())
@@ -157,16 +163,27 @@ async def test_a_cancelled_caller_does_not_cancel_a_shared_drawing(
 
 async def test_process_workers_draw_the_same_picture() -> None:
     card = s.sample_participation()
-    r = CardRenderer(workers=1, processes=True)
+    r = CardRenderer()  # the default: one worker process
     try:
+        await r.start()
         from_process = await r.participation(card)
     finally:
         r.close()
-    threaded = CardRenderer(workers=1)
+    threaded = CardRenderer(processes=False)
     try:
         assert from_process == await threaded.participation(card)
     finally:
         threaded.close()
+
+
+async def test_a_dead_worker_process_raises_card_error_and_is_replaced() -> None:
+    r = CardRenderer(renderers={"hours": die})
+    try:
+        with pytest.raises(CardError, match="died"):
+            await r.hours(s.sample_hours())
+        assert decode(await r.participation(s.sample_participation())).width == 1200
+    finally:
+        r.close()
 
 
 def test_digest_is_stable_and_order_free() -> None:
