@@ -74,6 +74,9 @@ def warm_up() -> None:
         Line("Warm up 0123456789 · #", 20, weight).width  # noqa: B018 (loads the fonts)
 
 
+_PLAIN = frozenset({int, float, str, bool, dt.date, dt.datetime})
+
+
 def digest(value: object) -> str:
     """A stable hash of a card's content: dataclasses, mappings, sequences, bytes, dates."""
     h = hashlib.blake2b(digest_size=16)
@@ -89,12 +92,21 @@ def _feed(h: Any, value: object) -> None:
             _feed(h, getattr(value, f.name))
         h.update(b")")
     elif isinstance(value, Mapping):
-        h.update(b"{")
-        for key, item in sorted(value.items(), key=lambda kv: repr(kv[0])):
-            _feed(h, key)
-            h.update(b":")
-            _feed(h, item)
-        h.update(b"}")
+        try:
+            items = sorted(value.items())
+        except TypeError:
+            items = sorted(value.items(), key=lambda kv: repr(kv[0]))
+        if all(type(k) in _PLAIN and type(v) in _PLAIN for k, v in items):
+            # A heatmap's {date: count}: one repr instead of a call per day (this runs on
+            # the event loop, for every request).
+            h.update(b"{" + repr(items).encode() + b"}")
+        else:
+            h.update(b"{")
+            for key, item in items:
+                _feed(h, key)
+                h.update(b":")
+                _feed(h, item)
+            h.update(b"}")
     elif isinstance(value, list | tuple):
         h.update(b"[")
         for item in value:
