@@ -1,41 +1,72 @@
 # Two commands on a fresh machine: `make run` (with DISCORD_TOKEN set) and `make test`.
+# Everything installs from uv.lock (exact versions and hashes) with a pinned uv, which is
+# bootstrapped into .uv/ from uv-requirements.txt (hashed too) on first use.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+UV_HOME := .uv
+UV := $(UV_HOME)/bin/uv
 
-.PHONY: run test lint bench install clean
+# uv builds $(VENV) with $(PYTHON) and never downloads an interpreter of its own.
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+export UV_PYTHON := $(PYTHON)
+export UV_PYTHON_DOWNLOADS := never
 
-$(BIN)/.installed: pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[dev]"
+.PHONY: run test lint bench install lock upgrade hooks clean
+
+$(UV): uv-requirements.txt
+	$(PYTHON) -m venv $(UV_HOME)
+	$(UV_HOME)/bin/pip install --quiet --require-hashes --no-deps -r uv-requirements.txt
 	touch $@
 
-install: $(BIN)/.installed
+# --locked: install exactly uv.lock, and stop if it no longer matches pyproject.toml.
+$(BIN)/.synced: pyproject.toml uv.lock $(UV)
+	$(UV) sync --locked
+	touch $@
 
-run: $(BIN)/.installed
+install: $(BIN)/.synced
+
+# After editing dependencies in pyproject.toml: `make lock`; to take newer releases within
+# the ranges pyproject.toml allows: `make upgrade`. Commit uv.lock either way.
+lock: $(UV)
+	$(UV) lock
+
+upgrade: $(UV)
+	$(UV) lock --upgrade
+
+hooks: $(BIN)/.synced
+	$(BIN)/pre-commit install
+
+run: $(BIN)/.synced
 	$(BIN)/milestone-bot run
 
-lint: $(BIN)/.installed
+lint: $(BIN)/.synced
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/vulture
 
 # The service tests run a second time on a throwaway PostgreSQL cluster (tests/support/pg.py)
 # when the server binaries are installed: the same migrations and services must work on both.
 PG_TESTS := tests/services tests/scheduler
 
+# In CI (CI set, and not "false" or "0") missing server binaries fail the run instead of
+# skipping it: .ci/run installs them, so a green CI always includes PostgreSQL.
 test: lint
 	$(BIN)/pytest -q
 	@if command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
 		echo "TEST_BACKEND=postgres $(BIN)/pytest -q $(PG_TESTS)"; \
 		TEST_BACKEND=postgres $(BIN)/pytest -q $(PG_TESTS); \
+	elif [ -n "$$CI" ] && [ "$$CI" != false ] && [ "$$CI" != 0 ]; then \
+		echo "CI=$$CI: no PostgreSQL server binaries (initdb) found, so the PostgreSQL run cannot happen." >&2; \
+		echo "Install them (Debian: apt-get install postgresql; .ci/run does this) or put initdb on PATH." >&2; \
+		exit 1; \
 	else \
 		echo "PostgreSQL service tests skipped: no PostgreSQL server binaries (initdb) found."; \
 	fi
 
-bench: $(BIN)/.installed
+bench: $(BIN)/.synced
 	$(BIN)/python benchmarks/bench_db.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(UV_HOME) .pytest_cache .mypy_cache .ruff_cache

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import logging
@@ -17,12 +18,16 @@ from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.db import Database, upsert
 from bot.db.models import BotState
+from bot.defaults import STOP_GRACE
+from bot.inflight import InFlight
+from bot.metrics import HealthServer, Metrics, make_health_check, ping_database, pool_checked_out
 from bot.roadmap import Roadmap
 from bot.scheduler import Scheduler
 from bot.services.container import Services, build
 from bot.ui.deferral import answer_unhandled, watch
-from bot.ui.replies import IN_A_SERVER, handle_error, reply
-from bot.ui.texts import DM_FAILED
+from bot.ui.render import clip
+from bot.ui.replies import IN_A_SERVER, handle_error, reply, user_message
+from bot.ui.texts import DM_FAILED, decision_text
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +38,7 @@ INITIAL_EXTENSIONS = (
     "cogs.mydata",
     "cogs.checkins",
     "cogs.reminders",
+    "cogs.reviews",
     "cogs.admin",
 )
 
@@ -44,6 +50,8 @@ class Tree(app_commands.CommandTree["MilestoneBot"]):
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
         if interaction.type is discord.InteractionType.application_command:
             watch(interaction)
+        if not await self.client.inflight.admit(interaction):
+            return False  # The bot is stopping: the member was told to try again.
         if interaction.guild_id is None:
             if interaction.type is discord.InteractionType.application_command:
                 await interaction.response.send_message(IN_A_SERVER, ephemeral=True)
@@ -56,6 +64,7 @@ class Tree(app_commands.CommandTree["MilestoneBot"]):
         self, interaction: discord.Interaction, error: app_commands.AppCommandError
     ) -> None:
         command = interaction.command.qualified_name if interaction.command else "?"
+        self.client.record(interaction, "user_error" if user_message(error) else "error")
         await handle_error(interaction, error, f"command /{command}")
 
 
@@ -70,6 +79,7 @@ class MilestoneBot(commands.Bot):
         *,
         extensions: tuple[str, ...] = INITIAL_EXTENSIONS,
         clock: Clock | None = None,
+        sync_only: bool = False,
         **options: Any,
     ) -> None:
         intents = discord.Intents.none()
@@ -88,14 +98,24 @@ class MilestoneBot(commands.Bot):
         self.extensions_to_load = extensions
         self.clock: Clock = clock or SystemClock()
         self.services: Services = build(db, roadmap, self.clock)
+        self.metrics = Metrics()
+        self.metrics.watch_gateway(self._latencies)
+        self.metrics.watch_pool(pool_checked_out(*db.engines()))
+        self.health: HealthServer | None = None
         # Features register their kinds of job with it when their cog loads.
         self.scheduler = Scheduler(
             db,
             self.clock,
             record_error=self.services.guilds.record_error,
             owns_guild=self.owns_guild,
+            on_run=self.metrics.record_run,
         )
+        self.sync_only = sync_only
+        self.set_up = False
+        self.inflight = InFlight()
         self._checkpoints: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
+        self._stop: asyncio.Task[None] | None = None
         # A click or form whose view is gone (a restart, a timeout) still gets an answer.
         self.add_listener(answer_unhandled, "on_interaction")
 
@@ -105,17 +125,49 @@ class MilestoneBot(commands.Bot):
             return True
         return (guild_id >> 22) % self.shard_count == (self.shard_id or 0)
 
+    def _latencies(self) -> list[tuple[int | None, float]]:
+        return [(self.shard_id, self.latency)]
+
+    def record(self, interaction: discord.Interaction, outcome: str) -> None:
+        """Count an answered command for /metrics, with its time since Discord created it."""
+        command = interaction.command.qualified_name if interaction.command else "?"
+        seconds = (discord.utils.utcnow() - interaction.created_at).total_seconds()
+        self.metrics.record_interaction(command, outcome, max(seconds, 0.0))
+
+    async def _start_health(self) -> None:
+        port = self.settings.metrics_port
+        if port is None:
+            return
+        check = make_health_check(
+            shards=lambda: {self.shard_id or 0: self.is_ready() and not self.is_closed()},
+            database=lambda: ping_database(self.db.engine),
+        )
+        self.health = HealthServer(self.metrics, check, host=self.settings.metrics_host, port=port)
+        await self.health.start()
+
     async def setup_hook(self) -> None:
+        await self._start_health()
         for extension in self.extensions_to_load:
             await self.load_extension(extension)
+        if self.sync_only:  # `milestone-bot sync`: push the commands, start nothing.
+            await self.sync_commands(force=True)
+            return
         await self.sync_commands(force=False)
         # REST is logged in here, so late runs can post before the gateway is up.
         await self.scheduler.start()
         self._checkpoints = asyncio.create_task(self._checkpoint_loop(), name="db-checkpoints")
+        self.set_up = True
+
+    async def _checkpoints_ended(self) -> None:
+        if self._checkpoints is not None:
+            await asyncio.wait({self._checkpoints}, timeout=STOP_GRACE)
 
     async def _checkpoint_loop(self, every: float = 15) -> None:
-        while True:
-            await asyncio.sleep(every)
+        # Ends at a stop between two checkpoints, never inside one (which holds a connection).
+        while not self._stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), every)
+                return
             try:
                 await self.db.checkpoint()
             except Exception:
@@ -163,12 +215,21 @@ class MilestoneBot(commands.Bot):
     async def on_app_command_completion(
         self, interaction: discord.Interaction, _command: object
     ) -> None:
+        self.record(interaction, "ok")
+        self.inflight.track()  # It writes to the database: a stop waits for it.
         # A member whose reminder DMs failed is told once, at their next command.
         if interaction.guild_id is None:
             return
         reminders = self.services.reminders
         if await reminders.take_dm_failure_notice(interaction.guild_id, interaction.user.id):
             await reply(interaction, f"⚠️ {DM_FAILED}")
+        # So are review decisions that could not be DMed.
+        notices = await self.services.reviews.take_notices(
+            interaction.guild_id, interaction.user.id
+        )
+        if notices:
+            lines = "\n\n".join(decision_text(n) for n in notices)
+            await reply(interaction, clip(f"📬 Reviews of your submissions:\n\n{lines}", 2000))
 
     async def on_ready(self) -> None:
         log.info(
@@ -176,17 +237,39 @@ class MilestoneBot(commands.Bot):
         )
 
     async def close(self) -> None:
-        self.scheduler.shutdown()
-        if self._checkpoints is not None:
-            self._checkpoints.cancel()
-        # Let event handlers in flight (on_app_command_completion writes to the database and
-        # may reply) finish first: a task cut off mid-transaction leaks its connection.
-        running = [
-            t
-            for t in asyncio.all_tasks()
-            if t.get_name().startswith("discord.py: on_") and t is not asyncio.current_task()
-        ]
-        if running:
-            await asyncio.wait(running, timeout=5)
+        """Stop: finish the work in flight, then close the gateway and the database. Once.
+
+        A second call (discord.py's own, the command line's) waits for the first.
+        """
+        if self._stop is None:
+            self._stop = asyncio.create_task(self._shut_down(), name="bot-stop")
+        await asyncio.shield(self._stop)
+
+    async def _shut_down(self) -> None:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        # From here on, interactions that arrive are answered "restarting" (the gateway stays
+        # open meanwhile, so they are answered rather than left to "did not respond").
+        self.inflight.stopping = True
+        self._stopping.set()
+        busy = len(self.inflight)
+        if busy:
+            log.info("stopping: waiting for %d interaction(s) in flight", busy)
+        # A task cut off mid-transaction would leak its connection: let the work finish.
+        left, scheduler_done, _ = await asyncio.gather(
+            self.inflight.drain(STOP_GRACE),
+            self.scheduler.stop(STOP_GRACE),
+            self._checkpoints_ended(),
+        )
+        if left:
+            log.warning(
+                "stopping: %d interaction(s) still running after %ss: cut off", left, STOP_GRACE
+            )
+            await self.inflight.cut_off()
+        if not scheduler_done:
+            log.warning("stopping: scheduled runs still under way after %ss: cut off", STOP_GRACE)
         await super().close()
+        if self.health is not None:
+            await self.health.stop()
         await self.db.dispose()
+        log.info("stopped in %.1fs", loop.time() - started)

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 DEFAULT_DB_PATH = Path("var") / "milestones.sqlite3"
+LOG_FORMATS = ("text", "json")
 
 
 class ConfigError(Exception):
@@ -29,6 +34,10 @@ class Settings(BaseSettings):
     log_level: str = Field(default="INFO", alias="LOG_LEVEL")
     discord_api_base: str | None = Field(default=None, alias="DISCORD_API_BASE")
     discord_gateway_url: str | None = Field(default=None, alias="DISCORD_GATEWAY_URL")
+    log_format: str = Field(default="text", alias="LOG_FORMAT")
+    # Prometheus /metrics and /healthz: off unless a port is set. In Docker, host 0.0.0.0.
+    metrics_port: int | None = Field(default=None, alias="METRICS_PORT", ge=1, le=65535)
+    metrics_host: str = Field(default="127.0.0.1", alias="METRICS_HOST")
 
     @field_validator("log_level")
     @classmethod
@@ -41,7 +50,13 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _async_driver(cls, value: str) -> str:
-        return normalise_database_url(value)
+        url = normalise_database_url(value)
+        if not parseable_url(url):  # The message must not repeat the URL (its password).
+            raise ValueError(
+                "not a valid database URL: check the host, the port and the database name, "
+                "and %-encode special characters in the password (@ as %40, / as %2F)"
+            )
+        return url
 
     @field_validator("discord_api_base", "discord_gateway_url")
     @classmethod
@@ -52,24 +67,89 @@ class Settings(BaseSettings):
             raise ValueError(f"{value!r} is not a URL")
         return value.rstrip("/")
 
-    @model_validator(mode="after")
-    def _read_token_file(self) -> Settings:
-        if self.discord_token is None and self.discord_token_file is not None:
-            try:
-                token = self.discord_token_file.read_text(encoding="utf-8").strip()
-            except OSError as exc:
-                raise ValueError(f"cannot read DISCORD_TOKEN_FILE: {exc.strerror}") from None
-            self.discord_token = SecretStr(token)
-        return self
+    @field_validator("log_format")
+    @classmethod
+    def _known_format(cls, value: str) -> str:
+        fmt = value.strip().lower()
+        if fmt not in LOG_FORMATS:
+            raise ValueError(f"unknown log format {value!r} (use text or json)")
+        return fmt
 
     def token(self) -> str:
-        """Return the bot token, or raise ConfigError when none is set."""
+        """Return the bot token, or raise ConfigError when none is set.
+
+        DISCORD_TOKEN_FILE is read here, when the token is needed, not when settings load:
+        `db upgrade`, `db copy` and `db backup` work without a readable token file.
+        """
+        if self.discord_token is None and self.discord_token_file is not None:
+            self.discord_token = SecretStr(read_token_file(self.discord_token_file))
         if self.discord_token is None or not self.discord_token.get_secret_value():
             raise ConfigError(
                 "DISCORD_TOKEN is not set: put the bot token in the environment or in .env "
                 "(or point DISCORD_TOKEN_FILE at a file holding it)"
             )
         return self.discord_token.get_secret_value()
+
+    def secrets(self) -> list[str]:
+        """Values no log line or message may show: the token (once known), the DB password."""
+        found = []
+        if self.discord_token is not None and self.discord_token.get_secret_value():
+            found.append(self.discord_token.get_secret_value())
+        found += database_secrets(self.database_url)
+        return found
+
+
+def read_token_file(path: Path) -> str:
+    """The token in a Docker secret or other file, or one ConfigError line saying what to do."""
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        uid = os.geteuid()
+        if isinstance(exc, PermissionError):
+            advice = (
+                f"make it readable by uid {uid}, the user this process runs as (chown {uid} {path})"
+            )
+        elif isinstance(exc, FileNotFoundError):
+            advice = "check the path, or mount the secret there"
+        else:
+            advice = "point it at a file that holds only the bot token"
+        raise ConfigError(
+            f"cannot read DISCORD_TOKEN_FILE {path}: {reason} (this process runs as uid {uid}): "
+            f"{advice}"
+        ) from None
+
+
+def masked_url(url: str) -> str:
+    """A database URL fit for logs and messages: the password shown as ***."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except (ArgumentError, ValueError):
+        return "(an unparseable database URL)"
+
+
+def parseable_url(url: str) -> bool:
+    """Whether SQLAlchemy can read this database URL (a port that is not a number: no)."""
+    try:
+        make_url(url)
+    except (ArgumentError, ValueError):
+        return False
+    return True
+
+
+def database_secrets(url: str) -> list[str]:
+    """The password of a database URL as given (%-encoded) and decoded, to mask both."""
+    try:
+        password = make_url(url).password
+    except (ArgumentError, ValueError):
+        return []
+    if not isinstance(password, str) or not password:
+        return []
+    try:
+        raw = urlsplit(url).password
+    except ValueError:
+        raw = None
+    return sorted({password, raw or password}, key=len, reverse=True)
 
 
 def normalise_database_url(value: str) -> str:

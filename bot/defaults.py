@@ -36,6 +36,18 @@ REMINDER_WINDOW = dt.timedelta(hours=24)
 TIMEZONE = "UTC"
 """The timezone of a server or member that has not set one."""
 
+REVIEW_CLAIM = dt.timedelta(hours=48)
+"""A reviewer's claim on a submission lapses after this: it is back in the queue."""
+
+REVIEW_STATS_DAYS = 30
+"""Review waits (in /review stats and on submitting) are measured over this many days."""
+
+STOP_GRACE = 7.0
+"""Seconds a stop waits for interactions and scheduled runs in flight before cutting them off.
+
+Closing the gateway and the database follows; Docker kills a container 10 s after SIGTERM.
+"""
+
 AUTO_DEFER_AFTER = 1.5
 """Seconds an interaction's handler may take before it is deferred (Discord allows 3)."""
 

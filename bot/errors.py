@@ -11,5 +11,5 @@ class UserError(Exception):
         self.message = message
 
 
-class NotFound(UserError):
+class NotFoundError(UserError):
     """Something the user named does not exist."""

@@ -7,15 +7,44 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.bot import MilestoneBot
-from bot.defaults import CHECKIN_MAX_OPEN_HOURS, CHECKIN_OPEN_HOURS, LEVEL_COUNT, LEVEL_THRESHOLD
+from bot.defaults import (
+    CHECKIN_MAX_OPEN_HOURS,
+    CHECKIN_OPEN_HOURS,
+    LEVEL_COUNT,
+    LEVEL_THRESHOLD,
+    REVIEW_CLAIM,
+)
 from bot.errors import UserError
 from bot.levelups import apply_change, role_problem, sync_member_roles
+from bot.roadmap import CATEGORIES, CATEGORY_LABELS
 from bot.services.catalog import choice_label, search
 from bot.services.checkins import OPEN_JOB, CycleInfo
 from bot.services.reminders import POST_JOB
+from bot.services.reviews import ReviewPolicy
 from bot.ui.options import DAY_CHOICES, LevelOption, TimeOfDay, Timezone
 from bot.ui.render import embed, level_name, lines_field, when
 from bot.weekly import WeeklyTime, format_when
+
+AUDIT_VERBS = {
+    "grant": "granted `{item}` to",
+    "revoke": "took `{item}` from",
+    "approve": "approved `{item}` of",
+    "changes": "asked for changes on `{item}` of",
+    "reject": "rejected `{item}` of",
+}
+
+
+def review_summary(policy: ReviewPolicy) -> str:
+    """What needs review, who reviews and where submissions go, in a few lines."""
+    if not policy.active:
+        needs = "nothing: every item counts as soon as a member completes it"
+    else:
+        names = [CATEGORY_LABELS[c] for c in CATEGORIES if c in policy.categories]
+        needs = (", ".join(names) + " items") if names else "every item"
+        needs += f" from level {policy.from_level} on" if policy.from_level else " at every level"
+    roles = " ".join(f"<@&{r}>" for r in policy.role_ids) or "no reviewer role: admins only"
+    channel = f"<#{policy.channel_id}>" if policy.channel_id else "none (reviewers use /review)"
+    return f"Needs review: {needs}\nReviewers: {roles}\nReview channel: {channel}"
 
 
 @app_commands.guild_only()
@@ -72,14 +101,17 @@ class Admin(commands.GroupCog, group_name="config"):
         )
         for name, value in await self.schedule_fields(guild.id):
             e.add_field(name=name, value=value, inline=False)
+        policy = await self.bot.services.reviews.policy(guild.id)
+        e.add_field(name="Reviews", value=review_summary(policy), inline=False)
         audit = [
-            f"{when(a.created_at, 'd')} <@{a.actor_id}> "
-            + (f"granted `{a.item_id}` to" if a.action == "grant" else f"took `{a.item_id}` from")
+            f"{when(a.created_at, 'd')} "
+            + (f"<@{a.actor_id}> " if a.actor_id is not None else "a former reviewer ")
+            + AUDIT_VERBS.get(a.action, a.action + " `{item}` of").format(item=a.item_id)
             + f" <@{a.member_id}>"
             for a in cfg.recent_audit
         ]
         e.add_field(
-            name="Latest corrections",
+            name="Latest corrections and reviews",
             value=lines_field(audit) if audit else "none",
             inline=False,
         )
@@ -345,6 +377,62 @@ class Admin(commands.GroupCog, group_name="config"):
         if errors:
             text += "\n⚠️ " + "\n⚠️ ".join(f"Level {r.level}: {r.last_error}" for r in errors)
         await interaction.followup.send(text, ephemeral=True)
+
+    @app_commands.command(name="review")
+    @app_commands.describe(
+        projects="Projects milestones need a reviewer",
+        professional="Professional milestones need a reviewer",
+        checklist="Checklist items need a reviewer",
+        from_level=f"Only items from this level on (1 to {LEVEL_COUNT}; 0: every level)",
+        reviewer_role="Add a role whose members may review",
+        remove_role="Remove a reviewer role",
+        channel="Post each submission here, with decision buttons",
+        channel_off="Stop posting submissions in a channel",
+    )
+    async def review(
+        self,
+        interaction: discord.Interaction,
+        projects: bool | None = None,
+        professional: bool | None = None,
+        checklist: bool | None = None,
+        from_level: app_commands.Range[int, 0, LEVEL_COUNT] | None = None,
+        reviewer_role: discord.Role | None = None,
+        remove_role: discord.Role | None = None,
+        channel: discord.TextChannel | None = None,
+        channel_off: bool = False,
+    ) -> None:
+        """Choose which items need a reviewer's approval and who may review."""
+        assert interaction.guild is not None
+        if channel is not None:
+            self._check_channel(interaction.guild, channel)
+        if reviewer_role is not None and reviewer_role.is_default():
+            raise UserError("@everyone cannot be the reviewer role: pick or create a real role.")
+        categories = {
+            name: on
+            for name, on in (
+                ("projects", projects),
+                ("professional", professional),
+                ("checklist", checklist),
+            )
+            if on is not None
+        }
+        policy = await self.bot.services.reviews.configure(
+            interaction.guild.id,
+            categories=categories,
+            from_level=from_level,
+            channel_id=channel.id if channel else None,
+            clear_channel=channel_off,
+            add_role=reviewer_role.id if reviewer_role else None,
+            remove_role=remove_role.id if remove_role else None,
+        )
+        hours = int(REVIEW_CLAIM.total_seconds() // 3600)
+        text = review_summary(policy) + (
+            "\nItems already done stay done; the settings apply to what members complete next. "
+            f"A claimed submission not decided within {hours} hours goes back to the queue."
+        )
+        if policy.active and not policy.role_ids:
+            text += "\n⚠️ Only admins can review until you add a `reviewer_role`."
+        await interaction.response.send_message(text, ephemeral=True)
 
     async def _correct(
         self, interaction: discord.Interaction, member: discord.Member, milestone: str, grant: bool

@@ -11,7 +11,7 @@ from bot.defaults import LEVEL_COUNT
 from bot.roadmap import CATEGORY_LABELS, MILESTONE_CATEGORIES
 from bot.services.members import pace
 from bot.ui.options import LevelOption
-from bot.ui.render import bar, embed, item_line, level_name, lines_field
+from bot.ui.render import SUBMITTED, bar, embed, item_line, level_name, lines_field
 from bot.ui.texts import pace_text
 
 
@@ -34,7 +34,7 @@ class Levels(commands.Cog):
             interaction.guild_id, interaction.user.id
         )
         lines = []
-        for lvl in range(0, len(roadmap.levels) + 1):
+        for lvl in range(len(roadmap.levels) + 1):
             months = roadmap.level(lvl).months_label if lvl else "start"
             here = " ◀ **you are here**" if lvl == progress.level else ""
             lines.append(f"**{lvl}** · {roadmap.level_title(lvl)} ({months}){here}")
@@ -61,6 +61,8 @@ class Levels(commands.Cog):
         roadmap = self.bot.roadmap
         lvl = roadmap.level(level)
         done = await self.bot.services.progress.done_ids(interaction.guild_id, interaction.user.id)
+        pending = await self.bot.services.reviews.pending(interaction.guild_id, interaction.user.id)
+        submitted = {p.item.id for p in pending}
         phase = roadmap.phases[level - 1]
         e = embed(
             level_name(roadmap, level),
@@ -77,16 +79,19 @@ class Levels(commands.Cog):
             count = sum(1 for i in items if i.id in done)
             e.add_field(
                 name=f"{CATEGORY_LABELS[category]} ({count}/{len(items)})",
-                value=lines_field([item_line(i, done) for i in items]),
+                value=lines_field([item_line(i, done, submitted=submitted) for i in items]),
                 inline=False,
             )
         count = sum(1 for i in lvl.checklist if i.id in done)
         e.add_field(
             name=f"Checklist ({count}/{len(lvl.checklist)}): gates the level",
-            value=lines_field([item_line(i, done) for i in lvl.checklist]),
+            value=lines_field([item_line(i, done, submitted=submitted) for i in lvl.checklist]),
             inline=False,
         )
-        e.set_footer(text="Tick items with /milestone complete or /milestone checklist.")
+        footer = "Tick items with /milestone complete or /milestone checklist."
+        if any(i.id in submitted for i in lvl.items):
+            footer = f"{SUBMITTED} awaiting review · {footer}"
+        e.set_footer(text=footer)
         await interaction.response.send_message(embed=e, ephemeral=True)
 
     @app_commands.command(name="roadmap")

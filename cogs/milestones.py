@@ -14,9 +14,11 @@ from bot.errors import UserError
 from bot.levelups import apply_change
 from bot.roadmap import CATEGORIES, CATEGORY_LABELS, Item
 from bot.services.catalog import choice_label, search
+from bot.services.reviews import Submitted
 from bot.ui.deferral import within
 from bot.ui.options import LevelOption
-from bot.ui.render import embed, item_line, level_name, lines_field
+from bot.ui.render import SUBMITTED, embed, item_line, level_name, lines_field
+from bot.ui.texts import wait_text
 from bot.ui.views import OwnedView, send_paginated
 
 PER_PAGE = 15
@@ -31,23 +33,48 @@ def level_note(bot: MilestoneBot, old: int, new: int) -> str:
     return ""
 
 
+def submitted_text(result: Submitted) -> str:
+    """What a member sees on submitting an item for review."""
+    title = result.submission.item.title
+    if result.replaced:
+        text = f"{SUBMITTED} New evidence for **{title}**: it keeps its place in the review queue."
+    else:
+        text = (
+            f"{SUBMITTED} Submitted for review: **{title}**. It counts once a reviewer approves "
+            "it; I will DM you the decision."
+        )
+    if result.typical_wait is not None:
+        text += f" Reviews here take {wait_text(result.typical_wait)}."
+    return text
+
+
 class ChecklistSelect(discord.ui.Select["ChecklistView"]):
     """A multi-select of one level's checklist with the done items pre-selected."""
 
-    def __init__(self, items: tuple[Item, ...], done: set[str]) -> None:
+    def __init__(
+        self, items: tuple[Item, ...], done: set[str], locked: frozenset[str] = frozenset()
+    ) -> None:
         super().__init__(
             placeholder="Select what you have done",
             min_values=0,
             max_values=len(items),
         )
         self.items = items
+        self.locked = locked
         self.mark(done)
 
     def mark(self, done: set[str] | frozenset[str]) -> None:
         """Pre-select the done items (in place: the menu keeps its custom_id, so a choice
         already on its way is still this menu's)."""
         self.options = [
-            discord.SelectOption(label=i.title[:100], value=i.id, default=i.id in done)
+            discord.SelectOption(
+                label=i.title[:100],
+                value=i.id,
+                default=i.id in done,
+                description="Needs a reviewer: /milestone complete with evidence"
+                if i.id in self.locked
+                else None,
+            )
             for i in self.items
         ]
 
@@ -59,12 +86,21 @@ class ChecklistSelect(discord.ui.Select["ChecklistView"]):
 class ChecklistView(OwnedView):
     """Ticks and unticks a level's checklist from one select menu."""
 
-    def __init__(self, bot: MilestoneBot, owner_id: int, level: int, done: set[str]) -> None:
+    def __init__(
+        self,
+        bot: MilestoneBot,
+        owner_id: int,
+        level: int,
+        done: set[str],
+        locked: frozenset[str] = frozenset(),
+    ) -> None:
         super().__init__(owner_id)
         self.bot = bot
         self.level = level
         self.items = bot.roadmap.checklist(level)
-        self.menu = ChecklistSelect(self.items, done)
+        # Items that need review and are not done: the menu does not complete them.
+        self.locked = locked
+        self.menu = ChecklistSelect(self.items, done, locked)
         self.add_item(self.menu)
         self._saving = asyncio.Lock()
 
@@ -76,8 +112,13 @@ class ChecklistView(OwnedView):
     async def _save(self, interaction: discord.Interaction, chosen: set[str]) -> None:
         assert interaction.guild is not None
         user = interaction.user
+        held = chosen & self.locked
         change = await self.bot.services.progress.set_checklist(
-            interaction.guild.id, user.id, self.level, chosen, display_name=user.display_name
+            interaction.guild.id,
+            user.id,
+            self.level,
+            chosen - self.locked,
+            display_name=user.display_name,
         )
         count = sum(1 for i in self.items if i.id in change.done_ids)
         tally = f"{count}/{len(self.items)} of the level {self.level} checklist done."
@@ -85,6 +126,11 @@ class ChecklistView(OwnedView):
             text = f"Saved: {tally}" + level_note(self.bot, change.old_level, change.new_level)
         else:
             text = f"Nothing changed: {tally}"
+        if held:
+            text += (
+                f"\n{SUBMITTED} {len(held)} item(s) need a reviewer here: submit each with "
+                "`/milestone complete` and evidence."
+            )
         self.menu.mark(change.done_ids)
         await interaction.response.edit_message(content=text, view=self)
         if change.changed:
@@ -106,13 +152,21 @@ class Milestones(commands.GroupCog, group_name="milestone"):
             return []
         # Autocomplete cannot be deferred: without the member's items in time, offer every
         # matching item of the roadmap (the command itself says when one is done already).
-        read = self.bot.services.progress.done_ids(interaction.guild_id, interaction.user.id)
-        done = await within(read, AUTOCOMPLETE_WAIT, None)
+        guild_id, user_id = interaction.guild_id, interaction.user.id
+        done = await within(self._marked(guild_id, user_id, want_done), AUTOCOMPLETE_WAIT, None)
         if done is None:
             items = search(self.bot.roadmap, current)
         else:
             items = search(self.bot.roadmap, current, lambda i: (i.id in done) == want_done)
         return [app_commands.Choice(name=choice_label(i), value=i.id) for i in items]
+
+    async def _marked(self, guild_id: int, user_id: int, want_done: bool) -> set[str]:
+        done = await self.bot.services.progress.done_ids(guild_id, user_id)
+        if want_done:
+            # Undo also withdraws a submission waiting for review.
+            pending = await self.bot.services.reviews.pending(guild_id, user_id)
+            done |= {p.item.id for p in pending}
+        return done
 
     @app_commands.command(name="list")
     @app_commands.describe(
@@ -134,6 +188,8 @@ class Milestones(commands.GroupCog, group_name="milestone"):
         assert interaction.guild_id is not None
         who = member or interaction.user
         done = await self.bot.services.progress.done_ids(interaction.guild_id, who.id)
+        pending = await self.bot.services.reviews.pending(interaction.guild_id, who.id)
+        submitted = {p.item.id for p in pending}
         items = [
             i
             for i in self.bot.roadmap.items
@@ -150,13 +206,15 @@ class Milestones(commands.GroupCog, group_name="milestone"):
             if part
         )
         count = sum(1 for i in items if i.id in done)
+        waiting = sum(1 for i in items if i.id in submitted)
+        awaiting = f" · {SUBMITTED} {waiting} awaiting review" if waiting else ""
 
         async def render(page: int) -> tuple[discord.Embed, int]:
             page = min(max(page, 0), pages - 1)
             chunk = items[page * PER_PAGE : (page + 1) * PER_PAGE]
-            lines = [item_line(i, done, with_id=True) for i in chunk]
+            lines = [item_line(i, done, with_id=True, submitted=submitted) for i in chunk]
             e = embed(f"Milestones of {who.display_name}: {scope}", lines_field(lines, 4000))
-            e.set_footer(text=f"{count}/{len(items)} done · page {page + 1}/{pages}")
+            e.set_footer(text=f"{count}/{len(items)} done{awaiting} · page {page + 1}/{pages}")
             return e, pages
 
         await send_paginated(interaction, render, ephemeral=True)
@@ -164,7 +222,7 @@ class Milestones(commands.GroupCog, group_name="milestone"):
     @app_commands.command(name="complete")
     @app_commands.describe(
         milestone="The item you finished (type words of its title)",
-        evidence="Optional: a link or a short note showing the work",
+        evidence="A link or a short note showing the work (needed where items are reviewed)",
     )
     async def complete(
         self,
@@ -172,16 +230,21 @@ class Milestones(commands.GroupCog, group_name="milestone"):
         milestone: str,
         evidence: app_commands.Range[str, 1, 500] | None = None,
     ) -> None:
-        """Mark a milestone or checklist item done."""
+        """Mark a milestone or checklist item done (or submit it, where it needs review)."""
         assert interaction.guild is not None
         user = interaction.user
-        change = await self.bot.services.progress.complete(
+        change = await self.bot.services.reviews.complete_or_submit(
             interaction.guild.id,
             user.id,
             milestone,
             display_name=user.display_name,
             evidence=evidence,
+            channel_id=interaction.channel_id,
         )
+        if isinstance(change, Submitted):
+            await interaction.response.send_message(submitted_text(change), ephemeral=True)
+            self.bot.dispatch("review_submitted", change)
+            return
         if not change.changed:
             text = f"**{change.item.title}** was already done. Nothing changed."
         else:
@@ -197,7 +260,7 @@ class Milestones(commands.GroupCog, group_name="milestone"):
         return await self._choices(interaction, current, want_done=False)
 
     @app_commands.command(name="undo")
-    @app_commands.describe(milestone="The item to mark not done")
+    @app_commands.describe(milestone="The item to mark not done (or whose submission to withdraw)")
     async def undo(self, interaction: discord.Interaction, milestone: str) -> None:
         """Mark a milestone or checklist item not done."""
         assert interaction.guild is not None
@@ -206,6 +269,15 @@ class Milestones(commands.GroupCog, group_name="milestone"):
             interaction.guild.id, user.id, milestone, display_name=user.display_name
         )
         if not change.changed:
+            withdrawn = await self.bot.services.reviews.withdraw(
+                interaction.guild.id, user.id, milestone
+            )
+            if withdrawn is not None:
+                await interaction.response.send_message(
+                    f"↩️ Submission withdrawn: **{withdrawn.item.title}**.", ephemeral=True
+                )
+                self.bot.dispatch("review_withdrawn", withdrawn)
+                return
             raise UserError(
                 f"**{change.item.title}** is not marked done, so there is nothing to undo."
             )
@@ -226,8 +298,10 @@ class Milestones(commands.GroupCog, group_name="milestone"):
         """Tick a level's checklist from a menu: selecting completes, deselecting undoes."""
         assert interaction.guild_id is not None
         done = await self.bot.services.progress.done_ids(interaction.guild_id, interaction.user.id)
-        view = ChecklistView(self.bot, interaction.user.id, level, done)
         items = self.bot.roadmap.checklist(level)
+        policy = await self.bot.services.reviews.policy(interaction.guild_id)
+        locked = frozenset(i.id for i in items if policy.covers(i) and i.id not in done)
+        view = ChecklistView(self.bot, interaction.user.id, level, done, locked)
         count = sum(1 for i in items if i.id in done)
         await interaction.response.send_message(
             f"**{level_name(self.bot.roadmap, level)}** checklist: {count}/{len(items)} done. "

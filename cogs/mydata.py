@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 
@@ -43,8 +44,9 @@ class MyData(commands.GroupCog, group_name="mydata"):
             cancelled="Already cancelled: nothing was deleted.",
         )
         await interaction.response.send_message(
-            "This deletes your progress, check-in answers and profile in this server, "
-            "and takes your level roles. It cannot be undone. Sure?",
+            "This deletes your progress, check-in answers, submissions for review and profile "
+            "in this server, and takes your level roles. Reviews you made of others stay, "
+            "without your name. It cannot be undone. Sure?",
             view=view,
             ephemeral=True,
         )
@@ -61,11 +63,17 @@ class MyData(commands.GroupCog, group_name="mydata"):
         view.outcome = "Already confirmed: your data is being deleted."
         deleted = await self.bot.services.mydata.delete(interaction.guild.id, interaction.user.id)
         text = (
-            f"Deleted: {deleted.completions} completed item(s) and "
-            f"{deleted.checkin_answers} check-in answer(s). Your profile is gone too."
+            f"Deleted: {deleted.completions} completed item(s), "
+            f"{deleted.checkin_answers} check-in answer(s) and {deleted.review_submissions} "
+            "submission(s) for review. Your profile is gone too."
         )
         view.outcome = f"Already done. {text}"
         await done.response.edit_message(content=text, view=None)
+        for channel_id, message_id in deleted.review_posts:
+            # The review channel's posts of their submissions carry their evidence.
+            channel = self.bot.get_partial_messageable(channel_id, guild_id=interaction.guild.id)
+            with contextlib.suppress(discord.HTTPException):
+                await channel.get_partial_message(message_id).delete()
         if isinstance(interaction.user, discord.Member) and deleted.level:
             await sync_member_roles(self.bot, interaction.guild, interaction.user, 0)
 

@@ -13,7 +13,7 @@ from bot.errors import UserError
 from bot.services.leaderboard import Period
 from bot.services.members import pace
 from bot.ui.options import Day, Timezone
-from bot.ui.render import bar, clip, embed, level_name, lines_field, when
+from bot.ui.render import SUBMITTED, bar, clip, embed, level_name, lines_field, when
 from bot.ui.texts import pace_text
 from bot.ui.views import send_paginated
 
@@ -69,6 +69,15 @@ class Progress(commands.Cog):
             e.add_field(
                 name="Pace",
                 value=pace_text(pace(roadmap, p.started_on, today, p.level), p.level),
+                inline=False,
+            )
+        pending = await self.bot.services.reviews.pending(guild_id, who.id)
+        if pending:
+            e.add_field(
+                name=f"{SUBMITTED} Awaiting review (not counted yet)",
+                value=lines_field(
+                    [f"{s.item.title} · submitted {when(s.submitted_at, 'R')}" for s in pending]
+                ),
                 inline=False,
             )
         if p.recent:

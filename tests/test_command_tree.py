@@ -36,6 +36,9 @@ EXPECTED = {
     "reminders subscribe",
     "reminders unsubscribe",
     "reminders status",
+    "review queue",
+    "review open",
+    "review stats",
     "config show",
     "config checkins",
     "config checkins-disable",
@@ -49,6 +52,7 @@ EXPECTED = {
     "config sync-roles",
     "config grant",
     "config revoke",
+    "config review",
 }
 
 

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -239,14 +240,15 @@ class LevelAnnouncement(Base):
 
 
 class AuditEntry(Base):
-    """An admin's correction of a member's progress."""
+    """An admin's correction of a member's progress, or a reviewer's decision."""
 
     __tablename__ = "audit_log"
     __table_args__ = (Index("ix_audit_log_guild_time", "guild_id", "created_at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     guild_id: Mapped[int] = mapped_column(Snowflake)
-    actor_id: Mapped[int] = mapped_column(Snowflake)
+    # None: a reviewer who deleted their data; the decision stays, without their name.
+    actor_id: Mapped[int | None] = mapped_column(Snowflake)
     member_id: Mapped[int] = mapped_column(Snowflake)
     item_id: Mapped[str] = mapped_column(String(64))
     action: Mapped[str] = mapped_column(String(16))
@@ -310,3 +312,72 @@ class JobRun(Base):
     job_key: Mapped[str] = mapped_column(String(120), primary_key=True)
     due_at: Mapped[dt.datetime] = mapped_column(TZDateTime, primary_key=True)
     claimed_at: Mapped[dt.datetime] = mapped_column(TZDateTime, default=utcnow)
+
+
+class ReviewSettings(Base):
+    """Which items of a server need a reviewer's approval, and where submissions are posted.
+
+    No category and no level: nothing needs review. Categories only: those categories at every
+    level. A level only: every item from that level on. Both: those categories from that level.
+    """
+
+    __tablename__ = "review_settings"
+
+    guild_id: Mapped[int] = mapped_column(Snowflake, primary_key=True, autoincrement=False)
+    projects: Mapped[bool] = mapped_column(Boolean, default=False)
+    professional: Mapped[bool] = mapped_column(Boolean, default=False)
+    checklist: Mapped[bool] = mapped_column(Boolean, default=False)
+    from_level: Mapped[int | None] = mapped_column(Integer)
+    channel_id: Mapped[int | None] = mapped_column(Snowflake)
+    updated_at: Mapped[dt.datetime] = mapped_column(TZDateTime, default=utcnow, onupdate=utcnow)
+
+
+class ReviewerRole(Base):
+    """A role whose members may review submissions in a server."""
+
+    __tablename__ = "reviewer_roles"
+
+    guild_id: Mapped[int] = mapped_column(Snowflake, primary_key=True, autoincrement=False)
+    role_id: Mapped[int] = mapped_column(Snowflake, primary_key=True, autoincrement=False)
+
+
+class ReviewSubmission(Base):
+    """A member's evidence for an item that needs review, and the decision on it.
+
+    Open while `decided_at` is NULL: the partial unique index allows one open submission per
+    member and item (submitting again replaces its evidence), and any number of decided ones.
+    A claim older than the claim time is treated as no claim (computed on read).
+    """
+
+    __tablename__ = "review_submissions"
+    __table_args__ = (
+        Index(
+            "uq_review_submissions_open",
+            "guild_id",
+            "user_id",
+            "item_id",
+            unique=True,
+            sqlite_where=text("decided_at IS NULL"),
+            postgresql_where=text("decided_at IS NULL"),
+        ),
+        Index("ix_review_submissions_queue", "guild_id", "decided_at", "submitted_at"),
+        Index("ix_review_submissions_member", "guild_id", "user_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    guild_id: Mapped[int] = mapped_column(Snowflake)
+    user_id: Mapped[int] = mapped_column(Snowflake)
+    item_id: Mapped[str] = mapped_column(String(64))
+    evidence: Mapped[str] = mapped_column(String(500))
+    channel_id: Mapped[int | None] = mapped_column(Snowflake)  # where it was submitted
+    submitted_at: Mapped[dt.datetime] = mapped_column(TZDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(TZDateTime, default=utcnow)
+    claimed_by: Mapped[int | None] = mapped_column(Snowflake)
+    claimed_at: Mapped[dt.datetime | None] = mapped_column(TZDateTime)
+    post_channel_id: Mapped[int | None] = mapped_column(Snowflake)
+    post_message_id: Mapped[int | None] = mapped_column(Snowflake)
+    decision: Mapped[str | None] = mapped_column(String(16))
+    decided_by: Mapped[int | None] = mapped_column(Snowflake)
+    decided_at: Mapped[dt.datetime | None] = mapped_column(TZDateTime)
+    note: Mapped[str | None] = mapped_column(Text)
+    notice_pending: Mapped[bool] = mapped_column(Boolean, default=False)

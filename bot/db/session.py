@@ -87,6 +87,10 @@ class Database:
         with self._thread_writes.begin() as s:
             return work(s, *args)
 
+    def engines(self) -> list[Any]:
+        """Every engine whose pool holds connections (for the pool gauge of /metrics)."""
+        return [self.engine] + ([self._sync_engine] if self._sync_engine is not None else [])
+
     async def checkpoint(self) -> None:
         """Copy the SQLite write-ahead log into the database file, off the request path.
 

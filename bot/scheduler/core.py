@@ -18,13 +18,21 @@ changed by another process.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 import weakref
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, cast
 
-from apscheduler.events import EVENT_JOB_MISSED, JobExecutionEvent
+from apscheduler.events import (
+    EVENT_JOB_ERROR,
+    EVENT_JOB_EXECUTED,
+    EVENT_JOB_MISSED,
+    EVENT_JOB_SUBMITTED,
+    JobEvent,
+    JobExecutionEvent,
+)
 from apscheduler.job import Job
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.date import DateTrigger
@@ -57,8 +65,10 @@ class Scheduler:
         record_error: ErrorRecorder | None = None,
         owns_guild: Callable[[int], bool] | None = None,
         reconcile_every: dt.timedelta = SCHEDULE_RECONCILE_EVERY,
+        on_run: Callable[[str, bool], None] | None = None,
     ) -> None:
         self.db = db
+        self._on_run = on_run
         self.clock = clock
         self._record_error = record_error
         self._owns = owns_guild or (lambda _guild_id: True)
@@ -77,6 +87,16 @@ class Scheduler:
         )
         self._tasks: set[asyncio.Task[None]] = set()
         self._firing = 0
+        # Runs under way, so that a stop can let them finish (see `stop`). A missed run's
+        # catch-up counts too: `_on_missed`, added first, starts it before its miss is counted
+        # as done.
+        self._running = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._aps.add_listener(
+            self._count_runs,
+            EVENT_JOB_SUBMITTED | EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MISSED,
+        )
 
     def register(self, *kinds: JobKind) -> None:
         """Add kinds of job; runs due together go in registration order."""
@@ -129,6 +149,29 @@ class Scheduler:
     def busy(self) -> bool:
         """Whether runs are in flight (a wake-up being handled)."""
         return bool(self._firing or self._tasks)
+
+    async def stop(self, timeout: float) -> bool:  # noqa: ASYNC109
+        """Start no new runs, let those under way finish (at most `timeout` s), shut down.
+
+        Return whether every run finished; `shutdown` cancels the ones that did not.
+        """
+        if self._aps.running:
+            self._aps.pause()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._idle.wait(), timeout)
+        finished = self._running == 0
+        self.shutdown()
+        return finished
+
+    def _count_runs(self, event: JobEvent) -> None:
+        self._count(1 if event.code == EVENT_JOB_SUBMITTED else -1)
+
+    def _count(self, change: int) -> None:
+        self._running = max(0, self._running + change)
+        if self._running:
+            self._idle.clear()
+        else:
+            self._idle.set()
 
     def jobs(self) -> list[Job]:
         """APScheduler's jobs for planned runs (for diagnostics and tests)."""
@@ -305,7 +348,12 @@ class Scheduler:
     def _spawn(self, coro: Awaitable[None]) -> None:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._count(1)
+        task.add_done_callback(self._spawned_done)
+
+    def _spawned_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self._count(-1)
 
     async def _execute(self, run: PlannedRun, now: dt.datetime) -> RunResult:
         if not await self._claim(run, now):
@@ -321,8 +369,14 @@ class Scheduler:
                 text = f"The {self.label(run.kind)} failed: unexpected {type(exc).__name__}"
                 log.exception("Job %s for guild %s failed", run.key, run.guild_id)
             await self._report(run.guild_id, text)
+            self._counted(run.kind, ok=False)
             return RunResult(run.kind, run.key, run.due_at, run.guild_id, "failed", text)
+        self._counted(run.kind, ok=True)
         return RunResult(run.kind, run.key, run.due_at, run.guild_id, "done")
+
+    def _counted(self, kind: str, *, ok: bool) -> None:
+        if self._on_run is not None:
+            self._on_run(kind, ok)
 
     async def _report(self, guild_id: int, text: str) -> None:
         if self._record_error is None:

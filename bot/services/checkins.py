@@ -803,7 +803,7 @@ async def _top_streaks(
             Member.user_id.in_([user_id for user_id, _ in best]),
         )
     )
-    names = {user_id: name for user_id, name in name_rows}
+    names: dict[int, str] = dict(name_rows.all())
     return tuple(StreakEntry(user_id, names.get(user_id) or "", streak) for user_id, streak in best)
 
 

@@ -30,9 +30,9 @@ class LevelRoleInfo:
 
 @dataclass(frozen=True)
 class AuditInfo:
-    """One admin correction."""
+    """One admin correction or review decision; actor None: a reviewer who left no name."""
 
-    actor_id: int
+    actor_id: int | None
     member_id: int
     item_id: str
     action: str

@@ -143,11 +143,6 @@ class MemberService:
                 )
         return await self.profile(guild_id, user_id)
 
-    async def touch(self, guild_id: int, user_id: int, display_name: str | None) -> None:
-        """Remember a member's display name."""
-        async with self.db.write.begin() as s:
-            await s.run_sync(touch_member, guild_id, user_id, display_name, self.clock.now())
-
     async def remember_name(
         self, guild_id: int, user_id: int, display_name: str | None, *, known: str | None = None
     ) -> bool:

@@ -18,7 +18,7 @@ from bot.db.models import (
     LevelAnnouncement,
     Member,
 )
-from bot.services import scores
+from bot.services import reviews, scores
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,8 @@ class Deleted:
     completions: int
     checkin_answers: int
     level: int
+    review_submissions: int = 0
+    review_posts: tuple[tuple[int, int], ...] = ()  # (channel, message) posts to delete
 
 
 def _iso(value: object) -> object:
@@ -87,6 +89,7 @@ class MyDataService:
                     .order_by(AwayPeriod.starts_on)
                 )
             ).all()
+            submissions = await s.run_sync(reviews.export_rows, guild_id, user_id)
         return {
             "exported_at": self.clock.now().isoformat(),
             "guild_id": str(guild_id),
@@ -97,6 +100,7 @@ class MyDataService:
             "levels_reached": [_row(x, "guild_id", "user_id") for x in levels],
             "admin_corrections": [_row(a, "guild_id") for a in audit],
             "away_periods": [_row(a, "guild_id", "user_id") for a in away],
+            **submissions,
         }
 
     async def delete(self, guild_id: int, user_id: int) -> Deleted:
@@ -126,6 +130,7 @@ class MyDataService:
                 )
             )
             await s.run_sync(scores.forget, guild_id, user_id)
+            submitted, posts = await s.run_sync(reviews.forget, guild_id, user_id)
             await s.execute(
                 delete(AwayPeriod).where(
                     AwayPeriod.guild_id == guild_id, AwayPeriod.user_id == user_id
@@ -134,4 +139,10 @@ class MyDataService:
             await s.execute(
                 delete(Member).where(Member.guild_id == guild_id, Member.user_id == user_id)
             )
-        return Deleted(done.rowcount, answers.rowcount, level)  # type: ignore[attr-defined]
+        return Deleted(
+            done.rowcount,  # type: ignore[attr-defined]
+            answers.rowcount,  # type: ignore[attr-defined]
+            level,
+            submitted,
+            tuple(posts),
+        )

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from bot.clock import Clock, SystemClock
 from bot.db import Database, upsert
 from bot.db.models import AuditEntry, Completion, LevelAnnouncement, Member
-from bot.errors import NotFound, UserError
+from bot.errors import NotFoundError, UserError
 from bot.roadmap import Item, Roadmap
 from bot.services import scores
 from bot.services.guilds import guild_basics
@@ -144,7 +144,7 @@ class ProgressService:
         """Return the roadmap item for an id, or explain how to find one."""
         item = self.roadmap.item(item_id.strip())
         if item is None:
-            raise NotFound(
+            raise NotFoundError(
                 f"There is no milestone `{item_id[:80]}`. Pick one from the suggestions, "
                 "or see the ids with `/milestone list`."
             )
@@ -207,13 +207,30 @@ class ProgressService:
         wanted = set(chosen)
         unknown = wanted - {item.id for item in items}
         if unknown:
-            raise NotFound(
+            raise NotFoundError(
                 f"`{sorted(unknown)[0][:80]}` is not on the level {level} checklist: "
                 "run `/milestone checklist` again."
             )
         return await self.db.run_write(
             self._set_checklist, guild_id, user_id, items, wanted, display_name, self.clock.now()
         )
+
+    def complete_in(
+        self,
+        s: Session,
+        guild_id: int,
+        user_id: int,
+        item: Item,
+        display_name: str | None,
+        evidence: str | None,
+        now: dt.datetime,
+    ) -> ProgressChange:
+        """Complete an item inside the caller's transaction: the unit of work of `complete`.
+
+        For a caller that changes something else in the same transaction (a reviewer's
+        approval decides the submission and completes the item, or does neither).
+        """
+        return self._complete(s, guild_id, user_id, item, display_name, evidence, None, now)
 
     def _complete(
         self,

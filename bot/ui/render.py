@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 
 import discord
 
@@ -12,6 +13,8 @@ COLOUR = discord.Colour.from_rgb(47, 128, 237)
 FIELD_LIMIT = 1024
 DESCRIPTION_LIMIT = 4096
 DONE, TODO = "✅", "⬜"
+SUBMITTED = "🕓"
+"""The mark of an item submitted for review and not decided yet."""
 
 
 def bar(done: int, total: int, width: int = 10) -> str:
@@ -40,9 +43,20 @@ def lines_field(lines: list[str], limit: int = FIELD_LIMIT) -> str:
     return "\n".join(out) or "—"
 
 
-def item_line(item: Item, done: set[str] | None, *, with_id: bool = False) -> str:
-    """One item as a checklist line."""
-    mark = "" if done is None else (DONE if item.id in done else TODO) + " "
+def item_line(
+    item: Item,
+    done: set[str] | None,
+    *,
+    with_id: bool = False,
+    submitted: Collection[str] = (),
+) -> str:
+    """One item as a checklist line: done, submitted for review, or not done."""
+    if done is None:
+        mark = ""
+    elif item.id in done:
+        mark = DONE + " "
+    else:
+        mark = (SUBMITTED if item.id in submitted else TODO) + " "
     suffix = f" `{item.id}`" if with_id else ""
     return f"{mark}{item.title}{suffix}"
 

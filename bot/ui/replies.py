@@ -16,6 +16,7 @@ import discord
 from discord import app_commands
 from sqlalchemy.exc import OperationalError
 
+from bot import inflight
 from bot.errors import UserError
 from bot.text import clean_text
 from bot.ui.deferral import GuardedResponse, watch
@@ -180,7 +181,8 @@ class SafeView(discord.ui.View):
 
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
         watch(interaction)
-        return True
+        # A stop waits for the click; once it has begun, the click is answered "restarting".
+        return await inflight.admit(interaction)
 
     async def on_error(
         self,
@@ -193,11 +195,13 @@ class SafeView(discord.ui.View):
 
 
 class SafeModal(discord.ui.Modal):
-    """A form whose submissions are answered in time and whose errors reach the user."""
+    """A form whose submissions are answered in time and whose errors reach the user.
+    Subclasses that override `interaction_check` call this one first."""
 
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
         watch(interaction)
-        return True
+        # A stop waits for the answer; once it has begun, the form is answered "restarting".
+        return await inflight.admit(interaction)
 
     async def on_error(  # type: ignore[override]
         self, interaction: discord.Interaction, error: Exception

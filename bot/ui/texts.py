@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from bot.defaults import LEVEL_COUNT
 from bot.services.members import Pace
+from bot.services.reviews import APPROVED, CHANGES, Submission
 
 DM_HELP = (
     "allow direct messages from server members (Server menu → Privacy Settings), "
@@ -21,3 +24,30 @@ def pace_text(pace: Pace, level: int) -> str:
         f"expects level {expected} reached{nxt}; you are at level {level}, so you are "
         f"**{pace.verdict}**."
     )
+
+
+def wait_text(wait: dt.timedelta) -> str:
+    """A rough duration for people: "under an hour", "about 5 hours", "about 2 days"."""
+    hours = wait.total_seconds() / 3600
+    if hours < 1:
+        return "under an hour"
+    if hours < 36:
+        n = round(hours)
+        return "about an hour" if n == 1 else f"about {n} hours"
+    return f"about {round(hours / 24)} days"
+
+
+def decision_text(submission: Submission) -> str:
+    """What a reviewer decided, told to the member (by DM, or after their next command)."""
+    title = f"**{submission.item.title}**"
+    if submission.decision == APPROVED:
+        text = f"✅ Approved: {title}. It counts now."
+    elif submission.decision == CHANGES:
+        text = f"✏️ Changes requested on {title}."
+    else:
+        text = f"❌ Not approved: {title}."
+    if submission.note:
+        text += "\n> " + submission.note.replace("\n", "\n> ")
+    if submission.decision != APPROVED:
+        text += "\nSubmit it again with `/milestone complete` and new evidence when you are ready."
+    return text

@@ -89,6 +89,11 @@ class World:
             await asyncio.wait_for(self.task, 10)
         self.bot = self.task = None
 
+    async def restart_with(self, **settings: Any) -> MilestoneBot:
+        """Restart the bot with other settings (environment names, e.g. METRICS_PORT)."""
+        await self.stop_bot()
+        return await self.start_bot(**settings)
+
     async def restart(self) -> MilestoneBot:
         """Stop the bot and start a new one on the same database."""
         await self.stop_bot()

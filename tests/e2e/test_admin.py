@@ -103,7 +103,7 @@ async def test_config_show_defaults(world: World) -> None:
     assert "100% of each checklist" in text
     assert "where they happen" in text
     assert "none: add with /config level-role" in text
-    assert "Latest corrections\nnone" in text
+    assert "Latest corrections and reviews\nnone" in text
 
 
 # ------------------------------------------------------------------ level roles
@@ -357,7 +357,7 @@ async def test_grant_and_revoke_are_corrections_with_roles_and_audit(world: Worl
     assert "6/130 items done in all" in text
 
     text = await show(world)
-    corrections = text.split("Latest corrections\n", 1)[1]
+    corrections = text.split("Latest corrections and reviews\n", 1)[1]
     revoke_line = f"<@{admin.id}> took `{ids[0]}` from <@{alice.id}>"
     grant_line = f"<@{admin.id}> granted `{ids[-1]}` to <@{alice.id}>"
     assert revoke_line in corrections and grant_line in corrections
@@ -378,7 +378,7 @@ async def test_grant_errors(world: World) -> None:
         admin, "config revoke", member=world.alice, milestone="l1.check.python-training"
     )
     assert "does not have" in text and "nothing changed" in text
-    assert "Latest corrections\nnone" in await show(world)
+    assert "Latest corrections and reviews\nnone" in await show(world)
 
 
 async def test_grant_autocomplete(world: World) -> None:

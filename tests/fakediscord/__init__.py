@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .driver import CommandNotAllowed
+from .driver import CommandNotAllowedError
 from .interaction import InteractionResult, message_text
 from .models import (
     ADMINISTRATOR,
@@ -26,7 +26,7 @@ __all__ = [
     "ALL_PERMISSIONS",
     "DEFAULT_EVERYONE_PERMISSIONS",
     "MANAGE_ROLES",
-    "CommandNotAllowed",
+    "CommandNotAllowedError",
     "FailureRule",
     "FakeChannel",
     "FakeDiscord",

@@ -45,7 +45,7 @@ UserRef = int | FakeMember
 ChannelRef = int | FakeChannel
 
 
-class CommandNotAllowed(AssertionError):
+class CommandNotAllowedError(AssertionError):
     """Real Discord would not let this user invoke this command here (permissions/contexts)."""
 
 
@@ -557,11 +557,11 @@ class Driver(Gateway):
                 or cmd.get("dm_permission") is False
                 or (contexts is not None and 1 not in contexts)
             ):
-                raise CommandNotAllowed(f"/{name} cannot be used in DMs")
+                raise CommandNotAllowedError(f"/{name} cannot be used in DMs")
             return
         guild = self.guild(gid)
         if cmd.get("contexts") is not None and 0 not in cmd["contexts"]:
-            raise CommandNotAllowed(f"/{name} cannot be used in guilds")
+            raise CommandNotAllowedError(f"/{name} cannot be used in guilds")
         required = cmd.get("default_member_permissions")
         if required is None:
             return
@@ -570,7 +570,7 @@ class Driver(Gateway):
         if perms & ADMINISTRATOR or member.id == guild.owner_id:
             return
         if int(required) == 0 or perms & int(required) != int(required):
-            raise CommandNotAllowed(
+            raise CommandNotAllowedError(
                 f"{member.name} lacks default_member_permissions={required} for /{name} "
                 "(Discord hides the command); pass enforce_permissions=False to bypass"
             )

@@ -103,6 +103,7 @@ class FakeDiscord(Driver, Rest):
             self._saved = None
 
     async def close(self) -> None:
+        await self.refuse_gateway(False)  # Hung handshakes end; none waits for the shutdown.
         await self._close_connections()
         for task in list(self._bg):
             task.cancel()

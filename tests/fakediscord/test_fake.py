@@ -8,6 +8,7 @@ import json
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
+import aiohttp
 import discord
 import pytest
 import pytest_asyncio
@@ -16,10 +17,11 @@ from discord.ext import commands
 
 from tests.fakediscord import (
     MANAGE_ROLES,
-    CommandNotAllowed,
+    CommandNotAllowedError,
     FakeDiscord,
     FakeGuild,
     FakeMember,
+    message_text,
 )
 
 FRUITS = ["apple", "banana", "cherry", "spark", "sparkling"]
@@ -420,7 +422,7 @@ async def test_rate_limit_429_is_retried(env: Env) -> None:
 @pytest.mark.asyncio
 async def test_default_member_permissions_and_context_menu(env: Env) -> None:
     fake, guild = env.fake, env.guild
-    with pytest.raises(CommandNotAllowed):
+    with pytest.raises(CommandNotAllowedError):
         await fake.slash(guild.id, env.alice.id, "purge")
     boss = fake.add_member(
         guild.id, name="boss", permissions=int(discord.Permissions(manage_guild=True).value)
@@ -442,6 +444,39 @@ async def test_user_message_without_content_intent(env: Env) -> None:
     (seen,) = env.bot.seen
     assert seen.author.id == env.alice.id and seen.content == ""  # no message_content intent
     assert env.fake.channel_messages(seen.channel.id) == []  # only the bot's own messages
+
+
+async def test_refused_gateway_drops_the_client_until_accepted_again(env: Env) -> None:
+    fake = env.fake
+    await fake.refuse_gateway()
+    assert not fake.connected
+    async with aiohttp.ClientSession() as http:
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await http.ws_connect(fake.gateway_url)
+    assert refused.value.status == 503
+    for _ in range(200):  # the bot's own reconnect is turned away too
+        if fake.gateway_refusals >= 2:
+            break
+        await asyncio.sleep(0.05)
+    assert fake.gateway_refusals >= 2
+    assert not fake.connected
+    await fake.refuse_gateway(False)
+    await fake.wait_until_connected(timeout=20)  # after discord.py's reconnect back-off
+    res = await fake.slash(env.guild.id, env.alice.id, "milestone complete", {"milestone": "x"})
+    assert "Milestone complete" in message_text(await res.final())
+
+
+async def test_a_hanging_gateway_answers_no_handshake_until_the_outage_ends(env: Env) -> None:
+    fake = env.fake
+    await fake.refuse_gateway(hang=True)
+    async with aiohttp.ClientSession() as http:
+        attempt = asyncio.create_task(http.ws_connect(fake.gateway_url))
+        await asyncio.sleep(0.3)
+        assert not attempt.done()  # No answer at all, as behind a network dropping packets.
+        await fake.refuse_gateway(False)
+        with pytest.raises(aiohttp.WSServerHandshakeError):
+            await asyncio.wait_for(attempt, 5)  # The held one is turned away; the next gets in.
+    await fake.wait_until_connected(timeout=20)
 
 
 async def test_a_first_response_after_the_deadline_is_refused_like_discord(env: Env) -> None:

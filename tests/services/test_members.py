@@ -126,13 +126,13 @@ async def test_profile_keeps_progress_and_is_per_server(
     assert (other.hidden, other.started_on) == (False, None)
 
 
-async def test_touch_remembers_display_name_without_erasing_it(db: Database, clock: FakeClock):
+async def test_remember_name_never_erases_a_name_and_cuts_long_ones(db: Database, clock: FakeClock):
     members = MemberService(db, clock)
-    await members.touch(G1, 5, "Ann")
-    await members.touch(G1, 5, None)
-    await members.touch(G1, 5, "")
+    await members.remember_name(G1, 5, "Ann")
+    await members.remember_name(G1, 5, None)
+    await members.remember_name(G1, 5, "")
     assert (await members.profile(G1, 5)).display_name == "Ann"
-    await members.touch(G1, 5, "N" * 300)
+    await members.remember_name(G1, 5, "N" * 300)
     assert (await members.profile(G1, 5)).display_name == "N" * 100
 
 

@@ -8,7 +8,7 @@ import datetime as dt
 import pytest
 
 from bot.db import Database
-from bot.errors import NotFound, UserError
+from bot.errors import NotFoundError, UserError
 from bot.roadmap import Roadmap
 from bot.services.guilds import GuildService
 from bot.services.leaderboard import LeaderboardService, Period
@@ -105,11 +105,11 @@ async def test_undo_removes_completion(svc: ProgressService, roadmap: Roadmap):
 
 
 async def test_unknown_id_raises_not_found_with_advice(svc: ProgressService):
-    with pytest.raises(NotFound) as info:
+    with pytest.raises(NotFoundError) as info:
         await svc.complete(G1, ALICE, "l9.nothing.here")
     assert "l9.nothing.here" in info.value.message
     assert "/milestone list" in info.value.message
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFoundError):
         await svc.undo(G1, ALICE, "l9.nothing.here")
     # nothing was written for the failed attempt
     progress = await svc.member_progress(G1, ALICE)
@@ -492,7 +492,7 @@ async def test_checklist_failing_half_way_saves_nothing(
 
 
 async def test_checklist_refuses_items_of_another_level(svc: ProgressService, roadmap: Roadmap):
-    with pytest.raises(NotFound, match="not on the level 1 checklist"):
+    with pytest.raises(NotFoundError, match="not on the level 1 checklist"):
         await svc.set_checklist(G1, ALICE, 1, check_ids(roadmap, 2)[:1])
     assert await svc.done_ids(G1, ALICE) == set()
 
