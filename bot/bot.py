@@ -36,6 +36,8 @@ INITIAL_EXTENSIONS = (
     "cogs.reminders",
     "cogs.reviews",
     "cogs.admin",
+    "cogs.assess",
+    "cogs.projects",
 )
 
 

@@ -40,9 +40,9 @@ class MyData(commands.GroupCog, group_name="mydata"):
         assert interaction.guild is not None
         view = Confirm(interaction.user.id, "Delete my data")
         await interaction.response.send_message(
-            "This deletes your progress, check-in answers, submissions for review and profile "
-            "in this server, and takes your level roles. Reviews you made of others stay, "
-            "without your name. It cannot be undone. Sure?",
+            "This deletes your progress, check-in answers, submissions for review, "
+            "self-assessments and profile in this server, and takes your level roles. Reviews "
+            "you made of others stay, without your name. It cannot be undone. Sure?",
             view=view,
             ephemeral=True,
         )
@@ -58,9 +58,10 @@ class MyData(commands.GroupCog, group_name="mydata"):
             return
         deleted = await self.bot.services.mydata.delete(interaction.guild.id, interaction.user.id)
         await done.response.edit_message(
-            content=f"Deleted: {deleted.completions} completed item(s), "
-            f"{deleted.checkin_answers} check-in answer(s) and {deleted.review_submissions} "
-            "submission(s) for review. Your profile is gone too.",
+            content=f"Deleted: {deleted.completions} completed item(s) and project(s), "
+            f"{deleted.checkin_answers} check-in answer(s), {deleted.review_submissions} "
+            f"submission(s) for review and {deleted.assessments} self-assessment(s). "
+            "Your profile is gone too.",
             view=None,
         )
         for channel_id, message_id in deleted.review_posts:
