@@ -181,7 +181,8 @@ def upgrade() -> None:
                 op.get_bind().execute(
                     sa.text(
                         "INSERT INTO completions (guild_id, user_id, item_id, completed_at) "
-                        "SELECT c.guild_id, c.user_id, :project, c.completed_at "
+                        "SELECT c.guild_id, c.user_id, CAST(:project AS VARCHAR(64)), "
+                        "c.completed_at "
                         "FROM completions c WHERE c.item_id = :checklist AND NOT EXISTS ("
                         "SELECT 1 FROM completions d WHERE d.guild_id = c.guild_id "
                         "AND d.user_id = c.user_id AND d.item_id = :project)"
