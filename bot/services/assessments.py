@@ -20,7 +20,7 @@ from bot.clock import Clock, SystemClock
 from bot.db import Database, upsert
 from bot.db.models import Assessment, AssessmentRating, GuildSettings, Member
 from bot.defaults import ASSESS_EVERY_MAX_WEEKS, ASSESS_EVERY_WEEKS
-from bot.errors import NotFound, UserError
+from bot.errors import NotFoundError, UserError
 from bot.roadmap import Metric, Roadmap
 from bot.services import insights
 from bot.services.guilds import save_settings
@@ -53,7 +53,6 @@ class MetricTrend:
     latest: Rating | None
     previous: Rating | None
     first: Rating | None
-    times: int  # how many assessments rated it
 
 
 @dataclass(frozen=True)
@@ -90,7 +89,9 @@ class AssessmentService:
         """Refuse unknown metrics, ratings outside 1-5, and an assessment with no rating."""
         for metric_id, rating in ratings.items():
             if self.roadmap.metric(metric_id) is None:
-                raise NotFound(f"There is no metric `{metric_id[:60]}`: run `/assess rate` again.")
+                raise NotFoundError(
+                    f"There is no metric `{metric_id[:60]}`: run `/assess rate` again."
+                )
             if not LOWEST <= rating <= HIGHEST:
                 raise UserError(f"Ratings go from {LOWEST} to {HIGHEST}: run `/assess rate` again.")
         if not ratings:
@@ -217,7 +218,6 @@ class AssessmentService:
                     latest=seen[-1] if seen else None,
                     previous=seen[-2] if len(seen) > 1 else None,
                     first=seen[0] if seen else None,
-                    times=len(seen),
                 )
             )
         return History(user_id, int(count or 0), first_on, last_on, tuple(trends))

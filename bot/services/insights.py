@@ -234,7 +234,7 @@ def latest_ratings(s: Session, guild_id: int, user_id: int) -> dict[str, int]:
         .where(AssessmentRating.guild_id == guild_id, AssessmentRating.user_id == user_id)
         .order_by(AssessmentRating.taken_on)
     )
-    return {metric_id: rating for metric_id, rating in rows}  # later days overwrite
+    return {row.metric_id: row.rating for row in rows}  # later days overwrite
 
 
 def forget(s: Session, guild_id: int, user_id: int) -> None:
@@ -377,7 +377,7 @@ def recount(s: Session, guild_id: int) -> Counts:
         n, total = metrics.get(metric_id, (0, 0))
         metrics[metric_id] = (n + 1, total + rating)
     answers = s.execute(
-        select(CheckinAnswer.cycle_id, func.count())
+        select(CheckinAnswer.cycle_id, func.count().label("n"))
         .join(CheckinCycle, CheckinCycle.id == CheckinAnswer.cycle_id)
         .where(CheckinCycle.guild_id == guild_id)
         .group_by(CheckinAnswer.cycle_id)
@@ -385,9 +385,9 @@ def recount(s: Session, guild_id: int) -> Counts:
     return Counts(
         levels=dict(Counter(m.level for m in members if m.level > 0)),
         items={
-            item_id: n
-            for item_id, n in s.execute(
-                select(Completion.item_id, func.count())
+            row.item_id: row.n
+            for row in s.execute(
+                select(Completion.item_id, func.count().label("n"))
                 .where(Completion.guild_id == guild_id)
                 .group_by(Completion.item_id)
             )
@@ -395,7 +395,7 @@ def recount(s: Session, guild_id: int) -> Counts:
         days={day: (days[(day, False)], days[(day, True)]) for day in {day for day, _ in days}},
         level_times=dict(level_times),
         metrics=metrics,
-        answers={cycle_id: n for cycle_id, n in answers},
+        answers={row.cycle_id: row.n for row in answers},
     )
 
 
@@ -549,15 +549,15 @@ class InsightsService:
         inactive_shown = sum(d.members for d in days if d.day <= since)
         inactive = inactive_shown + sum(d.hidden for d in days if d.day <= since)
         levels = {
-            level: n
-            for level, n in s.execute(
+            row.level: row.members
+            for row in s.execute(
                 select(LevelCount.level, LevelCount.members).where(LevelCount.guild_id == guild_id)
             )
         }
         above = [levels.get(lvl.number, 0) for lvl in self.roadmap.levels]
         items = {
-            item_id: n
-            for item_id, n in s.execute(
+            row.item_id: row.members
+            for row in s.execute(
                 select(ItemCount.item_id, ItemCount.members).where(ItemCount.guild_id == guild_id)
             )
         }

@@ -516,7 +516,8 @@ class ProgressService:
                 await s.execute(
                     select(Completion.item_id, Completion.completed_at, Completion.evidence)
                     .where(Completion.guild_id == guild_id, Completion.user_id == user_id)
-                    .order_by(Completion.completed_at.desc())
+                    # A checklist item and its projects share a time: the id breaks the tie.
+                    .order_by(Completion.completed_at.desc(), Completion.item_id)
                 )
             ).all()
         done_items = [
@@ -639,7 +640,8 @@ def _lock_member(
     if row is None:
         create_member(s, guild_id, user_id, display_name, now)
         row = s.execute(query).one()
-    return row.last_active_on
+    last_active: dt.date | None = row.last_active_on
+    return last_active
 
 
 def _done_ids(s: Session, guild_id: int, user_id: int) -> set[str]:

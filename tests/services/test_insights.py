@@ -58,7 +58,7 @@ async def test_members_per_level_and_per_checklist_item(
     assert level == 1
     assert {s.item.id: s.members for s in shares} == {
         level_one[0]: 2,
-        **{item_id: 1 for item_id in level_one[1:]},
+        **dict.fromkeys(level_one[1:], 1),
     }
     assert [s.members for s in overview.projects[:3]] == [1, 1, 0]
     await counts_agree(db)
