@@ -37,6 +37,7 @@ class Database:
         self.dialect = parsed.get_backend_name()
         kwargs: dict[str, Any] = {"echo": echo, "pool_pre_ping": self.dialect != "sqlite"}
         self._thread_writes: sessionmaker[Session] | None = None
+        self._thread_reads: sessionmaker[Session] | None = None
         self._sync_engine: Engine | None = None
         if self.dialect == "sqlite":
             ensure_sqlite_folder(url)
@@ -53,6 +54,7 @@ class Database:
                 self._sync_engine.execution_options(sqlite_immediate=True),
                 expire_on_commit=False,
             )
+            self._thread_reads = sessionmaker(self._sync_engine, expire_on_commit=False)
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         if self.dialect == "sqlite":
             _configure_sqlite(self.engine.sync_engine)
@@ -70,6 +72,22 @@ class Database:
             return await asyncio.to_thread(self._write_on_thread, work, *args)
         async with self.write.begin() as s:
             return await s.run_sync(work, *args)
+
+    async def run_read(self, work: Callable[..., T], *args: Any) -> T:
+        """Run `work(session, *args)` in one read transaction and return its result.
+
+        For reads of several statements (a page made of many small counters): on SQLite one
+        hop to a worker thread, as `run_write` does; on PostgreSQL through `run_sync`.
+        """
+        if self._thread_reads is not None:
+            return await asyncio.to_thread(self._read_on_thread, work, *args)
+        async with self.read() as s:
+            return await s.run_sync(work, *args)
+
+    def _read_on_thread(self, work: Callable[..., T], *args: Any) -> T:
+        assert self._thread_reads is not None
+        with self._thread_reads() as s:
+            return work(s, *args)
 
     def _write_on_thread(self, work: Callable[..., T], *args: Any) -> T:
         assert self._thread_writes is not None

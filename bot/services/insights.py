@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, false, func, select, update
+from sqlalchemy import case, delete, false, func, select, update
 from sqlalchemy.orm import Session
 
 from bot.clock import Clock, SystemClock
@@ -534,20 +534,24 @@ class InsightsService:
 
     async def overview(self, guild_id: int) -> Insights:
         """Every figure of `/config insights`, from the counters."""
-        async with self.db.read() as s:
-            return await s.run_sync(self._overview, guild_id, self.inactive_since())
+        return await self.db.run_read(self._overview, guild_id, self.inactive_since())
 
     def _overview(self, s: Session, guild_id: int, since: dt.date) -> Insights:
-        days = s.execute(
-            select(ActivityDay.day, ActivityDay.members, ActivityDay.hidden).where(
-                ActivityDay.guild_id == guild_id
-            )
-        ).all()
-        shown = sum(d.members for d in days)
-        hidden = sum(d.hidden for d in days)
+        # Members by last active day, summed in SQL: a server's days are many, four sums few.
+        old = ActivityDay.day <= since
+        shown, hidden, inactive_shown, inactive_hidden = (
+            int(n or 0)
+            for n in s.execute(
+                select(
+                    func.sum(ActivityDay.members),
+                    func.sum(ActivityDay.hidden),
+                    func.sum(case((old, ActivityDay.members), else_=0)),
+                    func.sum(case((old, ActivityDay.hidden), else_=0)),
+                ).where(ActivityDay.guild_id == guild_id)
+            ).one()
+        )
         total = shown + hidden
-        inactive_shown = sum(d.members for d in days if d.day <= since)
-        inactive = inactive_shown + sum(d.hidden for d in days if d.day <= since)
+        inactive = inactive_shown + inactive_hidden
         levels = {
             row.level: row.members
             for row in s.execute(
@@ -616,30 +620,35 @@ class InsightsService:
         self, guild_id: int, page: int = 0, per_page: int = INACTIVE_PAGE
     ) -> InactivePage:
         """Shown members inactive the longest first; hidden members are left out."""
-        since = self.inactive_since()
-        async with self.db.read() as s:
-            total = (
-                await s.scalar(
-                    select(func.coalesce(func.sum(ActivityDay.members), 0)).where(
-                        ActivityDay.guild_id == guild_id, ActivityDay.day <= since
-                    )
+        return await self.db.run_read(
+            self._inactive_page, guild_id, page, per_page, self.inactive_since()
+        )
+
+    def _inactive_page(
+        self, s: Session, guild_id: int, page: int, per_page: int, since: dt.date
+    ) -> InactivePage:
+        total = int(
+            s.scalar(
+                select(func.coalesce(func.sum(ActivityDay.members), 0)).where(
+                    ActivityDay.guild_id == guild_id, ActivityDay.day <= since
                 )
-                or 0
             )
-            pages = max(1, -(-total // per_page))
-            page = min(max(page, 0), pages - 1)
-            rows = await s.execute(
-                select(Member.user_id, Member.display_name, Member.last_active_on)
-                .where(
-                    Member.guild_id == guild_id,
-                    Member.hidden == false(),
-                    Member.last_active_on <= since,
-                )
-                .order_by(Member.last_active_on, Member.user_id)
-                .limit(per_page)
-                .offset(page * per_page)
+            or 0
+        )
+        pages = max(1, -(-total // per_page))
+        page = min(max(page, 0), pages - 1)
+        rows = s.execute(
+            select(Member.user_id, Member.display_name, Member.last_active_on)
+            .where(
+                Member.guild_id == guild_id,
+                Member.hidden == false(),
+                Member.last_active_on <= since,
             )
-            entries = tuple(
-                InactiveMember(user_id, name, day) for user_id, name, day in rows if day is not None
-            )
-        return InactivePage(entries, page, pages, int(total))
+            .order_by(Member.last_active_on, Member.user_id)
+            .limit(per_page)
+            .offset(page * per_page)
+        )
+        entries = tuple(
+            InactiveMember(user_id, name, day) for user_id, name, day in rows if day is not None
+        )
+        return InactivePage(entries, page, pages, total)
