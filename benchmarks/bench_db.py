@@ -754,10 +754,12 @@ class Bench:
             change = await self.timed(
                 self.progress.complete(BIG_GUILD, uid, item_id, display_name=f"bench{uid % 997}")
             )
-            expected = level_from_done(self.roadmap, done | {item_id}, THRESHOLD)
+            # A checklist item naming projects completes them in the same unit of work.
+            linked = {i.id for i in change.linked}
+            expected = level_from_done(self.roadmap, done | {item_id} | linked, THRESHOLD)
             if (
                 not change.changed
-                or change.completed_count != count + 1
+                or change.completed_count != count + 1 + len(linked)
                 or change.old_level != level
                 or change.new_level != expected
                 or (label is not None and change.new_level <= level)

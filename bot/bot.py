@@ -40,6 +40,8 @@ INITIAL_EXTENSIONS = (
     "cogs.reminders",
     "cogs.reviews",
     "cogs.admin",
+    "cogs.assess",
+    "cogs.projects",
 )
 
 

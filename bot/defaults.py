@@ -59,3 +59,15 @@ AUTOCOMPLETE_WAIT = 1.0
 
 SCHEDULE_RECONCILE_EVERY = dt.timedelta(minutes=5)
 """How often the scheduler compares its planned runs with the database and repairs them."""
+
+ASSESS_EVERY_WEEKS = 4
+"""A member is reminded of `/assess rate` when their last self-assessment is this many weeks
+old (0: never), unless the server chose otherwise."""
+
+ASSESS_EVERY_MAX_WEEKS = 52
+
+INACTIVE_AFTER = dt.timedelta(weeks=4)
+"""`/config insights` counts members with no completion and no check-in answer for this long."""
+
+INSIGHT_CYCLES = 12
+"""`/config insights` shows the participation of this many latest check-ins."""

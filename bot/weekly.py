@@ -142,3 +142,11 @@ def timezone_choices(query: str, limit: int = 25) -> list[str]:
         elif needle in lower and len(inside) < limit:
             inside.append(name)
     return (prefix + inside)[:limit]
+
+
+def months_between(start: dt.date, today: dt.date) -> int:
+    """Whole months elapsed from `start` to `today`."""
+    months = (today.year - start.year) * 12 + today.month - start.month
+    if today.day < start.day:
+        months -= 1
+    return max(months, 0)

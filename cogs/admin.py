@@ -8,6 +8,8 @@ from discord.ext import commands
 
 from bot.bot import MilestoneBot
 from bot.defaults import (
+    ASSESS_EVERY_MAX_WEEKS,
+    ASSESS_EVERY_WEEKS,
     CHECKIN_MAX_OPEN_HOURS,
     CHECKIN_OPEN_HOURS,
     LEVEL_COUNT,
@@ -19,8 +21,10 @@ from bot.levelups import apply_change, role_problem, sync_member_roles
 from bot.roadmap import CATEGORIES, CATEGORY_LABELS
 from bot.services.catalog import choice_label, search
 from bot.services.checkins import OPEN_JOB, CycleInfo
+from bot.services.insights import InactivePage
 from bot.services.reminders import POST_JOB
 from bot.services.reviews import ReviewPolicy
+from bot.ui.insights import InsightsView, insights_embeds
 from bot.ui.options import DAY_CHOICES, LevelOption, TimeOfDay, Timezone
 from bot.ui.render import embed, level_name, lines_field, when
 from bot.weekly import WeeklyTime, format_when
@@ -103,6 +107,11 @@ class Admin(commands.GroupCog, group_name="config"):
             e.add_field(name=name, value=value, inline=False)
         policy = await self.bot.services.reviews.policy(guild.id)
         e.add_field(name="Reviews", value=review_summary(policy), inline=False)
+        every = await self.bot.services.assessments.cadence(guild.id)
+        e.add_field(
+            name="Self-assessment reminder",
+            value=f"every {every} week(s)" if every else "off: set with /config assess-every",
+        )
         audit = [
             f"{when(a.created_at, 'd')} "
             + (f"<@{a.actor_id}> " if a.actor_id is not None else "a former reviewer ")
@@ -455,6 +464,8 @@ class Admin(commands.GroupCog, group_name="config"):
             text = f"{member.mention} {state} **{change.item.title}**: nothing changed."
         else:
             text = f"**{change.item.title}** {verb} {member.mention}. Logged in `/config show`."
+            if change.linked:
+                text += "\nWith it: " + ", ".join(f"**{i.title}**" for i in change.linked)
             if change.new_level != change.old_level:
                 text += f"\nThey are now at **{level_name(self.bot.roadmap, change.new_level)}**."
         await interaction.response.send_message(text, ephemeral=True)
@@ -477,6 +488,50 @@ class Admin(commands.GroupCog, group_name="config"):
     ) -> None:
         """Mark an item not done for a member (kept in the audit log)."""
         await self._correct(interaction, member, milestone, grant=False)
+
+    @app_commands.command(name="insights")
+    async def insights(self, interaction: discord.Interaction) -> None:
+        """See where members stand and stall: levels, checklist items, inactivity, averages."""
+        assert interaction.guild is not None
+        guild = interaction.guild
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        service = self.bot.services.insights
+        data = await service.overview(guild.id)
+
+        async def read(page: int) -> InactivePage:
+            return await service.inactive_page(guild.id, page)
+
+        view = InsightsView(interaction.user.id, read, data.inactive_shown)
+        view.message = await interaction.followup.send(
+            embeds=insights_embeds(self.bot.roadmap, guild.name, data),
+            view=view,
+            ephemeral=True,
+            wait=True,
+        )
+
+    @app_commands.command(
+        name="assess-every",
+        description="Remind members to assess themselves every N weeks "
+        f"(0 = never, default {ASSESS_EVERY_WEEKS})",
+    )
+    @app_commands.describe(
+        weeks=f"Weeks between self-assessments, 0 (never) to {ASSESS_EVERY_MAX_WEEKS}"
+    )
+    async def assess_every(
+        self,
+        interaction: discord.Interaction,
+        weeks: app_commands.Range[int, 0, ASSESS_EVERY_MAX_WEEKS],
+    ) -> None:
+        """Remind members to assess themselves every N weeks (0 = never)."""
+        assert interaction.guild_id is not None
+        await self.bot.services.assessments.set_cadence(interaction.guild_id, weeks)
+        text = (
+            f"Members whose last self-assessment is {weeks} or more week(s) old get a line "
+            "about `/assess rate` in their reminder DM, and the check-in prompt mentions it."
+            if weeks
+            else "No more self-assessment reminders in DMs or check-in prompts."
+        )
+        await interaction.response.send_message(text, ephemeral=True)
 
     @grant.autocomplete("milestone")
     @revoke.autocomplete("milestone")

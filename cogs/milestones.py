@@ -48,6 +48,13 @@ def submitted_text(result: Submitted) -> str:
     return text
 
 
+def linked_note(items: tuple[Item, ...], label: str) -> str:
+    """A line naming the projects (or the checklist item) that changed with an item."""
+    if not items:
+        return ""
+    return f"\n{label}: " + ", ".join(f"**{i.title}**" for i in items)
+
+
 class ChecklistSelect(discord.ui.Select["ChecklistView"]):
     """A multi-select of one level's checklist with the done items pre-selected."""
 
@@ -248,7 +255,7 @@ class Milestones(commands.GroupCog, group_name="milestone"):
         if not change.changed:
             text = f"**{change.item.title}** was already done. Nothing changed."
         else:
-            text = f"✅ Done: **{change.item.title}**"
+            text = f"✅ Done: **{change.item.title}**" + linked_note(change.linked, "Also done")
             text += level_note(self.bot, change.old_level, change.new_level)
         await interaction.response.send_message(text, ephemeral=True)
         await apply_change(self.bot, interaction.guild, user, change, interaction.channel)  # type: ignore[arg-type]
@@ -282,6 +289,7 @@ class Milestones(commands.GroupCog, group_name="milestone"):
                 f"**{change.item.title}** is not marked done, so there is nothing to undo."
             )
         text = f"↩️ Not done any more: **{change.item.title}**"
+        text += linked_note(change.linked, "Also not done any more")
         text += level_note(self.bot, change.old_level, change.new_level)
         await interaction.response.send_message(text, ephemeral=True)
         await apply_change(self.bot, interaction.guild, user, change, interaction.channel)  # type: ignore[arg-type]

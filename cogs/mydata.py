@@ -44,9 +44,9 @@ class MyData(commands.GroupCog, group_name="mydata"):
             cancelled="Already cancelled: nothing was deleted.",
         )
         await interaction.response.send_message(
-            "This deletes your progress, check-in answers, submissions for review and profile "
-            "in this server, and takes your level roles. Reviews you made of others stay, "
-            "without your name. It cannot be undone. Sure?",
+            "This deletes your progress, check-in answers, submissions for review, "
+            "self-assessments and profile in this server, and takes your level roles. Reviews "
+            "you made of others stay, without your name. It cannot be undone. Sure?",
             view=view,
             ephemeral=True,
         )
@@ -63,9 +63,10 @@ class MyData(commands.GroupCog, group_name="mydata"):
         view.outcome = "Already confirmed: your data is being deleted."
         deleted = await self.bot.services.mydata.delete(interaction.guild.id, interaction.user.id)
         text = (
-            f"Deleted: {deleted.completions} completed item(s), "
-            f"{deleted.checkin_answers} check-in answer(s) and {deleted.review_submissions} "
-            "submission(s) for review. Your profile is gone too."
+            f"Deleted: {deleted.completions} completed item(s) and project(s), "
+            f"{deleted.checkin_answers} check-in answer(s), {deleted.review_submissions} "
+            f"submission(s) for review and {deleted.assessments} self-assessment(s). "
+            "Your profile is gone too."
         )
         view.outcome = f"Already done. {text}"
         await done.response.edit_message(content=text, view=None)

@@ -50,6 +50,7 @@ class Progress(commands.Cog):
             f"Progress of {who.display_name}",
             f"**{level_name(roadmap, p.level)}**\n"
             f"{bar(p.completed, p.total, 16)} items done in all\n"
+            f"Projects: {p.projects_done}/{p.projects_total} (`/projects`)\n"
             f"Server rank: {'hidden' if p.hidden else f'#{rank}' if rank else 'not ranked yet'}",
         )
         e.add_field(

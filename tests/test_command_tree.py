@@ -53,6 +53,11 @@ EXPECTED = {
     "config grant",
     "config revoke",
     "config review",
+    "config insights",
+    "config assess-every",
+    "assess rate",
+    "assess history",
+    "projects",
 }
 
 

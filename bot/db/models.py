@@ -23,7 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from bot.defaults import CHECKIN_OPEN_HOURS, LEVEL_THRESHOLD
+from bot.defaults import ASSESS_EVERY_WEEKS, CHECKIN_OPEN_HOURS, LEVEL_THRESHOLD
 
 
 def utcnow() -> dt.datetime:
@@ -93,6 +93,7 @@ class GuildSettings(Base):
     reminder_time: Mapped[str | None] = mapped_column(String(5))
     reminder_timezone: Mapped[str | None] = mapped_column(String(64))
     last_principle: Mapped[int | None] = mapped_column(Integer)
+    assess_every_weeks: Mapped[int] = mapped_column(Integer, default=ASSESS_EVERY_WEEKS)
 
     last_error: Mapped[str | None] = mapped_column(Text)
     last_error_at: Mapped[dt.datetime | None] = mapped_column(TZDateTime)
@@ -134,6 +135,11 @@ class Member(Base):
     dm_failed_at: Mapped[dt.datetime | None] = mapped_column(TZDateTime)
     dm_failure_told: Mapped[bool] = mapped_column(Boolean, default=False)
 
+    # The UTC day of the member's latest completion or check-in answer (or of their first
+    # appearance): `/config insights` counts members by it (ActivityDay).
+    last_active_on: Mapped[dt.date | None] = mapped_column(Date)
+    last_assessed_on: Mapped[dt.date | None] = mapped_column(Date)
+
     created_at: Mapped[dt.datetime] = mapped_column(TZDateTime, default=utcnow)
 
 
@@ -144,6 +150,16 @@ Index(
     Member.hidden,
     Member.completed_count.desc(),
     Member.last_completed_at,
+    Member.user_id,
+)
+
+
+# `/config insights` pages through the shown members inactive the longest.
+Index(
+    "ix_members_activity",
+    Member.guild_id,
+    Member.hidden,
+    Member.last_active_on,
     Member.user_id,
 )
 
@@ -282,6 +298,7 @@ class CheckinCycle(Base):
     closes_at: Mapped[dt.datetime] = mapped_column(TZDateTime)
     closed_at: Mapped[dt.datetime | None] = mapped_column(TZDateTime)
     nudged_at: Mapped[dt.datetime | None] = mapped_column(TZDateTime)
+    answer_count: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class CheckinAnswer(Base):
@@ -381,3 +398,83 @@ class ReviewSubmission(Base):
     decided_at: Mapped[dt.datetime | None] = mapped_column(TZDateTime)
     note: Mapped[str | None] = mapped_column(Text)
     notice_pending: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Assessment(Base):
+    """A member's self-assessment of one day (their timezone's); a second that day replaces it."""
+
+    __tablename__ = "assessments"
+
+    guild_id: Mapped[int] = mapped_column(Snowflake, primary_key=True, autoincrement=False)
+    user_id: Mapped[int] = mapped_column(Snowflake, primary_key=True, autoincrement=False)
+    taken_on: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    saved_at: Mapped[dt.datetime] = mapped_column(TZDateTime, default=utcnow)
+
+
+class AssessmentRating(Base):
+    """One metric rated 1 to 5 in one assessment; a skipped metric has no row."""
+
+    __tablename__ = "assessment_ratings"
+
+    guild_id: Mapped[int] = mapped_column(Snowflake, primary_key=True, autoincrement=False)
+    user_id: Mapped[int] = mapped_column(Snowflake, primary_key=True, autoincrement=False)
+    taken_on: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    metric_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    rating: Mapped[int] = mapped_column(Integer)
+
+
+# The counters behind `/config insights`, kept in the same transaction as each change, so the
+# page reads a few hundred small rows at most, never every member.
+
+
+class LevelCount(Base):
+    """How many members of a server are at `level` (levels 1 and up; level 0 is the rest)."""
+
+    __tablename__ = "level_counts"
+
+    guild_id: Mapped[int] = mapped_column(Snowflake, primary_key=True, autoincrement=False)
+    level: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    members: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ItemCount(Base):
+    """How many members of a server have completed an item (or a project)."""
+
+    __tablename__ = "item_counts"
+
+    guild_id: Mapped[int] = mapped_column(Snowflake, primary_key=True, autoincrement=False)
+    item_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    members: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ActivityDay(Base):
+    """How many members (shown, hidden) were last active on a UTC day: all members, in all."""
+
+    __tablename__ = "activity_days"
+
+    guild_id: Mapped[int] = mapped_column(Snowflake, primary_key=True, autoincrement=False)
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    members: Mapped[int] = mapped_column(Integer, default=0)
+    hidden: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class LevelTime(Base):
+    """How many members first reached `level` `months` whole months into their journey."""
+
+    __tablename__ = "level_times"
+
+    guild_id: Mapped[int] = mapped_column(Snowflake, primary_key=True, autoincrement=False)
+    level: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    months: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    members: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class MetricTotal(Base):
+    """The sum and count of members' latest self-ratings of a metric: its server average."""
+
+    __tablename__ = "metric_totals"
+
+    guild_id: Mapped[int] = mapped_column(Snowflake, primary_key=True, autoincrement=False)
+    metric_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    members: Mapped[int] = mapped_column(Integer, default=0)
+    rating_sum: Mapped[int] = mapped_column(Integer, default=0)

@@ -42,6 +42,7 @@ class Database:
         self.dialect = parsed.get_backend_name()
         kwargs: dict[str, Any] = {"echo": echo, "pool_pre_ping": self.dialect != "sqlite"}
         self._thread_writes: sessionmaker[Session] | None = None
+        self._thread_reads: sessionmaker[Session] | None = None
         self._sync_engine: Engine | None = None
         # Writes waiting on a lock (another process, a backup) wait on threads of their own:
         # on asyncio's default executor they would starve what else runs there (aiohttp's
@@ -63,6 +64,7 @@ class Database:
                 expire_on_commit=False,
             )
             self._writers = ThreadPoolExecutor(WRITE_THREADS, thread_name_prefix="db-write")
+            self._thread_reads = sessionmaker(self._sync_engine, expire_on_commit=False)
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         if self.dialect == "sqlite":
             _configure_sqlite(self.engine.sync_engine)
@@ -81,6 +83,22 @@ class Database:
             return await asyncio.get_running_loop().run_in_executor(self._writers, call)
         async with self.write.begin() as s:
             return await s.run_sync(work, *args)
+
+    async def run_read(self, work: Callable[..., T], *args: Any) -> T:
+        """Run `work(session, *args)` in one read transaction and return its result.
+
+        For reads of several statements (a page made of many small counters): on SQLite one
+        hop to a worker thread, as `run_write` does; on PostgreSQL through `run_sync`.
+        """
+        if self._thread_reads is not None:
+            return await asyncio.to_thread(self._read_on_thread, work, *args)
+        async with self.read() as s:
+            return await s.run_sync(work, *args)
+
+    def _read_on_thread(self, work: Callable[..., T], *args: Any) -> T:
+        assert self._thread_reads is not None
+        with self._thread_reads() as s:
+            return work(s, *args)
 
     def _write_on_thread(self, work: Callable[..., T], *args: Any) -> T:
         assert self._thread_writes is not None

@@ -26,6 +26,7 @@ from bot.defaults import LEVEL_COUNT
 from bot.roadmap.models import (
     CATEGORIES,
     MILESTONE_CATEGORIES,
+    PROJECT,
     Item,
     Level,
     Metric,
@@ -46,6 +47,9 @@ MAX_ID_LENGTH = 60
 _ID_RE = re.compile(
     r"^l(?P<level>[0-9]+)\.(?P<category>[a-z]+)\.(?P<slug>[a-z0-9]+(?:-[a-z0-9]+)*)$"
 )
+_METRIC_ID_RE = re.compile(r"^(?P<group>[a-z]+)\.(?P<slug>[a-z0-9]+(?:-[a-z0-9]+)*)$")
+_GROUP_ID_RE = re.compile(r"^[a-z]+$")
+MAX_ANCHOR_LENGTH = 90  # "1 · " + the anchor must fit a select option's 100 characters
 _ID_FORMAT_HINT = (
     f"expected l<level>.<category>.<slug> with category one of {', '.join(CATEGORIES)}, "
     f"a lowercase hyphenated slug of at most {MAX_SLUG_LENGTH} characters "
@@ -161,13 +165,17 @@ class _MetricsFile(_Raw):
 
 
 class _RawGroup(_Raw):
+    id: str
     group: str
     metrics: list[Any]
 
 
 class _RawMetric(_Raw):
+    id: str
     name: str
     description: str
+    low: str
+    high: str
 
 
 class _PrinciplesFile(_Raw):
@@ -190,9 +198,11 @@ class _ProjectsFile(_Raw):
 
 class _RawProject(_Raw):
     number: int
+    id: str
     name: str
     group: str
     level: int
+    checklist: str
 
 
 def _describe(exc: ValidationError) -> str:
@@ -447,15 +457,24 @@ class _Loader:
     # -- metrics.yaml --
 
     def metrics(self) -> tuple[Metric, ...]:
-        """Load metrics.yaml: the progress metrics by group."""
+        """Load metrics.yaml: the progress metrics by group, each with its 1 and 5 anchors."""
         name = "metrics.yaml"
         raw_file = self.parse(_MetricsFile, self.read(name), name, "")
         metrics: list[Metric] = []
         seen: set[str] = set()
+        ids: set[str] = set()
+        group_ids: set[str] = set()
         for group_position, raw in enumerate(raw_file.groups, 1):
             where = f"group #{group_position}"
             raw_group = self.parse(_RawGroup, raw, name, where)
             group = self.text(raw_group.group, name, where, "group name")
+            where = f"group {group!r}"
+            group_id = raw_group.id
+            if not _GROUP_ID_RE.match(group_id):
+                raise self.fail(name, where, "bad group id (expected lowercase letters only)")
+            if group_id in group_ids:
+                raise self.fail(name, where, f"duplicate group id {group_id!r}")
+            group_ids.add(group_id)
             for position, raw_metric_data in enumerate(raw_group.metrics, 1):
                 where = f"group {group!r} metric #{position}"
                 raw_metric = self.parse(_RawMetric, raw_metric_data, name, where)
@@ -465,14 +484,41 @@ class _Loader:
                 if metric_name in seen:
                     raise self.fail(name, where, "duplicate metric name")
                 seen.add(metric_name)
+                match = _METRIC_ID_RE.match(raw_metric.id)
+                if match is None or len(raw_metric.id) > MAX_ID_LENGTH:
+                    raise self.fail(
+                        name,
+                        where,
+                        f"bad id format (expected <group id>.<slug>, a lowercase hyphenated "
+                        f"slug, at most {MAX_ID_LENGTH} characters)",
+                    )
+                if match["group"] != group_id:
+                    raise self.fail(
+                        name, where, f"id does not match its group (ids start with '{group_id}.')"
+                    )
+                if raw_metric.id in ids:
+                    raise self.fail(name, where, f"duplicate id {raw_metric.id!r}")
+                ids.add(raw_metric.id)
+                for key in ("low", "high"):
+                    anchor = self.text(getattr(raw_metric, key), name, where, key)
+                    if len(anchor) > MAX_ANCHOR_LENGTH:
+                        raise self.fail(
+                            name,
+                            where,
+                            f"'{key}' is {len(anchor)} characters (at most {MAX_ANCHOR_LENGTH})",
+                        )
                 metrics.append(
                     self.build(
                         Metric,
                         name,
                         where,
+                        id=raw_metric.id,
+                        group_id=group_id,
                         group=group,
                         name=metric_name,
                         description=raw_metric.description,
+                        low=raw_metric.low,
+                        high=raw_metric.high,
                     )
                 )
         if not metrics:
@@ -515,10 +561,11 @@ class _Loader:
 
     # -- projects.yaml --
 
-    def projects(self) -> tuple[Project, ...]:
-        """Load projects.yaml: the numbered portfolio projects."""
+    def projects(self, levels: Sequence[Level]) -> tuple[Project, ...]:
+        """Load projects.yaml: the numbered projects and the checklist item naming each."""
         name = "projects.yaml"
         raw_file = self.parse(_ProjectsFile, self.read(name), name, "")
+        checklist = {item.id: item for level in levels for item in level.checklist}
         projects: list[Project] = []
         for position, raw in enumerate(raw_file.projects, 1):
             where = f"project #{position}"
@@ -532,22 +579,62 @@ class _Loader:
                 )
             self.text(raw_project.name, name, where, "name")
             self.text(raw_project.group, name, where, "group")
-            if raw_project.level not in LEVEL_NUMBERS:
+            level = raw_project.level
+            if level not in LEVEL_NUMBERS:
                 raise self.fail(
                     name,
                     where,
-                    f"unknown level {raw_project.level} "
-                    f"(levels are {LEVEL_NUMBERS[0]}-{LEVEL_NUMBERS[-1]})",
+                    f"unknown level {level} (levels are {LEVEL_NUMBERS[0]}-{LEVEL_NUMBERS[-1]})",
+                )
+            project_id = raw_project.id
+            match = _ID_RE.match(project_id)
+            prefix = f"l{level}.{PROJECT}."
+            if (
+                match is None
+                or match["category"] != PROJECT
+                or len(match["slug"]) > MAX_SLUG_LENGTH
+                or len(project_id) > MAX_ID_LENGTH
+            ):
+                raise self.fail(
+                    name, where, f"bad id format (expected {prefix}<a lowercase hyphenated slug>)"
+                )
+            if not project_id.startswith(prefix):
+                raise self.fail(
+                    name,
+                    where,
+                    f"id does not match its place (level {level} project ids start with "
+                    f"'{prefix}')",
+                )
+            if project_id in self.id_origin:
+                raise self.fail(name, where, f"duplicate id (also in {self.id_origin[project_id]})")
+            self.id_origin[project_id] = self.label(name)
+            item = checklist.get(raw_project.checklist)
+            if item is None:
+                raise self.fail(
+                    name,
+                    where,
+                    f"'checklist' is {raw_project.checklist!r}, "
+                    "not a checklist item of levels.yaml",
+                )
+            if item.level != level:
+                raise self.fail(
+                    name,
+                    where,
+                    f"'checklist' {item.id} is on level {item.level}, not on the project's "
+                    f"level {level}",
                 )
             projects.append(
                 self.build(
                     Project,
                     name,
                     where,
+                    id=project_id,
+                    title=raw_project.name,
+                    level=level,
+                    category=PROJECT,
                     number=raw_project.number,
-                    name=raw_project.name,
                     group=raw_project.group,
-                    level=raw_project.level,
+                    checklist_id=item.id,
                 )
             )
         if not projects:
@@ -588,7 +675,7 @@ def load_roadmap(path: Path | None = None) -> Roadmap:
     phases = loader.phases()
     metrics = loader.metrics()
     principles, note = loader.principles()
-    projects = loader.projects()
+    projects = loader.projects(levels)
     return Roadmap(
         levels=levels,
         start_title=start_title,

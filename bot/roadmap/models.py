@@ -13,12 +13,16 @@ CATEGORIES: tuple[str, ...] = ("knowledge", "technical", "projects", "profession
 MILESTONE_CATEGORIES: tuple[str, ...] = CATEGORIES[:4]
 """The milestone categories of a level, in document order (no checklist)."""
 
+PROJECT = "project"
+"""The category of the 15 numbered projects: completable like items, kept apart from them."""
+
 CATEGORY_LABELS: Mapping[str, str] = {
     "knowledge": "Knowledge",
     "technical": "Technical skills",
     "projects": "Projects",
     "professional": "Professional",
     "check": "Checklist",
+    PROJECT: "Project",
 }
 """Display name of each category."""
 
@@ -45,8 +49,8 @@ class Item(_Frozen):
     @field_validator("category")
     @classmethod
     def _known_category(cls, value: str) -> str:
-        if value not in CATEGORIES:
-            expected = ", ".join(CATEGORIES)
+        if value not in CATEGORIES and value != PROJECT:
+            expected = ", ".join((*CATEGORIES, PROJECT))
             raise ValueError(f"unknown category {value!r} (expected one of {expected})")
         return value
 
@@ -54,6 +58,11 @@ class Item(_Frozen):
     def is_checklist(self) -> bool:
         """Tell whether the item belongs to the career milestone checklist."""
         return self.category == "check"
+
+    @property
+    def is_project(self) -> bool:
+        """Tell whether the item is one of the numbered projects."""
+        return self.category == PROJECT
 
     @property
     def category_label(self) -> str:
@@ -115,11 +124,15 @@ class Phase(_Frozen):
 
 
 class Metric(_Frozen):
-    """One progress metric."""
+    """One progress metric; members rate themselves on it from 1 (`low`) to 5 (`high`)."""
 
+    id: str
+    group_id: str
     group: str
     name: str
     description: str
+    low: str
+    high: str
 
 
 class Principle(_Frozen):
@@ -130,13 +143,21 @@ class Principle(_Frozen):
     description: str
 
 
-class Project(_Frozen):
-    """One portfolio project; `level` is the level whose checklist completes it."""
+class Project(Item):
+    """One numbered project, completable like any item (its `title` is its name).
+
+    `checklist_id` is the checklist item of `level` that names it: the item is done exactly
+    when all its projects are.
+    """
 
     number: int
-    name: str
     group: str
-    level: int
+    checklist_id: str
+
+    @property
+    def name(self) -> str:
+        """The project's name."""
+        return self.title
 
 
 @dataclass(frozen=True)
@@ -151,7 +172,9 @@ class Roadmap:
     projects: tuple[Project, ...]
     note: str
     items: tuple[Item, ...] = field(init=False)
+    trackable: tuple[Item, ...] = field(init=False)
     _by_id: Mapping[str, Item] = field(init=False, repr=False, compare=False)
+    _projects_of: Mapping[str, tuple[Project, ...]] = field(init=False, repr=False, compare=False)
     _by_number: Mapping[int, Level] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -162,7 +185,12 @@ class Roadmap:
         checklist = [item for level in self.levels for item in level.checklist]
         items = tuple(milestones + checklist)
         object.__setattr__(self, "items", items)
-        object.__setattr__(self, "_by_id", {item.id: item for item in items})
+        object.__setattr__(self, "trackable", items + self.projects)
+        object.__setattr__(self, "_by_id", {item.id: item for item in self.trackable})
+        links: dict[str, tuple[Project, ...]] = {}
+        for project in self.projects:
+            links[project.checklist_id] = (*links.get(project.checklist_id, ()), project)
+        object.__setattr__(self, "_projects_of", links)
         object.__setattr__(self, "_by_number", {level.number: level for level in self.levels})
 
     def level(self, n: int) -> Level:
@@ -174,8 +202,36 @@ class Roadmap:
             raise ValueError(f"unknown level {n!r} (levels are {known})") from None
 
     def item(self, item_id: str) -> Item | None:
-        """Return the item with this id, or None."""
+        """Return the item or project with this id, or None."""
         return self._by_id.get(item_id)
+
+    def projects_of(self, checklist_id: str) -> tuple[Project, ...]:
+        """Return the projects a checklist item names (none for most items)."""
+        return self._projects_of.get(checklist_id, ())
+
+    def linked_checklist(self, item: Item) -> Item | None:
+        """Return the checklist item that names this project, or None for any other item."""
+        if not isinstance(item, Project):
+            return None
+        return self._by_id.get(item.checklist_id)
+
+    def project_groups(self) -> tuple[tuple[str, tuple[Project, ...]], ...]:
+        """Return the projects by group, in the roadmap's order."""
+        groups: dict[str, tuple[Project, ...]] = {}
+        for project in self.projects:
+            groups[project.group] = (*groups.get(project.group, ()), project)
+        return tuple(groups.items())
+
+    def metric(self, metric_id: str) -> Metric | None:
+        """Return the metric with this id, or None."""
+        return next((m for m in self.metrics if m.id == metric_id), None)
+
+    def metric_groups(self) -> tuple[tuple[str, tuple[Metric, ...]], ...]:
+        """Return the metrics by group, in the roadmap's order."""
+        groups: dict[str, tuple[Metric, ...]] = {}
+        for metric in self.metrics:
+            groups[metric.group] = (*groups.get(metric.group, ()), metric)
+        return tuple(groups.items())
 
     def checklist(self, n: int) -> tuple[Item, ...]:
         """Return the checklist items of level `n`; raise ValueError for an unknown level."""

@@ -21,10 +21,10 @@ def search(
     keep: Callable[[Item], bool] = lambda _: True,
     limit: int = MAX_CHOICES,
 ) -> list[Item]:
-    """Items whose id or title contains every word of the query, checklist items first."""
+    """Items and projects whose id or title has every word of the query, checklist first."""
     words = query.lower().split()
     found: list[Item] = []
-    for item in roadmap.items:
+    for item in roadmap.trackable:
         haystack = f"{item.id} {item.title}".lower()
         if all(w in haystack for w in words) and keep(item):
             found.append(item)

@@ -23,7 +23,7 @@ from bot.db.models import (
 )
 from bot.defaults import CHECKIN_MAX_OPEN_HOURS, CHECKIN_OPEN_HOURS, HOURS_IN_WEEK, NUDGE_LEAD
 from bot.errors import UserError
-from bot.services import scores
+from bot.services import insights, scores
 from bot.services.guilds import save_settings
 from bot.services.progress import touch_member
 from bot.text import clean_text
@@ -455,7 +455,7 @@ class CheckinService:
                 "hours": hours,
                 "updated_at": now,
             }
-            await s.execute(
+            inserted = await s.execute(
                 upsert(s, CheckinAnswer)
                 .values(
                     cycle_id=cycle.id,
@@ -464,8 +464,17 @@ class CheckinService:
                     submitted_at=now,
                     **fields,
                 )
-                .on_conflict_do_update(index_elements=["cycle_id", "user_id"], set_=fields)
+                .on_conflict_do_nothing()
             )
+            if _rowcount(inserted) == 1:
+                await s.run_sync(insights.answer_counted, cycle.id, 1)
+            else:
+                await s.execute(
+                    update(CheckinAnswer)
+                    .where(CheckinAnswer.cycle_id == cycle.id, CheckinAnswer.user_id == user_id)
+                    .values(**fields)
+                )
+            await s.run_sync(insights.mark_active, guild_id, user_id, now)
         return AnswerResult(cycle=cycle, replaced=previous is not None, hours=hours)
 
     async def current_answer(self, guild_id: int, user_id: int) -> HistoryEntry | None:

@@ -7,8 +7,10 @@ from dataclasses import dataclass
 from bot.clock import Clock
 from bot.db import Database
 from bot.roadmap import Roadmap
+from bot.services.assessments import AssessmentService
 from bot.services.checkins import CheckinService
 from bot.services.guilds import GuildService
+from bot.services.insights import InsightsService
 from bot.services.leaderboard import LeaderboardService
 from bot.services.members import MemberService
 from bot.services.mydata import MyDataService
@@ -29,6 +31,8 @@ class Services:
     checkins: CheckinService
     reminders: ReminderService
     reviews: ReviewService
+    assessments: AssessmentService
+    insights: InsightsService
 
 
 def build(db: Database, roadmap: Roadmap, clock: Clock) -> Services:
@@ -43,4 +47,6 @@ def build(db: Database, roadmap: Roadmap, clock: Clock) -> Services:
         checkins=CheckinService(db, clock),
         reminders=ReminderService(db, roadmap, clock),
         reviews=ReviewService(db, roadmap, progress, clock),
+        assessments=AssessmentService(db, roadmap, clock),
+        insights=InsightsService(db, roadmap, clock),
     )

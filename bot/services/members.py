@@ -12,9 +12,9 @@ from bot.db import Database
 from bot.db.models import Member
 from bot.errors import UserError
 from bot.roadmap import Phase, Roadmap
-from bot.services import scores
+from bot.services import insights, scores
 from bot.services.progress import member_name, touch_member
-from bot.weekly import canonical_timezone, local_today
+from bot.weekly import canonical_timezone, local_today, months_between
 
 
 @dataclass(frozen=True)
@@ -56,14 +56,6 @@ def check_timezone(name: str) -> str:
             f"Unknown timezone '{name[:64]}': pick one from the list, e.g. Europe/Berlin"
         )
     return canonical
-
-
-def months_between(start: dt.date, today: dt.date) -> int:
-    """Whole months elapsed from `start` to `today`."""
-    months = (today.year - start.year) * 12 + today.month - start.month
-    if today.day < start.day:
-        months -= 1
-    return max(months, 0)
 
 
 def pace(roadmap: Roadmap, started_on: dt.date, today: dt.date, level: int) -> Pace:
@@ -131,10 +123,12 @@ class MemberService:
             if started_on is not None:
                 zone = values.get("timezone", member.timezone)
                 values["started_on"] = check_start_date(started_on, self.today(str(zone or "")))
+                await s.run_sync(insights.start_changing, guild_id, user_id, started_on)
             if hidden is not None and hidden != member.hidden:
                 await s.run_sync(
                     scores.set_hidden, guild_id, user_id, hidden, member.completed_count
                 )
+                await s.run_sync(insights.hidden_changed, guild_id, user_id, hidden)
             if values:
                 await s.execute(
                     update(Member)

@@ -11,6 +11,8 @@ from sqlalchemy import delete, select
 from bot.clock import Clock, SystemClock
 from bot.db import Database
 from bot.db.models import (
+    Assessment,
+    AssessmentRating,
     AuditEntry,
     AwayPeriod,
     CheckinAnswer,
@@ -18,7 +20,8 @@ from bot.db.models import (
     LevelAnnouncement,
     Member,
 )
-from bot.services import reviews, scores
+from bot.roadmap import PROJECT
+from bot.services import insights, reviews, scores
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,7 @@ class Deleted:
     level: int
     review_submissions: int = 0
     review_posts: tuple[tuple[int, int], ...] = ()  # (channel, message) posts to delete
+    assessments: int = 0
 
 
 def _iso(value: object) -> object:
@@ -90,6 +94,20 @@ class MyDataService:
                 )
             ).all()
             submissions = await s.run_sync(reviews.export_rows, guild_id, user_id)
+            assessments = (
+                await s.scalars(
+                    select(Assessment)
+                    .where(Assessment.guild_id == guild_id, Assessment.user_id == user_id)
+                    .order_by(Assessment.taken_on)
+                )
+            ).all()
+            ratings: dict[dt.date, dict[str, int]] = {}
+            for taken_on, metric_id, rating in await s.execute(
+                select(
+                    AssessmentRating.taken_on, AssessmentRating.metric_id, AssessmentRating.rating
+                ).where(AssessmentRating.guild_id == guild_id, AssessmentRating.user_id == user_id)
+            ):
+                ratings.setdefault(taken_on, {})[metric_id] = rating
         return {
             "exported_at": self.clock.now().isoformat(),
             "guild_id": str(guild_id),
@@ -101,6 +119,16 @@ class MyDataService:
             "admin_corrections": [_row(a, "guild_id") for a in audit],
             "away_periods": [_row(a, "guild_id", "user_id") for a in away],
             **submissions,
+            # Projects are completed like items (they are in `completions` too).
+            "projects": [
+                {"project_id": c.item_id, "completed_at": _iso(c.completed_at)}
+                for c in completions
+                if c.item_id.split(".")[1:2] == [PROJECT]
+            ],
+            "assessments": [
+                {**_row(a, "guild_id", "user_id"), "ratings": ratings.get(a.taken_on, {})}
+                for a in assessments
+            ],
         }
 
     async def delete(self, guild_id: int, user_id: int) -> Deleted:
@@ -108,6 +136,8 @@ class MyDataService:
         async with self.db.write.begin() as s:
             member = await s.get(Member, (guild_id, user_id))
             level = member.level if member else 0
+            # Uncount them first: the counters are worked out from the rows about to go.
+            await s.run_sync(insights.forget, guild_id, user_id)
             done = await s.execute(
                 delete(Completion).where(
                     Completion.guild_id == guild_id, Completion.user_id == user_id
@@ -136,6 +166,16 @@ class MyDataService:
                     AwayPeriod.guild_id == guild_id, AwayPeriod.user_id == user_id
                 )
             )
+            assessments = await s.execute(
+                delete(Assessment).where(
+                    Assessment.guild_id == guild_id, Assessment.user_id == user_id
+                )
+            )
+            await s.execute(
+                delete(AssessmentRating).where(
+                    AssessmentRating.guild_id == guild_id, AssessmentRating.user_id == user_id
+                )
+            )
             await s.execute(
                 delete(Member).where(Member.guild_id == guild_id, Member.user_id == user_id)
             )
@@ -145,4 +185,5 @@ class MyDataService:
             level,
             submitted,
             tuple(posts),
+            assessments=assessments.rowcount,  # type: ignore[attr-defined]
         )

@@ -7,6 +7,7 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
@@ -16,7 +17,7 @@ from bot.db import Database, upsert
 from bot.db.models import AuditEntry, Completion, LevelAnnouncement, Member
 from bot.errors import NotFoundError, UserError
 from bot.roadmap import Item, Roadmap
-from bot.services import scores
+from bot.services import insights, scores
 from bot.services.guilds import guild_basics
 from bot.text import clean_text
 
@@ -33,6 +34,9 @@ class ProgressChange:
     new_level: int
     announce: tuple[int, ...]  # levels reached for the first time ever: announce these
     completed_count: int
+    # Changed with `item`, the same way: a checklist item's projects, or the checklist item
+    # naming a project (an item and its projects never disagree).
+    linked: tuple[Item, ...] = ()
 
     @property
     def levels_gained(self) -> tuple[int, ...]:
@@ -99,6 +103,8 @@ class MemberProgress:
     started_on: dt.date | None
     timezone: str | None
     hidden: bool
+    projects_done: int = 0
+    projects_total: int = 0
 
 
 def level_from_done(roadmap: Roadmap, done: Iterable[str], threshold: int) -> int:
@@ -245,52 +251,30 @@ class ProgressService:
         *,
         settle: bool = True,
     ) -> ProgressChange:
-        inserted = s.execute(
-            upsert(s, Completion)
-            .values(
-                guild_id=guild_id,
-                user_id=user_id,
-                item_id=item.id,
-                completed_at=now,
-                evidence=evidence,
-                granted_by=actor_id,
-            )
-            .on_conflict_do_nothing()
-        )
-        if inserted.rowcount != 1:  # type: ignore[attr-defined]
-            return self._unchanged(s, guild_id, user_id, item, display_name, now)
-        changes: dict[str, Any] = {
-            "completed_count": Member.completed_count + 1,
-            "last_completed_at": now,
-        }
-        display_name = member_name(display_name)
-        if display_name:
-            changes["display_name"] = display_name
-        member = s.execute(
-            upsert(s, Member)
-            .values(
-                guild_id=guild_id,
-                user_id=user_id,
-                display_name=display_name,
-                completed_count=1,
-                last_completed_at=now,
-                created_at=now,
-            )
-            .on_conflict_do_update(index_elements=["guild_id", "user_id"], set_=changes)
-            .returning(Member.completed_count, Member.hidden, Member.level)
-        ).one()
         tz, threshold = guild_basics(s, guild_id)
-        if not member.hidden:
-            scores.move_bucket(s, guild_id, member.completed_count - 1, member.completed_count)
-        scores.add_completion(s, guild_id, user_id, now, member.hidden, tz)
-        if actor_id is not None:
-            s.add(_audit(guild_id, actor_id, user_id, item.id, "grant", now))
+        member = self._insert(s, guild_id, user_id, item, display_name, evidence, actor_id, now, tz)
+        if member is None:
+            return self._unchanged(s, guild_id, user_id, item, display_name, now)
+        old_level = member.level
+        # Completing a checklist item completes the projects it names; completing the last
+        # of those projects completes the item.
+        targets: tuple[Item, ...] = self.roadmap.projects_of(item.id)
+        checklist = self.roadmap.linked_checklist(item)
+        if checklist is not None:
+            done = _done_ids(s, guild_id, user_id)
+            siblings = self.roadmap.projects_of(checklist.id)
+            if checklist.id not in done and all(p.id in done for p in siblings):
+                targets = (checklist,)
+        linked: list[Item] = []
+        for target in targets:
+            row = self._insert(s, guild_id, user_id, target, None, None, actor_id, now, tz)
+            if row is not None:
+                member, linked = row, [*linked, target]
+        count = member.completed_count
         if not settle:
-            return ProgressChange(
-                item, True, member.level, member.level, (), member.completed_count
-            )
-        new_level, announce = self._settle(s, guild_id, user_id, member.level, threshold, now)
-        return ProgressChange(item, True, member.level, new_level, announce, member.completed_count)
+            return ProgressChange(item, True, old_level, old_level, (), count, tuple(linked))
+        new_level, announce = self._settle(s, guild_id, user_id, old_level, threshold, now)
+        return ProgressChange(item, True, old_level, new_level, announce, count, tuple(linked))
 
     def _undo(
         self,
@@ -304,6 +288,95 @@ class ProgressService:
         *,
         settle: bool = True,
     ) -> ProgressChange:
+        tz, threshold = guild_basics(s, guild_id)
+        member = self._delete(s, guild_id, user_id, item, display_name, actor_id, now, tz)
+        if member is None:
+            return self._unchanged(s, guild_id, user_id, item, display_name, now)
+        old_level = member.level
+        # Undoing a project undoes the checklist item naming it; undoing that item undoes
+        # its projects (it stands for all of them).
+        checklist = self.roadmap.linked_checklist(item)
+        targets = (checklist,) if checklist is not None else self.roadmap.projects_of(item.id)
+        linked: list[Item] = []
+        for target in targets:
+            row = self._delete(s, guild_id, user_id, target, None, actor_id, now, tz)
+            if row is not None:
+                member, linked = row, [*linked, target]
+        count = member.completed_count
+        if not settle:
+            return ProgressChange(item, True, old_level, old_level, (), count, tuple(linked))
+        new_level, announce = self._settle(s, guild_id, user_id, old_level, threshold, now)
+        return ProgressChange(item, True, old_level, new_level, announce, count, tuple(linked))
+
+    def _insert(
+        self,
+        s: Session,
+        guild_id: int,
+        user_id: int,
+        item: Item,
+        display_name: str | None,
+        evidence: str | None,
+        actor_id: int | None,
+        now: dt.datetime,
+        tz: ZoneInfo,
+    ) -> Any | None:
+        """Record one completion and count it everywhere; None when it was done already.
+
+        Returns the member's (completed_count, hidden, level) after it.
+        """
+        inserted = s.execute(
+            upsert(s, Completion)
+            .values(
+                guild_id=guild_id,
+                user_id=user_id,
+                item_id=item.id,
+                completed_at=now,
+                evidence=evidence,
+                granted_by=actor_id,
+            )
+            .on_conflict_do_nothing()
+        )
+        if inserted.rowcount != 1:  # type: ignore[attr-defined]
+            return None
+        last_active = _lock_member(s, guild_id, user_id, display_name, now)
+        today = insights.utc_day(now)
+        changes: dict[str, Any] = {
+            "completed_count": Member.completed_count + 1,
+            "last_completed_at": now,
+            "last_active_on": today,
+        }
+        if display_name:
+            changes["display_name"] = member_name(display_name)
+        member = s.execute(
+            update(Member)
+            .where(Member.guild_id == guild_id, Member.user_id == user_id)
+            .values(**changes)
+            .returning(Member.completed_count, Member.hidden, Member.level)
+        ).one()
+        insights.moved_activity(s, guild_id, last_active, today, member.hidden)
+        insights.item_counted(s, guild_id, [item.id], +1)
+        if not member.hidden:
+            scores.move_bucket(s, guild_id, member.completed_count - 1, member.completed_count)
+        scores.add_completion(s, guild_id, user_id, now, member.hidden, tz)
+        if actor_id is not None:
+            s.add(_audit(guild_id, actor_id, user_id, item.id, "grant", now))
+        return member
+
+    def _delete(
+        self,
+        s: Session,
+        guild_id: int,
+        user_id: int,
+        item: Item,
+        display_name: str | None,
+        actor_id: int | None,
+        now: dt.datetime,
+        tz: ZoneInfo,
+    ) -> Any | None:
+        """Remove one completion and uncount it; None when it was not done.
+
+        Returns the member's (completed_count, hidden, level) after it.
+        """
         completed_at = s.execute(
             delete(Completion)
             .where(
@@ -314,7 +387,7 @@ class ProgressService:
             .returning(Completion.completed_at)
         ).scalar_one_or_none()
         if completed_at is None:
-            return self._unchanged(s, guild_id, user_id, item, display_name, now)
+            return None
         last = (
             select(func.max(Completion.completed_at))
             .where(Completion.guild_id == guild_id, Completion.user_id == user_id)
@@ -333,18 +406,13 @@ class ProgressService:
             .values(**changes)
             .returning(Member.completed_count, Member.hidden, Member.level)
         ).one()
-        tz, threshold = guild_basics(s, guild_id)
+        insights.item_counted(s, guild_id, [item.id], -1)
         if not member.hidden:
             scores.move_bucket(s, guild_id, member.completed_count + 1, member.completed_count)
         scores.remove_completion(s, guild_id, user_id, completed_at, member.hidden, tz)
         if actor_id is not None:
             s.add(_audit(guild_id, actor_id, user_id, item.id, "revoke", now))
-        if not settle:
-            return ProgressChange(
-                item, True, member.level, member.level, (), member.completed_count
-            )
-        new_level, announce = self._settle(s, guild_id, user_id, member.level, threshold, now)
-        return ProgressChange(item, True, member.level, new_level, announce, member.completed_count)
+        return member
 
     def _unchanged(
         self,
@@ -428,6 +496,7 @@ class ProgressService:
                 .where(Member.guild_id == guild_id, Member.user_id == user_id)
                 .values(level=new_level)
             )
+            insights.levels_changed(s, guild_id, [(old_level, new_level)])
         for level in range(old_level + 1, new_level + 1):
             result = s.execute(
                 upsert(s, LevelAnnouncement)
@@ -436,6 +505,7 @@ class ProgressService:
             )
             if result.rowcount == 1:  # type: ignore[attr-defined]
                 announce.append(level)
+                insights.level_reached(s, guild_id, user_id, level, now)
         return new_level, tuple(announce)
 
     async def done_ids(self, guild_id: int, user_id: int) -> set[str]:
@@ -453,7 +523,8 @@ class ProgressService:
                 await s.execute(
                     select(Completion.item_id, Completion.completed_at, Completion.evidence)
                     .where(Completion.guild_id == guild_id, Completion.user_id == user_id)
-                    .order_by(Completion.completed_at.desc())
+                    # A checklist item and its projects share a time: the id breaks the tie.
+                    .order_by(Completion.completed_at.desc(), Completion.item_id)
                 )
             ).all()
         done_items = [
@@ -462,6 +533,7 @@ class ProgressService:
             if (item := self.roadmap.item(row.item_id)) is not None
         ]
         done = {d.item.id for d in done_items}
+        projects_done = sum(1 for d in done_items if d.item.is_project)
         level = member.level if member else 0
         levels = tuple(
             LevelProgress(
@@ -482,12 +554,14 @@ class ProgressService:
             display_name=member.display_name if member else "",
             level=level,
             levels=levels,
-            completed=len(done_items),
+            completed=len(done_items) - projects_done,
             total=len(self.roadmap.items),
             recent=tuple(done_items[:recent]),
             started_on=member.started_on if member else None,
             timezone=member.timezone if member else None,
             hidden=member.hidden if member else False,
+            projects_done=projects_done,
+            projects_total=len(self.roadmap.projects),
         )
 
     async def recompute_levels(self, guild_id: int) -> dict[int, tuple[int, int]]:
@@ -521,27 +595,60 @@ class ProgressService:
                         .where(Member.guild_id == guild_id, Member.user_id == user)
                         .values(level=new)
                     )
+            moves = [(old, new) for user, (old, new) in changes.items() if user in levels]
+            await s.run_sync(insights.levels_changed, guild_id, moves)
         return changes
+
+
+def create_member(
+    s: Session, guild_id: int, user_id: int, display_name: str | None, now: dt.datetime
+) -> bool:
+    """Create the member row (and count the member) unless it exists; tell which."""
+    today = insights.utc_day(now)
+    result = s.execute(
+        upsert(s, Member)
+        .values(
+            guild_id=guild_id,
+            user_id=user_id,
+            display_name=member_name(display_name),
+            created_at=now,
+            last_active_on=today,
+        )
+        .on_conflict_do_nothing()
+    )
+    created = result.rowcount == 1  # type: ignore[attr-defined]
+    if created:
+        insights.member_added(s, guild_id, today)
+    return bool(created)
 
 
 def touch_member(
     s: Session, guild_id: int, user_id: int, display_name: str | None, now: dt.datetime
 ) -> None:
     """Create the member row if needed and remember the name Discord showed us."""
-    display_name = member_name(display_name)
-    stmt = upsert(s, Member).values(
-        guild_id=guild_id,
-        user_id=user_id,
-        display_name=display_name,
-        created_at=now,
-    )
-    if display_name:
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["guild_id", "user_id"], set_={"display_name": display_name}
+    if not create_member(s, guild_id, user_id, display_name, now) and display_name:
+        s.execute(
+            update(Member)
+            .where(Member.guild_id == guild_id, Member.user_id == user_id)
+            .values(display_name=member_name(display_name))
         )
-    else:
-        stmt = stmt.on_conflict_do_nothing()
-    s.execute(stmt)
+
+
+def _lock_member(
+    s: Session, guild_id: int, user_id: int, display_name: str | None, now: dt.datetime
+) -> dt.date | None:
+    """Lock the member's row (creating it first if needed); return their last active day."""
+    query = (
+        select(Member.last_active_on)
+        .where(Member.guild_id == guild_id, Member.user_id == user_id)
+        .with_for_update()
+    )
+    row = s.execute(query).one_or_none()
+    if row is None:
+        create_member(s, guild_id, user_id, display_name, now)
+        row = s.execute(query).one()
+    last_active: dt.date | None = row.last_active_on
+    return last_active
 
 
 def member_name(display_name: str | None) -> str:

@@ -11,12 +11,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.clock import Clock, SystemClock
 from bot.db import Database
 from bot.db.models import CheckinAnswer, Completion, GuildSettings, Member
-from bot.defaults import REMINDER_TIME, REMINDER_WEEKDAY
+from bot.defaults import ASSESS_EVERY_WEEKS, REMINDER_TIME, REMINDER_WEEKDAY
 from bot.roadmap import Item, Principle, Roadmap
+from bot.services.assessments import assessment_due
 from bot.services.guilds import save_settings
 from bot.services.members import check_timezone
 from bot.services.progress import touch_member
-from bot.weekly import WeeklyTime, parse_stored_time, safe_timezone
+from bot.weekly import WeeklyTime, local_today, parse_stored_time, safe_timezone
 
 POST_JOB = "reminder"
 DM_JOB = "member-reminder"
@@ -91,6 +92,11 @@ class MemberReminder:
     level_title: str
     items: tuple[Item, ...]
     principle: Principle
+    # A line about `/assess rate` when the member's last self-assessment is older than the
+    # server's cadence (never a message of its own).
+    assessment_due: bool = False
+    last_assessed_on: dt.date | None = None
+    assess_every_weeks: int = 0
 
 
 @dataclass(frozen=True)
@@ -320,11 +326,19 @@ class ReminderService:
                     )
                 )
             )
+            every = await s.scalar(
+                select(GuildSettings.assess_every_weeks).where(GuildSettings.guild_id == guild_id)
+            )
+        every = ASSESS_EVERY_WEEKS if every is None else every
+        today = local_today(now, member.timezone)
+        due = assessment_due(member.last_assessed_on, today, every)
         level, items = self.next_items(done)
         principles = sorted(self.roadmap.principles, key=lambda principle: principle.number)
         principle = principles[now.isocalendar().week % len(principles)]
         title = self.roadmap.level_title(level) if level else ""
-        return MemberReminder(guild_id, user_id, level, title, items, principle)
+        return MemberReminder(
+            guild_id, user_id, level, title, items, principle, due, member.last_assessed_on, every
+        )
 
     def next_items(self, done: set[str]) -> tuple[int, tuple[Item, ...]]:
         """Return the lowest level whose checklist is not complete and its next items.

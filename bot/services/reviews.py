@@ -64,7 +64,9 @@ class ReviewPolicy:
         """Whether completing this item needs a reviewer's approval."""
         if not self.active:
             return False
-        if self.categories and item.category not in self.categories:
+        # A project goes with the checklist item naming it (they are done together).
+        category = "check" if item.is_project else item.category
+        if self.categories and category not in self.categories:
             return False
         return self.from_level is None or item.level >= self.from_level
 

@@ -51,3 +51,24 @@ def decision_text(submission: Submission) -> str:
     if submission.decision != APPROVED:
         text += "\nSubmit it again with `/milestone complete` and new evidence when you are ready."
     return text
+
+
+def assess_prompt_line(every_weeks: int) -> str:
+    """The check-in prompt's line about self-assessment (a channel's, so said generally)."""
+    return (
+        f"🧭 Last self-assessment {every_weeks} or more week(s) ago, or none yet? Rate yourself "
+        "on the roadmap's progress metrics with `/assess rate`."
+    )
+
+
+def assess_due_text(last_on: dt.date | None, every_weeks: int) -> str:
+    """A member's reminder DM line when their self-assessment is due."""
+    if last_on is None:
+        return (
+            "You have not rated yourself on the roadmap's progress metrics yet: "
+            "`/assess rate` in the server takes a few minutes."
+        )
+    return (
+        f"Your last self-assessment was on {last_on.isoformat()}, {every_weeks} or more "
+        "week(s) ago: time for another with `/assess rate` in the server."
+    )

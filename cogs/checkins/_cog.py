@@ -41,8 +41,9 @@ class DiscordCheckinPoster:
         self, guild_id: int, channel_id: int, cycle: CycleInfo
     ) -> int | None:
         view = AnswerButton(self.answer.open_form)
+        every = await self.bot.services.assessments.cadence(guild_id)
         message = await post(
-            self.bot, channel_id, guild_id, embed=prompt_embed(cycle.closes_at), view=view
+            self.bot, channel_id, guild_id, embed=prompt_embed(cycle.closes_at, every), view=view
         )
         return message.id
 

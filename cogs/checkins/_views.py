@@ -14,6 +14,7 @@ from bot.services.checkins import Answers, CycleSummary, HistoryEntry
 from bot.text import clean_text
 from bot.ui.render import clip, embed, level_name, lines_field, when
 from bot.ui.replies import SafeModal, SafeView, handle_error
+from bot.ui.texts import assess_prompt_line
 
 ANSWER_ID = "checkin:answer"
 
@@ -48,14 +49,15 @@ QUESTIONS = (
 )
 
 
-def prompt_embed(closes_at: dt.datetime) -> discord.Embed:
-    """The weekly check-in prompt."""
+def prompt_embed(closes_at: dt.datetime, assess_every_weeks: int = 0) -> discord.Embed:
+    """The weekly check-in prompt (with a self-assessment line when the server has a cadence)."""
     return embed(
         "Weekly check-in",
         "Continuous learning works best with a weekly look back. Take two minutes:\n\n"
         + "\n".join(f"{q.emoji} {q.text}" for q in QUESTIONS)
         + f"\n\nOpen until {when(closes_at)} ({when(closes_at, 'R')}). "
-        "Press **Answer** (or use `/checkin answer`); you can edit your answer until then.",
+        "Press **Answer** (or use `/checkin answer`); you can edit your answer until then."
+        + (f"\n\n{assess_prompt_line(assess_every_weeks)}" if assess_every_weeks > 0 else ""),
     )
 
 

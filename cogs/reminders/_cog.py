@@ -17,7 +17,7 @@ from bot.services.reminders import (
 from bot.ui.options import DAY_CHOICES, TimeOfDay
 from bot.ui.posting import direct_message, post
 from bot.ui.render import embed, level_name, lines_field
-from bot.ui.texts import DM_FAILED, DM_HELP
+from bot.ui.texts import DM_FAILED, DM_HELP, assess_due_text
 from bot.weekly import WEEKDAYS, format_when
 from cogs.reminders._jobs import ReminderJobs
 
@@ -73,6 +73,12 @@ class DiscordReminderPoster:
             f"**{p.name}**: {p.description}",
         )
         e.add_field(name="Next on your checklist", value=lines_field(items), inline=False)
+        if reminder.assessment_due:
+            e.add_field(
+                name="Self-assessment",
+                value=assess_due_text(reminder.last_assessed_on, reminder.assess_every_weeks),
+                inline=False,
+            )
         e.set_footer(text="Stop these with /reminders unsubscribe in the server.")
         return await direct_message(self.bot, user_id, e)
 

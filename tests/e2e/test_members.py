@@ -392,7 +392,7 @@ async def test_mydata_delete_cancel_then_confirm(world: World) -> None:
     assert intruder.ephemeral and "belong to whoever ran the command" in intruder.text()
     confirm = await fake.click(world.guild.id, alice.id, res.message, button)
     await confirm.final()
-    assert "Deleted: 7 completed item(s)" in confirm.text()
+    assert "Deleted: 9 completed item(s) and project(s)" in confirm.text()  # 7 + projects 1-2
     await eventually(lambda: role.id not in fake.member_roles(world.guild.id, alice.id))
     _, text = await world.run(alice, "progress")
     assert "0/130 items done in all" in text and "**Level 0 · Senior Data Analyst**" in text

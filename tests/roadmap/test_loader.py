@@ -31,6 +31,10 @@ ID_RE = re.compile(
 # sha256 of all item ids in document order, joined by newlines. Ids are stored in the
 # database forever: if this fails, an id was renamed or removed. Only ever add ids.
 IDS_SHA256 = "38bbec8b218f6da9a13cf9dc9fb920ec6ba5ad29f6318f4a2104065e6356aa77"
+# The same for the metric ids and the project ids: they are stored with assessments and
+# completions.
+METRIC_IDS_SHA256 = "cb3dcccd99013741259a5a76a890ba46e3f685f9353cbb963576f5fd492505a1"
+PROJECT_IDS_SHA256 = "1439bbfda24ccfda535295c89e5bc286d8d8618d8aac933f42b61f78ee65c33f"
 
 
 @pytest.fixture(scope="module")
@@ -104,6 +108,65 @@ def test_ids_never_change(shipped: Roadmap) -> None:
     assert hashlib.sha256(joined.encode()).hexdigest() == IDS_SHA256, (
         "item ids changed: ids live in the database forever, never rename or remove one"
     )
+
+
+def test_metric_and_project_ids_never_change(shipped: Roadmap) -> None:
+    metric_ids = "\n".join(metric.id for metric in shipped.metrics)
+    project_ids = "\n".join(project.id for project in shipped.projects)
+    assert hashlib.sha256(metric_ids.encode()).hexdigest() == METRIC_IDS_SHA256
+    assert hashlib.sha256(project_ids.encode()).hexdigest() == PROJECT_IDS_SHA256
+
+
+def test_metrics_have_ids_and_anchors_that_fit_a_select(shipped: Roadmap) -> None:
+    assert [group for group, _ in shipped.metric_groups()] == [
+        "Technical Competency",
+        "Professional Growth",
+        "Impact",
+    ]
+    assert len({m.id for m in shipped.metrics}) == 15
+    for metric in shipped.metrics:
+        assert re.fullmatch(r"(technical|professional|impact)\.[a-z0-9]+(-[a-z0-9]+)*", metric.id)
+        assert metric.id.startswith(metric.group_id + ".")
+        assert metric.low.strip() and metric.high.strip() and metric.low != metric.high
+        assert len(f"1 · {metric.low}") <= 100 and len(f"5 · {metric.high}") <= 100
+        assert shipped.metric(metric.id) is metric
+    certifications = shipped.metric("technical.certifications")
+    assert certifications is not None
+    assert certifications.name == "Certification Achievements"
+    assert (certifications.low, certifications.high) == (
+        "No certification yet",
+        "An advanced certification among others",
+    )
+    assert shipped.metric("no.such") is None
+
+
+def test_projects_are_items_linked_to_the_checklist_item_naming_them(shipped: Roadmap) -> None:
+    assert [(group, [p.number for p in ps]) for group, ps in shipped.project_groups()] == [
+        ("Foundation", [1, 2, 3]),
+        ("Cloud & Big Data", [4, 5, 6]),
+        ("Advanced Data Engineering", [7, 8, 9]),
+        ("Specialization & Mastery", [10, 11, 12]),
+        ("Cutting-Edge Technologies", [13, 14, 15]),
+    ]
+    linked = {
+        "l1.check.foundation-1-2": [1, 2],
+        "l2.check.projects-3-5": [3, 4, 5],
+        "l3.check.projects-6-9": [6, 7, 8, 9],
+        "l4.check.projects-10-12": [10, 11, 12],
+        "l5.check.projects-13-15": [13, 14, 15],
+    }
+    for checklist_id, numbers in linked.items():
+        assert [p.number for p in shipped.projects_of(checklist_id)] == numbers
+        for project in shipped.projects_of(checklist_id):
+            assert shipped.linked_checklist(project) == shipped.item(checklist_id)
+    assert shipped.projects_of("l1.check.python-training") == ()
+    assert shipped.linked_checklist(shipped.items[0]) is None
+    first = shipped.projects[0]
+    assert first.id == "l1.project.foundation-1" and first.name == "Foundation Project 1"
+    assert first.is_project and not first.is_checklist and first.category_label == "Project"
+    assert shipped.item(first.id) is first
+    # Projects are completable (trackable) but are not among the 130 milestone items.
+    assert len(shipped.trackable) == 145 and first not in shipped.items
 
 
 def test_spot_check_titles_and_ids(shipped: Roadmap) -> None:
@@ -401,6 +464,89 @@ def test_project_unknown_level(tmp_path: Path) -> None:
         '"Foundation Project 3"\n    group: "Foundation"\n    level: 9',
     )
     assert load_error(data) == "data/projects.yaml: project 3: unknown level 9 (levels are 1-5)"
+
+
+def test_project_checklist_must_be_a_checklist_item_of_its_level(tmp_path: Path) -> None:
+    data = broken_copy(
+        tmp_path, "projects.yaml", "checklist: l2.check.projects-3-5", "checklist: l2.check.nope"
+    )
+    assert load_error(data) == (
+        "data/projects.yaml: project 3: 'checklist' is 'l2.check.nope', "
+        "not a checklist item of levels.yaml"
+    )
+    data = broken_copy(
+        tmp_path / "other",
+        "projects.yaml",
+        "checklist: l2.check.projects-3-5",
+        "checklist: l3.check.projects-6-9",
+    )
+    assert load_error(data) == (
+        "data/projects.yaml: project 3: 'checklist' l3.check.projects-6-9 is on level 3, "
+        "not on the project's level 2"
+    )
+
+
+def test_project_id_format_place_and_uniqueness(tmp_path: Path) -> None:
+    data = broken_copy(
+        tmp_path, "projects.yaml", "id: l1.project.foundation-2", "id: l1.project.foundation-1"
+    )
+    assert load_error(data) == (
+        "data/projects.yaml: project 2: duplicate id (also in data/projects.yaml)"
+    )
+    data = broken_copy(
+        tmp_path / "a", "projects.yaml", "id: l1.project.foundation-2", "id: l2.project.x"
+    )
+    assert load_error(data) == (
+        "data/projects.yaml: project 2: id does not match its place "
+        "(level 1 project ids start with 'l1.project.')"
+    )
+    data = broken_copy(
+        tmp_path / "b", "projects.yaml", "id: l1.project.foundation-2", "id: Foundation_2"
+    )
+    assert load_error(data).startswith("data/projects.yaml: project 2: bad id format")
+    data = broken_copy(
+        tmp_path / "c",
+        "projects.yaml",
+        "id: l1.project.foundation-2",
+        "id: l1.check.python-training",
+    )
+    assert load_error(data).startswith("data/projects.yaml: project 2: bad id format")
+
+
+def test_metric_id_anchor_and_group_mistakes(tmp_path: Path) -> None:
+    data = broken_copy(
+        tmp_path, "metrics.yaml", "id: impact.innovation", "id: technical.innovation"
+    )
+    assert load_error(data) == (
+        "data/metrics.yaml: metric 'Innovation': id does not match its group "
+        "(ids start with 'impact.')"
+    )
+    data = broken_copy(tmp_path / "a", "metrics.yaml", "id: impact.innovation", "id: Innovation")
+    assert load_error(data).startswith("data/metrics.yaml: metric 'Innovation': bad id format")
+    data = broken_copy(
+        tmp_path / "b", "metrics.yaml", "id: impact.innovation", "id: impact.business-value"
+    )
+    assert load_error(data) == (
+        "data/metrics.yaml: metric 'Innovation': duplicate id 'impact.business-value'"
+    )
+    data = broken_copy(
+        tmp_path / "c",
+        "metrics.yaml",
+        'low: "I follow existing approaches"',
+        'low: "' + "x" * 91 + '"',
+    )
+    assert load_error(data) == (
+        "data/metrics.yaml: metric 'Innovation': 'low' is 91 characters (at most 90)"
+    )
+    data = broken_copy(
+        tmp_path / "d",
+        "metrics.yaml",
+        '        high: "I introduced approaches others adopted"\n',
+        "",
+    )
+    assert load_error(data) == ("data/metrics.yaml: group 'Impact' metric #3: missing field 'high'")
+    data = broken_copy(tmp_path / "e", "metrics.yaml", "  - id: impact\n", "  - id: technical\n")
+    assert load_error(data) == "data/metrics.yaml: group 'Impact': duplicate group id 'technical'"
 
 
 def test_wrong_transition(tmp_path: Path) -> None:

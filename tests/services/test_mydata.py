@@ -9,6 +9,7 @@ import pytest
 
 from bot.db import Database
 from bot.roadmap import Roadmap
+from bot.services.assessments import AssessmentService
 from bot.services.catalog import MAX_CHOICES, choice_label, search
 from bot.services.guilds import GuildService
 from bot.services.leaderboard import LeaderboardService, Period
@@ -68,12 +69,15 @@ async def test_export_has_this_member_in_this_server_only(
     assert profile["started_on"] == "2025-01-02"
     assert profile["timezone"] == "Europe/Berlin"
     assert profile["level"] == 1
-    assert profile["completed_count"] == 8
+    assert profile["completed_count"] == 10  # the level 1 checklist brought projects 1 and 2
 
     completions = data["completions"]
     assert isinstance(completions, list)
     ids = [c["item_id"] for c in completions]
-    assert ids == [*filled["l1"], filled["ms"][0]]  # oldest first, G2 items absent
+    projects = ["l1.project.foundation-1", "l1.project.foundation-2"]
+    # Oldest first (the projects came with the last checklist item), G2 items absent.
+    assert ids[:6] == filled["l1"][:6] and ids[-1] == filled["ms"][0]
+    assert sorted(ids[6:9]) == sorted([filled["l1"][6], *projects])
     assert completions[0]["evidence"] == "e0"
     assert completions[0]["completed_at"].startswith("2025-03-03T12:00")
     assert completions[-1]["granted_by"] == ADMIN
@@ -113,7 +117,7 @@ async def test_delete_removes_member_data_in_this_server_only(
     assert await board.rank(G1, ME) == 1
 
     deleted = await mydata.delete(G1, ME)
-    assert deleted.completions == 8
+    assert deleted.completions == 10
     assert deleted.checkin_answers == 0
     assert deleted.level == 1
 
@@ -216,3 +220,37 @@ def test_choice_labels_at_most_100_chars(roadmap: Roadmap):
     label = choice_label(long)
     assert len(label) == 100
     assert label.endswith("…")
+
+
+async def test_export_and_delete_cover_assessments_and_projects(
+    db: Database, roadmap: Roadmap, clock: FakeClock
+):
+    progress = ProgressService(db, roadmap, clock)
+    assessments = AssessmentService(db, roadmap, clock)
+    await progress.complete(G1, ME, "l1.project.foundation-1")
+    await assessments.save(G1, ME, {"technical.certifications": 2, "impact.innovation": 4})
+    await assessments.save(G1, OTHER, {"technical.certifications": 5})
+    data = await MyDataService(db, clock).export(G1, ME)
+    assert data["projects"] == [
+        {"project_id": "l1.project.foundation-1", "completed_at": clock.now().isoformat()}
+    ]
+    [assessment] = data["assessments"]  # type: ignore[misc]
+    assert assessment["taken_on"] == clock.now().date().isoformat()
+    assert assessment["ratings"] == {"technical.certifications": 2, "impact.innovation": 4}
+
+    deleted = await MyDataService(db, clock).delete(G1, ME)
+    assert (deleted.completions, deleted.assessments) == (1, 1)
+    again = await MyDataService(db, clock).export(G1, ME)
+    assert again["assessments"] == again["projects"] == []
+    assert (await assessments.history(G1, OTHER)).assessments == 1
+
+
+def test_search_finds_projects_too(roadmap: Roadmap):
+    found = [i for i in search(roadmap, "foundation project") if i.is_project]
+    assert [i.id for i in found] == [
+        "l1.project.foundation-1",
+        "l1.project.foundation-2",
+        "l2.project.foundation-3",
+    ]
+    assert choice_label(found[0]) == "L1 Project · Foundation Project 1"
+    assert search(roadmap, "l5.project.cutting-edge-15")[0].id == "l5.project.cutting-edge-15"

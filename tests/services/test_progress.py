@@ -450,10 +450,11 @@ async def test_checklist_saves_completions_and_undos_with_one_level_settlement(
     svc: ProgressService, roadmap: Roadmap
 ):
     level_one = check_ids(roadmap, 1)
+    projects = [p.id for p in roadmap.projects_of("l1.check.foundation-1-2")]
     first = await svc.set_checklist(G1, ALICE, 1, level_one, display_name="Alice")
     assert [i.id for i in first.completed] == level_one and first.undone == ()
     assert (first.old_level, first.new_level, first.announce) == (0, 1, (1,))
-    assert first.done_ids == frozenset(level_one)
+    assert first.done_ids == frozenset(level_one + projects)  # the item brings its projects
     # Deselecting one item and selecting nothing new loses the level in the same save.
     second = await svc.set_checklist(G1, ALICE, 1, level_one[1:])
     assert [i.id for i in second.undone] == level_one[:1] and second.completed == ()
@@ -465,7 +466,7 @@ async def test_checklist_saves_completions_and_undos_with_one_level_settlement(
     assert not unchanged.changed and unchanged.old_level == unchanged.new_level == 1
     assert (await svc.member_progress(G1, ALICE)).completed == len(level_one)
     assert (await LeaderboardService(svc.db).page(G1, Period.ALL)).entries[0].completed == len(
-        level_one
+        level_one + projects
     )
 
 
@@ -509,3 +510,78 @@ async def test_control_characters_are_cleaned_from_evidence_and_names(
     await svc.complete(G1, ALICE, ids[1], evidence="\x00\x01")
     progress = await svc.member_progress(G1, ALICE)
     assert progress.recent[0].evidence is None
+
+
+# --- a checklist item and the projects it names -----------------------------------------
+
+
+FOUNDATION = "l1.check.foundation-1-2"
+P1, P2 = "l1.project.foundation-1", "l1.project.foundation-2"
+
+
+async def test_completing_the_item_completes_its_projects(svc: ProgressService):
+    change = await svc.complete(G1, ALICE, FOUNDATION)
+    assert [i.id for i in change.linked] == [P1, P2]
+    assert change.completed_count == 3
+    assert await svc.done_ids(G1, ALICE) == {FOUNDATION, P1, P2}
+    progress = await svc.member_progress(G1, ALICE)
+    assert (progress.completed, progress.projects_done, progress.projects_total) == (1, 2, 15)
+
+
+async def test_completing_the_last_project_completes_the_item(
+    svc: ProgressService, roadmap: Roadmap
+):
+    first = await svc.complete(G1, ALICE, P1)
+    assert first.linked == () and await svc.done_ids(G1, ALICE) == {P1}
+    # The item is the last of the level 1 checklist still missing: the project levels up.
+    for item_id in check_ids(roadmap, 1):
+        if item_id != FOUNDATION:
+            await svc.complete(G1, ALICE, item_id)
+    last = await svc.complete(G1, ALICE, P2)
+    assert [i.id for i in last.linked] == [FOUNDATION]
+    assert (last.old_level, last.new_level, last.announce) == (0, 1, (1,))
+    assert {FOUNDATION, P1, P2} <= await svc.done_ids(G1, ALICE)
+
+
+async def test_undoing_a_project_undoes_the_item_only(svc: ProgressService, roadmap: Roadmap):
+    for item_id in check_ids(roadmap, 1):
+        await svc.complete(G1, ALICE, item_id)
+    change = await svc.undo(G1, ALICE, P2)
+    assert [i.id for i in change.linked] == [FOUNDATION]
+    assert (change.old_level, change.new_level) == (1, 0)
+    done = await svc.done_ids(G1, ALICE)
+    assert P1 in done and P2 not in done and FOUNDATION not in done
+    # Completing P2 again brings the item (and the level) back, announced once only.
+    again = await svc.complete(G1, ALICE, P2)
+    assert [i.id for i in again.linked] == [FOUNDATION]
+    assert (again.new_level, again.announce) == (1, ())
+
+
+async def test_undoing_the_item_undoes_its_projects(svc: ProgressService):
+    await svc.complete(G1, ALICE, FOUNDATION)
+    change = await svc.undo(G1, ALICE, FOUNDATION)
+    assert [i.id for i in change.linked] == [P1, P2]
+    assert change.completed_count == 0
+    assert await svc.done_ids(G1, ALICE) == set()
+
+
+async def test_the_checklist_menu_and_admin_corrections_follow_the_links(
+    svc: ProgressService, roadmap: Roadmap
+):
+    level_two = check_ids(roadmap, 2)
+    saved = await svc.set_checklist(G1, ALICE, 2, [level_two[-1]])
+    projects = {p.id for p in roadmap.projects_of(level_two[-1])}
+    assert saved.done_ids == {level_two[-1], *projects}
+    cleared = await svc.set_checklist(G1, ALICE, 2, [])
+    assert cleared.done_ids == frozenset()
+    granted = await svc.complete(G1, BOB, FOUNDATION, actor_id=ADMIN)
+    assert [i.id for i in granted.linked] == [P1, P2]
+    audit = (await GuildService(svc.db, svc.clock).config(G1)).recent_audit
+    assert sorted(a.item_id for a in audit) == sorted([FOUNDATION, P1, P2])
+
+
+async def test_projects_count_on_the_leaderboard_like_any_item(svc: ProgressService):
+    await svc.complete(G1, ALICE, FOUNDATION)
+    await svc.complete(G1, BOB, P1)
+    board = await LeaderboardService(svc.db, svc.clock).page(G1, Period.ALL)
+    assert [(e.user_id, e.completed) for e in board.entries] == [(ALICE, 3), (BOB, 1)]

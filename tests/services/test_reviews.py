@@ -264,8 +264,10 @@ async def test_approval_completes_the_item_with_level_and_announcement_once(
     assert decision.submission.decision == APPROVED and decision.submission.decided_by == REVIEWER
     progress = await services.progress.member_progress(G1, ALICE)
     assert progress.level == 1 and progress.completed == 7
-    assert progress.recent[0].evidence == "my repo"
-    assert (await services.leaderboard.page(G1, Period.ALL, 0)).entries[0].completed == 7
+    [approved] = [d for d in progress.recent if d.item.id == items[-1]]
+    assert approved.evidence == "my repo"
+    # The approved item names projects 1-2: they come with it, and count like any item.
+    assert (await services.leaderboard.page(G1, Period.ALL, 0)).entries[0].completed == 9
     config = await services.guilds.config(G1)
     assert [(a.action, a.actor_id, a.member_id) for a in config.recent_audit] == [
         ("approve", REVIEWER, ALICE)
@@ -277,6 +279,26 @@ async def test_approval_completes_the_item_with_level_and_announcement_once(
     sub = (await submit(services, ALICE, items[-1])).submission
     again = await services.reviews.decide(G1, sub.id, REVIEWER, APPROVED, None)
     assert again.change is not None and again.change.new_level == 1 and again.change.announce == ()
+
+
+async def test_projects_go_under_review_with_the_checklist_item_naming_them(
+    services: Services, roadmap: Roadmap
+) -> None:
+    await review_checklist(services)
+    first, second = roadmap.projects_of("l1.check.foundation-1-2")
+    policy = await services.reviews.policy(G1)
+    assert policy.covers(first) and policy.covers(second)
+    assert not policy.covers(roadmap.level(1).milestones["projects"][0])
+    for project in (first, second):
+        sub = (await submit(services, ALICE, project.id)).submission
+        assert await services.progress.done_ids(G1, ALICE) <= {first.id}
+        decision = await services.reviews.decide(G1, sub.id, REVIEWER, APPROVED, None)
+        assert decision.change is not None
+    # Approving the last project completes the item it names: no way around the review.
+    assert [i.id for i in decision.change.linked] == ["l1.check.foundation-1-2"]
+    assert {first.id, second.id, "l1.check.foundation-1-2"} <= await services.progress.done_ids(
+        G1, ALICE
+    )
 
 
 async def test_changes_and_reject_need_a_note_and_allow_a_new_submission(

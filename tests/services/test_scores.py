@@ -11,8 +11,10 @@ from sqlalchemy import select
 from bot.db import Database
 from bot.db.models import Completion, Member
 from bot.roadmap import Roadmap
-from bot.services.checkins import CheckinService
-from bot.services.guilds import save_settings
+from bot.services import insights
+from bot.services.assessments import AssessmentService
+from bot.services.checkins import Answers, CheckinService
+from bot.services.guilds import GuildService, save_settings
 from bot.services.leaderboard import LeaderboardService, Period, period_start
 from bot.services.members import MemberService
 from bot.services.mydata import MyDataService
@@ -66,6 +68,35 @@ async def board_of(
     return found
 
 
+async def links_hold(db: Database, roadmap: Roadmap, guild_id: int) -> None:
+    """Every checklist item naming projects is done exactly when all its projects are."""
+    async with db.read() as s:
+        rows = (
+            await s.execute(
+                select(Completion.user_id, Completion.item_id).where(
+                    Completion.guild_id == guild_id
+                )
+            )
+        ).all()
+    done: dict[int, set[str]] = {}
+    for user_id, item_id in rows:
+        done.setdefault(user_id, set()).add(item_id)
+    for user_id, ids in done.items():
+        for level in roadmap.levels:
+            for item in level.checklist:
+                projects = roadmap.projects_of(item.id)
+                if projects:
+                    all_done = all(p.id in ids for p in projects)
+                    assert (item.id in ids) == all_done, (user_id, item.id)
+
+
+async def insight_counters_agree(db: Database, guild_id: int) -> None:
+    async with db.read() as s:
+        stored = await s.run_sync(insights.stored_counts, guild_id)
+        expected = await s.run_sync(insights.recount, guild_id)
+    assert stored == expected
+
+
 async def test_counters_match_a_recount_after_random_activity(
     db: Database, roadmap: Roadmap, clock: FakeClock
 ) -> None:
@@ -73,18 +104,37 @@ async def test_counters_match_a_recount_after_random_activity(
     members = MemberService(db, clock)
     mydata = MyDataService(db, clock)
     board = LeaderboardService(db, clock)
-    await CheckinService(db, clock).configure(
-        GUILD, channel_id=1, schedule=WeeklyTime(0, dt.time(18, 0), TZ)
-    )
+    checkins = CheckinService(db, clock)
+    assessments = AssessmentService(db, roadmap, clock)
+    await checkins.configure(GUILD, channel_id=1, schedule=WeeklyTime(0, dt.time(18, 0), TZ))
+    await GuildService(db, clock).set_threshold(GUILD, 30)  # so that levels come and go
     rng = random.Random(2026)
-    items = [i.id for i in roadmap.items]
+    levels_seen: set[int] = set()
+    # Items and projects alike; checklist items (those naming projects most) come up often.
+    checklist = [i.id for i in roadmap.items if i.is_checklist]
+    linked = [i for i in checklist if roadmap.projects_of(i)]
+    items = [i.id for i in roadmap.trackable] + checklist * 3 + linked * 4
+    metrics = [m.id for m in roadmap.metrics]
     now = START
-    users = list(range(1, 31))
-    for step in range(300):
-        now += dt.timedelta(minutes=rng.choice((1, 7, 90, 600)))
+    users = list(range(1, 17))
+    for step in range(400):
+        now += dt.timedelta(minutes=rng.choice((1, 7, 90, 600, 6000)))
+        clock.set(now)
         user = rng.choice(users)
         roll = rng.random()
-        if roll < 0.70:
+        if roll < 0.08:
+            if await checkins.open_cycle_for(GUILD) is None:
+                for cycle in await checkins.unclosed_cycles(GUILD):
+                    await checkins.close_cycle(cycle.id)
+                await checkins.open_cycle(GUILD)
+            await checkins.submit_answer(GUILD, user, None, Answers(learned="x", hours="1"))
+        elif roll < 0.14:
+            chosen = rng.sample(metrics, rng.randint(1, 6))
+            await assessments.save(GUILD, user, {m: rng.randint(1, 5) for m in chosen})
+        elif roll < 0.17:
+            started = (now - dt.timedelta(days=rng.randint(0, 900))).date()
+            await members.update_profile(GUILD, user, started_on=started)
+        elif roll < 0.70:
             progress.clock.set(now)
             await progress.complete(GUILD, user, rng.choice(items))
             if step % 3 == 0:  # the same people progress in another server too
@@ -100,7 +150,7 @@ async def test_counters_match_a_recount_after_random_activity(
             await members.update_profile(GUILD, user, hidden=not profile.hidden)
         else:
             await mydata.delete(GUILD, user)
-        if step % 75 == 74:
+        if step % 80 == 79:
             tz = ZoneInfo(TZ)
             assert await board_of(board, Period.ALL, now) == await expected(db, GUILD, None, now)
             for period in (Period.WEEK, Period.MONTH):
@@ -109,6 +159,12 @@ async def test_counters_match_a_recount_after_random_activity(
             ranking = await expected(db, GUILD, None, now)
             for position, (user_id, _) in enumerate(ranking, start=1):
                 assert await board.rank(GUILD, user_id) == position
+            for guild_id in (GUILD, OTHER):
+                await links_hold(db, roadmap, guild_id)
+                await insight_counters_agree(db, guild_id)
+            async with db.read() as s:
+                levels_seen |= set(await s.scalars(select(Member.level)))
+    assert levels_seen >= {0, 1}  # the level counters were exercised
 
 
 async def test_a_new_timezone_recounts_this_week(

@@ -4,8 +4,9 @@ Each line "uses" a name that is read from outside Python's view: a database colu
 that YAML fills, or a test-facing property.
 """
 
-from bot.db.models import Base, Completion, JobRun
+from bot.db.models import Assessment, Base, Completion, JobRun
 from bot.roadmap.loader import _PrinciplesFile, _RawLevel
+from bot.services import insights
 from bot.services.progress import ProgressChange
 from bot.services.reminders import ReminderSettings
 
@@ -15,3 +16,5 @@ _ = _RawLevel.knowledge, _RawLevel.technical, _RawLevel.professional  # read by 
 _ = _PrinciplesFile.intro  # YAML: the intro is for readers of data/
 _ = ProgressChange.levels_gained, ProgressChange.levels_lost  # read by the service tests
 _ = ReminderSettings.own_timezone  # the server's own reminder timezone, shown by tests
+_ = Assessment.saved_at  # column: written, exported
+_ = insights.stored_counts  # the counters as kept, compared with a recount by tests

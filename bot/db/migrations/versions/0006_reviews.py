@@ -13,8 +13,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision: str = "0006"
-# down_revision becomes "0005" at merge
-down_revision: str | Sequence[str] | None = "0004"
+down_revision: str | Sequence[str] | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
