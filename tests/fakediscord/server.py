@@ -52,12 +52,14 @@ class FakeDiscord(Driver, Rest):
         bot_name: str = "FakeBot",
         enforce_permissions: bool = True,
         heartbeat_interval_ms: int = 41250,
+        shards: int = 1,
     ) -> None:
         super().__init__(
             bot_id=bot_id,
             bot_name=bot_name,
             enforce_permissions=enforce_permissions,
             heartbeat_interval_ms=heartbeat_interval_ms,
+            shards=shards,
         )
         self._runner: web.AppRunner | None = None
         self._saved: tuple[str, yarl.URL] | None = None
