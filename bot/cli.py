@@ -148,9 +148,21 @@ def run() -> None:
     async def serve(bot: discord.Client) -> None:
         # Docker and systemd stop with SIGTERM: close the connection and the database cleanly.
         loop = asyncio.get_running_loop()
+        closing: list[asyncio.Task[None]] = []
+
+        def stop() -> None:
+            if not closing:
+                closing.append(asyncio.create_task(bot.close(), name="bot-close"))
+
         for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, lambda: asyncio.ensure_future(bot.close()))
-        await bot.start(token)
+            loop.add_signal_handler(sig, stop)
+        try:
+            await bot.start(token)
+        finally:
+            # An auto-sharded bot's start() returns before close() has finished: await the
+            # one close here, in the loop, or asyncio.run cancels what is left of it.
+            if closing:
+                await closing[0]
 
     try:
         asyncio.run(_with_bot(settings, roadmap, serve))
