@@ -33,6 +33,12 @@ FROM ${PYTHON_IMAGE}
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PATH=/app/.venv/bin:$PATH
+# FriBiDi turns on Pillow's complex text layout for the cards (its wheels bundle raqm and
+# HarfBuzz but load FriBiDi from the system): without it Arabic, Hebrew and Indic names are
+# drawn unshaped.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends libfribidi0 \
+    && rm -rf /var/lib/apt/lists/*
 # The bot runs as uid 10001 / gid 10001 (user `bot`), never as root. /data is its own: a named
 # volume starts out owned by it; a bind mount must be writable by uid 10001.
 RUN groupadd --system --gid 10001 bot \

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import logging
@@ -17,10 +18,13 @@ from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.db import Database, upsert
 from bot.db.models import BotState
+from bot.defaults import STOP_GRACE
+from bot.inflight import InFlight
 from bot.metrics import HealthServer, Metrics, make_health_check, ping_database, pool_checked_out
 from bot.roadmap import Roadmap
 from bot.scheduler import Scheduler
 from bot.services.container import Services, build
+from bot.ui.deferral import answer_unhandled, watch
 from bot.ui.render import clip
 from bot.ui.replies import IN_A_SERVER, handle_error, reply, user_message
 from bot.ui.texts import DM_FAILED, decision_text
@@ -40,9 +44,14 @@ INITIAL_EXTENSIONS = (
 
 
 class Tree(app_commands.CommandTree["MilestoneBot"]):
-    """Command tree that keeps server commands in servers and turns errors into replies."""
+    """Command tree that keeps server commands in servers, answers every command in time
+    (bot/ui/deferral.py) and turns errors into replies."""
 
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        if interaction.type is discord.InteractionType.application_command:
+            watch(interaction)
+        if not await self.client.inflight.admit(interaction):
+            return False  # The bot is stopping: the member was told to try again.
         if interaction.guild_id is None:
             if interaction.type is discord.InteractionType.application_command:
                 await interaction.response.send_message(IN_A_SERVER, ephemeral=True)
@@ -75,6 +84,7 @@ class MilestoneBot(commands.AutoShardedBot):
         *,
         extensions: tuple[str, ...] = INITIAL_EXTENSIONS,
         clock: Clock | None = None,
+        sync_only: bool = False,
         **options: Any,
     ) -> None:
         intents = discord.Intents.none()
@@ -111,7 +121,14 @@ class MilestoneBot(commands.AutoShardedBot):
             owns_guild=self.owns_guild,
             on_run=self.metrics.record_run,
         )
+        self.sync_only = sync_only
+        self.set_up = False
+        self.inflight = InFlight()
         self._checkpoints: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
+        self._stop: asyncio.Task[None] | None = None
+        # A click or form whose view is gone (a restart, a timeout) still gets an answer.
+        self.add_listener(answer_unhandled, "on_interaction")
 
     def owns_guild(self, guild_id: int) -> bool:
         """Whether this process runs the scheduled work of a server: it holds its shard."""
@@ -155,14 +172,25 @@ class MilestoneBot(commands.AutoShardedBot):
         await self._start_health()
         for extension in self.extensions_to_load:
             await self.load_extension(extension)
+        if self.sync_only:  # `milestone-bot sync`: push the commands, start nothing.
+            await self.sync_commands(force=True)
+            return
         await self.sync_commands(force=False)
         # REST is logged in here, so late runs can post before the gateway is up.
         await self.scheduler.start()
         self._checkpoints = asyncio.create_task(self._checkpoint_loop(), name="db-checkpoints")
+        self.set_up = True
+
+    async def _checkpoints_ended(self) -> None:
+        if self._checkpoints is not None:
+            await asyncio.wait({self._checkpoints}, timeout=STOP_GRACE)
 
     async def _checkpoint_loop(self, every: float = 15) -> None:
-        while True:
-            await asyncio.sleep(every)
+        # Ends at a stop between two checkpoints, never inside one (which holds a connection).
+        while not self._stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), every)
+                return
             try:
                 await self.db.checkpoint()
             except Exception:
@@ -211,6 +239,7 @@ class MilestoneBot(commands.AutoShardedBot):
         self, interaction: discord.Interaction, _command: object
     ) -> None:
         self.record(interaction, "ok")
+        self.inflight.track()  # It writes to the database: a stop waits for it.
         # A member whose reminder DMs failed is told once, at their next command.
         if interaction.guild_id is None:
             return
@@ -231,19 +260,39 @@ class MilestoneBot(commands.AutoShardedBot):
         )
 
     async def close(self) -> None:
-        self.scheduler.shutdown()
-        if self._checkpoints is not None:
-            self._checkpoints.cancel()
-        # Let event handlers in flight (on_app_command_completion writes to the database and
-        # may reply) finish first: a task cut off mid-transaction leaks its connection.
-        running = [
-            t
-            for t in asyncio.all_tasks()
-            if t.get_name().startswith("discord.py: on_") and t is not asyncio.current_task()
-        ]
-        if running:
-            await asyncio.wait(running, timeout=5)
+        """Stop: finish the work in flight, then close the gateway and the database. Once.
+
+        A second call (discord.py's own, the command line's) waits for the first.
+        """
+        if self._stop is None:
+            self._stop = asyncio.create_task(self._shut_down(), name="bot-stop")
+        await asyncio.shield(self._stop)
+
+    async def _shut_down(self) -> None:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        # From here on, interactions that arrive are answered "restarting" (the gateway stays
+        # open meanwhile, so they are answered rather than left to "did not respond").
+        self.inflight.stopping = True
+        self._stopping.set()
+        busy = len(self.inflight)
+        if busy:
+            log.info("stopping: waiting for %d interaction(s) in flight", busy)
+        # A task cut off mid-transaction would leak its connection: let the work finish.
+        left, scheduler_done, _ = await asyncio.gather(
+            self.inflight.drain(STOP_GRACE),
+            self.scheduler.stop(STOP_GRACE),
+            self._checkpoints_ended(),
+        )
+        if left:
+            log.warning(
+                "stopping: %d interaction(s) still running after %ss: cut off", left, STOP_GRACE
+            )
+            await self.inflight.cut_off()
+        if not scheduler_done:
+            log.warning("stopping: scheduled runs still under way after %ss: cut off", STOP_GRACE)
         await super().close()
         if self.health is not None:
             await self.health.stop()
         await self.db.dispose()
+        log.info("stopped in %.1fs", loop.time() - started)

@@ -6,9 +6,9 @@ import asyncio
 import logging
 import signal
 import sys
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import aiohttp
 import click
@@ -29,6 +29,11 @@ from bot.db import Database
 from bot.db.migrate import upgrade
 from bot.db.preflight import StorageError, check_sqlite_writable, sqlite_open_hint
 from bot.roadmap import Roadmap, RoadmapError, load_roadmap
+
+if TYPE_CHECKING:
+    from bot.bot import MilestoneBot
+
+log = logging.getLogger("bot.cli")
 
 # Values no message may show (the token once read, database passwords): see `fail`.
 _secrets: list[str] = []
@@ -118,18 +123,65 @@ def migrate(settings: Settings) -> None:
 
 
 async def _with_bot(
-    settings: Settings, roadmap: Roadmap, action: Callable[..., Awaitable[None]]
+    settings: Settings,
+    roadmap: Roadmap,
+    action: Callable[[MilestoneBot], Awaitable[None]],
+    *,
+    sync_only: bool = False,
 ) -> None:
     from bot.bot import MilestoneBot
 
-    bot = MilestoneBot(settings, Database(settings.database_url), roadmap)
+    bot = MilestoneBot(settings, Database(settings.database_url), roadmap, sync_only=sync_only)
     try:
         await action(bot)
     finally:
-        if not bot.is_closed():
-            await bot.close()
-        else:
-            await bot.db.dispose()
+        # The one close: awaited here, inside the event loop, so asyncio.run never cancels it.
+        await bot.close()
+
+
+async def serve(bot: MilestoneBot, token: str) -> None:
+    """Serve until Discord ends the connection or SIGTERM/SIGINT asks for a stop.
+
+    A stop answers what is in flight and closes everything (`MilestoneBot.close`), then ends
+    the connection task, which may be asleep in discord.py's reconnect back-off.
+    """
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    client = asyncio.create_task(bot.start(token), name="discord-client")
+    signalled = asyncio.create_task(stop.wait(), name="stop-signal")
+    await asyncio.wait({client, signalled}, return_when=asyncio.FIRST_COMPLETED)
+    if client.done():
+        signalled.cancel()
+        client.result()  # Raise what ended it (a refused token, an unreachable Discord).
+        return
+    log.info("stop requested: finishing the interactions in flight, then closing")
+    if not bot.set_up:
+        # Still logging in or setting up: nothing is served yet, nothing to finish.
+        client.cancel()
+        await asyncio.wait({client})
+    await bot.close()
+    # The gateway is closed: what is left of the connection task is at most a back-off sleep
+    # or a handshake that would never be used. End it now, and leave the loop.
+    client.cancel()
+    await asyncio.wait({client})
+    if not client.cancelled() and client.exception() is not None:
+        log.warning("the Discord connection ended with %r during the stop", client.exception())
+
+
+def _connect(work: Coroutine[Any, Any, None]) -> None:
+    """Run `work` (which logs in to Discord), turning what can go wrong into one line."""
+    try:
+        asyncio.run(work)
+    except discord.LoginFailure:
+        fail("Discord refused the token: check DISCORD_TOKEN")
+    except (aiohttp.ClientError, OSError) as exc:
+        fail(f"could not reach Discord at {discord.http.Route.BASE}: {exc}", status=1)
+    except discord.PrivilegedIntentsRequired:
+        fail("Discord asks for a privileged intent; this bot needs none. Please report it.")
+    except KeyboardInterrupt:  # Before the event loop handles signals itself.
+        pass
 
 
 @click.group(invoke_without_command=True)
@@ -145,35 +197,10 @@ def run() -> None:
     """Migrate the database, then connect to Discord and serve."""
     settings, roadmap, token = prepare_connection()
 
-    async def serve(bot: discord.Client) -> None:
-        # Docker and systemd stop with SIGTERM: close the connection and the database cleanly.
-        loop = asyncio.get_running_loop()
-        closing: list[asyncio.Task[None]] = []
+    async def until_stopped(bot: MilestoneBot) -> None:
+        await serve(bot, token)
 
-        def stop() -> None:
-            if not closing:
-                closing.append(asyncio.create_task(bot.close(), name="bot-close"))
-
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop)
-        try:
-            await bot.start(token)
-        finally:
-            # An auto-sharded bot's start() returns before close() has finished: await the
-            # one close here, in the loop, or asyncio.run cancels what is left of it.
-            if closing:
-                await closing[0]
-
-    try:
-        asyncio.run(_with_bot(settings, roadmap, serve))
-    except discord.LoginFailure:
-        fail("Discord refused the token: check DISCORD_TOKEN")
-    except (aiohttp.ClientError, OSError) as exc:
-        fail(f"could not reach Discord at {discord.http.Route.BASE}: {exc}", status=1)
-    except discord.PrivilegedIntentsRequired:
-        fail("Discord asks for a privileged intent; this bot needs none. Please report it.")
-    except KeyboardInterrupt:
-        pass
+    _connect(_with_bot(settings, roadmap, until_stopped))
 
 
 @main.group()
@@ -332,19 +359,15 @@ def health(timeout: float) -> None:
 
 @main.command()
 def sync() -> None:
-    """Push the slash commands to Discord now."""
+    """Push the slash commands to Discord now (even if unchanged since the last sync)."""
     settings, roadmap, token = prepare_connection()
 
-    async def push(bot: discord.Client) -> None:
-        from bot.bot import MilestoneBot
-
-        assert isinstance(bot, MilestoneBot)
+    async def push(bot: MilestoneBot) -> None:
+        # Logging in runs setup_hook, which loads the features and, with sync_only, pushes the
+        # commands and starts nothing else: no scheduler, no gateway.
         await bot.login(token)
-        for extension in bot.extensions_to_load:
-            await bot.load_extension(extension)
-        await bot.sync_commands(force=True)
 
-    asyncio.run(_with_bot(settings, roadmap, push))
+    _connect(_with_bot(settings, roadmap, push, sync_only=True))
     click.echo("commands synced")
 
 

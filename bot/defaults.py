@@ -41,3 +41,21 @@ REVIEW_CLAIM = dt.timedelta(hours=48)
 
 REVIEW_STATS_DAYS = 30
 """Review waits (in /review stats and on submitting) are measured over this many days."""
+
+STOP_GRACE = 7.0
+"""Seconds a stop waits for interactions and scheduled runs in flight before cutting them off.
+
+Closing the gateway and the database follows; Docker kills a container 10 s after SIGTERM.
+"""
+
+AUTO_DEFER_AFTER = 1.5
+"""Seconds an interaction's handler may take before it is deferred (Discord allows 3)."""
+
+UNHANDLED_AFTER = 0.5
+"""Seconds after which a click or form no handler took is answered as expired."""
+
+AUTOCOMPLETE_WAIT = 1.0
+"""Seconds autocomplete waits for the database before answering from the roadmap alone."""
+
+SCHEDULE_RECONCILE_EVERY = dt.timedelta(minutes=5)
+"""How often the scheduler compares its planned runs with the database and repairs them."""

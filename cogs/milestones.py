@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import discord
 from discord import app_commands
 from discord.ext import commands
 
 from bot.bot import MilestoneBot
-from bot.defaults import LEVEL_COUNT
+from bot.defaults import AUTOCOMPLETE_WAIT, LEVEL_COUNT
 from bot.errors import UserError
 from bot.levelups import apply_change
 from bot.roadmap import CATEGORIES, CATEGORY_LABELS, Item
 from bot.services.catalog import choice_label, search
 from bot.services.reviews import Submitted
+from bot.ui.deferral import within
 from bot.ui.options import LevelOption
 from bot.ui.render import SUBMITTED, embed, item_line, level_name, lines_field
 from bot.ui.texts import wait_text
@@ -55,18 +58,25 @@ class ChecklistSelect(discord.ui.Select["ChecklistView"]):
             placeholder="Select what you have done",
             min_values=0,
             max_values=len(items),
-            options=[
-                discord.SelectOption(
-                    label=i.title[:100],
-                    value=i.id,
-                    default=i.id in done,
-                    description="Needs a reviewer: /milestone complete with evidence"
-                    if i.id in locked
-                    else None,
-                )
-                for i in items
-            ],
         )
+        self.items = items
+        self.locked = locked
+        self.mark(done)
+
+    def mark(self, done: set[str] | frozenset[str]) -> None:
+        """Pre-select the done items (in place: the menu keeps its custom_id, so a choice
+        already on its way is still this menu's)."""
+        self.options = [
+            discord.SelectOption(
+                label=i.title[:100],
+                value=i.id,
+                default=i.id in done,
+                description="Needs a reviewer: /milestone complete with evidence"
+                if i.id in self.locked
+                else None,
+            )
+            for i in self.items
+        ]
 
     async def callback(self, interaction: discord.Interaction) -> None:
         assert self.view is not None
@@ -90,9 +100,16 @@ class ChecklistView(OwnedView):
         self.items = bot.roadmap.checklist(level)
         # Items that need review and are not done: the menu does not complete them.
         self.locked = locked
-        self.add_item(ChecklistSelect(self.items, done, locked))
+        self.menu = ChecklistSelect(self.items, done, locked)
+        self.add_item(self.menu)
+        self._saving = asyncio.Lock()
 
     async def save(self, interaction: discord.Interaction, chosen: set[str]) -> None:
+        # Two quick choices are saved in turn; each is answered with the state it left.
+        async with self._saving:
+            await self._save(interaction, chosen)
+
+    async def _save(self, interaction: discord.Interaction, chosen: set[str]) -> None:
         assert interaction.guild is not None
         user = interaction.user
         held = chosen & self.locked
@@ -114,8 +131,7 @@ class ChecklistView(OwnedView):
                 f"\n{SUBMITTED} {len(held)} item(s) need a reviewer here: submit each with "
                 "`/milestone complete` and evidence."
             )
-        self.clear_items()
-        self.add_item(ChecklistSelect(self.items, set(change.done_ids), self.locked))
+        self.menu.mark(change.done_ids)
         await interaction.response.edit_message(content=text, view=self)
         if change.changed:
             await apply_change(self.bot, interaction.guild, user, change, interaction.channel)  # type: ignore[arg-type]
@@ -134,15 +150,23 @@ class Milestones(commands.GroupCog, group_name="milestone"):
     ) -> list[app_commands.Choice[str]]:
         if interaction.guild_id is None:
             return []
-        done = await self.bot.services.progress.done_ids(interaction.guild_id, interaction.user.id)
+        # Autocomplete cannot be deferred: without the member's items in time, offer every
+        # matching item of the roadmap (the command itself says when one is done already).
+        guild_id, user_id = interaction.guild_id, interaction.user.id
+        done = await within(self._marked(guild_id, user_id, want_done), AUTOCOMPLETE_WAIT, None)
+        if done is None:
+            items = search(self.bot.roadmap, current)
+        else:
+            items = search(self.bot.roadmap, current, lambda i: (i.id in done) == want_done)
+        return [app_commands.Choice(name=choice_label(i), value=i.id) for i in items]
+
+    async def _marked(self, guild_id: int, user_id: int, want_done: bool) -> set[str]:
+        done = await self.bot.services.progress.done_ids(guild_id, user_id)
         if want_done:
             # Undo also withdraws a submission waiting for review.
-            pending = await self.bot.services.reviews.pending(
-                interaction.guild_id, interaction.user.id
-            )
+            pending = await self.bot.services.reviews.pending(guild_id, user_id)
             done |= {p.item.id for p in pending}
-        items = search(self.bot.roadmap, current, lambda i: (i.id in done) == want_done)
-        return [app_commands.Choice(name=choice_label(i), value=i.id) for i in items]
+        return done
 
     @app_commands.command(name="list")
     @app_commands.describe(

@@ -38,7 +38,11 @@ class MyData(commands.GroupCog, group_name="mydata"):
     async def delete(self, interaction: discord.Interaction) -> None:
         """Delete everything the bot keeps about you in this server (asks first)."""
         assert interaction.guild is not None
-        view = Confirm(interaction.user.id, "Delete my data")
+        view = Confirm(
+            interaction.user.id,
+            "Delete my data",
+            cancelled="Already cancelled: nothing was deleted.",
+        )
         await interaction.response.send_message(
             "This deletes your progress, check-in answers, submissions for review and profile "
             "in this server, and takes your level roles. Reviews you made of others stay, "
@@ -46,23 +50,25 @@ class MyData(commands.GroupCog, group_name="mydata"):
             view=view,
             ephemeral=True,
         )
-        timed_out = await view.wait()
+        choice = await view.decision()
         done = view.interaction
-        if timed_out or done is None:
+        if choice is None or done is None:
             await interaction.edit_original_response(
                 content="Nothing was deleted (no answer in time).", view=None
             )
             return
-        if not view.value:
+        if not choice:
             await done.response.edit_message(content="Nothing was deleted.", view=None)
             return
+        view.outcome = "Already confirmed: your data is being deleted."
         deleted = await self.bot.services.mydata.delete(interaction.guild.id, interaction.user.id)
-        await done.response.edit_message(
-            content=f"Deleted: {deleted.completions} completed item(s), "
+        text = (
+            f"Deleted: {deleted.completions} completed item(s), "
             f"{deleted.checkin_answers} check-in answer(s) and {deleted.review_submissions} "
-            "submission(s) for review. Your profile is gone too.",
-            view=None,
+            "submission(s) for review. Your profile is gone too."
         )
+        view.outcome = f"Already done. {text}"
+        await done.response.edit_message(content=text, view=None)
         for channel_id, message_id in deleted.review_posts:
             # The review channel's posts of their submissions carry their evidence.
             channel = self.bot.get_partial_messageable(channel_id, guild_id=interaction.guild.id)

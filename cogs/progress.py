@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import discord
 from discord import app_commands
 from discord.ext import commands
@@ -14,6 +16,8 @@ from bot.ui.options import Day, Timezone
 from bot.ui.render import SUBMITTED, bar, clip, embed, level_name, lines_field, when
 from bot.ui.texts import pace_text
 from bot.ui.views import send_paginated
+
+log = logging.getLogger(__name__)
 
 MEDALS = {1: "🥇", 2: "🥈", 3: "🥉"}
 
@@ -29,7 +33,7 @@ class Progress(commands.Cog):
     def __init__(self, bot: MilestoneBot) -> None:
         self.bot = bot
 
-    @app_commands.command(name="progress")
+    @app_commands.command(name="progress", extras={"public": True})
     @app_commands.guild_only()
     @app_commands.describe(member="Whose progress to show (default: you)")
     async def progress(
@@ -39,8 +43,6 @@ class Progress(commands.Cog):
         assert interaction.guild_id is not None
         guild_id = interaction.guild_id
         who = member or interaction.user
-        if member is None or member.id == interaction.user.id:
-            await self.bot.services.members.touch(guild_id, who.id, who.display_name)
         p = await self.bot.services.progress.member_progress(guild_id, who.id)
         rank = await self.bot.services.leaderboard.rank(guild_id, who.id)
         roadmap = self.bot.roadmap
@@ -91,6 +93,19 @@ class Progress(commands.Cog):
                 inline=False,
             )
         await interaction.response.send_message(embed=e)
+        if who.id == interaction.user.id:
+            await self._remember_name(interaction, p.display_name)
+
+    async def _remember_name(self, interaction: discord.Interaction, known: str | None) -> None:
+        """After answering, store the caller's display name if it changed (best effort)."""
+        assert interaction.guild_id is not None
+        user = interaction.user
+        try:
+            await self.bot.services.members.remember_name(
+                interaction.guild_id, user.id, user.display_name, known=known
+            )
+        except Exception as exc:
+            log.warning("could not store the display name of %s: %r", user.id, exc)
 
     @app_commands.command(name="profile")
     @app_commands.guild_only()
@@ -131,7 +146,7 @@ class Progress(commands.Cog):
             e.set_footer(text="Change these with the options of /profile.")
         await interaction.response.send_message(embed=e, ephemeral=True)
 
-    @app_commands.command(name="leaderboard")
+    @app_commands.command(name="leaderboard", extras={"public": True})
     @app_commands.guild_only()
     @app_commands.describe(period="All time (default), this month or this week")
     @app_commands.choices(
@@ -170,9 +185,8 @@ class Progress(commands.Cog):
                 e.description = f"{since.removesuffix(' · ')}\n\n{text}"
             return e, board.pages
 
-        user = interaction.user
-        await self.bot.services.members.touch(guild_id, user.id, user.display_name)
         await send_paginated(interaction, render)
+        await self._remember_name(interaction, None)
 
 
 async def setup(bot: MilestoneBot) -> None:

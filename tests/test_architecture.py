@@ -86,3 +86,27 @@ def test_services_know_nothing_of_discord() -> None:
 def test_the_core_never_looks_a_cog_up() -> None:
     for path in (ROOT / "bot").rglob("*.py"):
         assert "get_cog(" not in path.read_text(), path
+
+
+def test_every_view_and_form_is_answered_in_time() -> None:
+    """Clicks and forms get their automatic defer (bot/ui/deferral.py) from SafeView and
+    SafeModal: a view or form of the bot's own must derive from one of them."""
+    import importlib
+    import inspect
+
+    import discord
+
+    from bot.ui.replies import SafeModal, SafeView
+
+    wrong = []
+    for module in modules():
+        if module.endswith("__main__") or ".migrations" in module:
+            continue  # a program and Alembic's scripts, not importable as modules
+        for name, value in vars(importlib.import_module(module)).items():
+            if not inspect.isclass(value) or value.__module__ != module:
+                continue
+            if issubclass(value, discord.ui.View) and not issubclass(value, SafeView):
+                wrong.append(f"{module}.{name}")
+            if issubclass(value, discord.ui.Modal) and not issubclass(value, SafeModal):
+                wrong.append(f"{module}.{name}")
+    assert wrong == []

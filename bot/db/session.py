@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -19,6 +21,9 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import Session, sessionmaker
 
 T = TypeVar("T")
+
+WRITE_THREADS = 4
+"""Threads for synchronous write units of work; SQLite takes one writer at a time anyway."""
 
 
 class Database:
@@ -38,6 +43,10 @@ class Database:
         kwargs: dict[str, Any] = {"echo": echo, "pool_pre_ping": self.dialect != "sqlite"}
         self._thread_writes: sessionmaker[Session] | None = None
         self._sync_engine: Engine | None = None
+        # Writes waiting on a lock (another process, a backup) wait on threads of their own:
+        # on asyncio's default executor they would starve what else runs there (aiohttp's
+        # DNS lookups for Discord, among others).
+        self._writers: ThreadPoolExecutor | None = None
         if self.dialect == "sqlite":
             ensure_sqlite_folder(url)
             kwargs["connect_args"] = {"timeout": 30}
@@ -53,6 +62,7 @@ class Database:
                 self._sync_engine.execution_options(sqlite_immediate=True),
                 expire_on_commit=False,
             )
+            self._writers = ThreadPoolExecutor(WRITE_THREADS, thread_name_prefix="db-write")
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         if self.dialect == "sqlite":
             _configure_sqlite(self.engine.sync_engine)
@@ -66,8 +76,9 @@ class Database:
         `work` is plain synchronous SQLAlchemy code. On SQLite it runs on a worker thread in
         a single hop; on PostgreSQL through the async session's `run_sync`.
         """
-        if self._thread_writes is not None:
-            return await asyncio.to_thread(self._write_on_thread, work, *args)
+        if self._writers is not None:
+            call = functools.partial(self._write_on_thread, work, *args)
+            return await asyncio.get_running_loop().run_in_executor(self._writers, call)
         async with self.write.begin() as s:
             return await s.run_sync(work, *args)
 
@@ -94,6 +105,8 @@ class Database:
     async def dispose(self) -> None:
         """Close every pooled connection (without it the process may hang at exit)."""
         await self.engine.dispose()
+        if self._writers is not None:
+            self._writers.shutdown(wait=False)
         if self._sync_engine is not None:
             self._sync_engine.dispose()
 

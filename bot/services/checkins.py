@@ -26,6 +26,7 @@ from bot.errors import UserError
 from bot.services import scores
 from bot.services.guilds import save_settings
 from bot.services.progress import touch_member
+from bot.text import clean_text
 from bot.weekly import WeeklyTime, format_when, local_today, safe_timezone
 
 MAX_TEXT = 1000
@@ -178,6 +179,8 @@ class _CycleRow:
 
 def parse_hours(value: str | float | None) -> float:
     """Parse hours spent learning: a number from 0 to a week's hours; "2,5" is accepted."""
+    if isinstance(value, str):
+        value = clean_text(value)
     if value is None or (isinstance(value, str) and not value.strip()):
         return 0.0
     try:
@@ -201,7 +204,7 @@ def no_checkin_message(next_open: dt.datetime | None, timezone: str | None) -> s
 
 
 def _clip(text: str | None) -> str:
-    return (text or "").strip()[:MAX_TEXT]
+    return clean_text(text or "").strip()[:MAX_TEXT]
 
 
 def _cycle_info(row: CheckinCycle) -> CycleInfo:

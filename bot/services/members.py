@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from bot.clock import Clock, SystemClock
 from bot.db import Database
@@ -13,7 +13,7 @@ from bot.db.models import Member
 from bot.errors import UserError
 from bot.roadmap import Phase, Roadmap
 from bot.services import scores
-from bot.services.progress import touch_member
+from bot.services.progress import member_name, touch_member
 from bot.weekly import canonical_timezone, local_today
 
 
@@ -143,7 +143,26 @@ class MemberService:
                 )
         return await self.profile(guild_id, user_id)
 
-    async def touch(self, guild_id: int, user_id: int, display_name: str | None) -> None:
-        """Remember a member's display name."""
-        async with self.db.write.begin() as s:
-            await s.run_sync(touch_member, guild_id, user_id, display_name, self.clock.now())
+    async def remember_name(
+        self, guild_id: int, user_id: int, display_name: str | None, *, known: str | None = None
+    ) -> bool:
+        """Store a member's display name only if it changed; return whether it was written.
+
+        `known` is the stored name the caller has already read ("" for no row); without it,
+        it is read here. Reads never wait on the write lock, so a read-only command calls this
+        after answering, and most calls write nothing at all.
+        """
+        name = member_name(display_name)
+        if not name:
+            return False
+        if known is None:
+            async with self.db.read() as s:
+                known = await s.scalar(
+                    select(Member.display_name).where(
+                        Member.guild_id == guild_id, Member.user_id == user_id
+                    )
+                )
+        if known == name:
+            return False
+        await self.db.run_write(touch_member, guild_id, user_id, name, self.clock.now())
+        return True

@@ -18,6 +18,7 @@ from bot.errors import NotFoundError, UserError
 from bot.roadmap import Item, Roadmap
 from bot.services import scores
 from bot.services.guilds import guild_basics
+from bot.text import clean_text
 
 MAX_EVIDENCE = 500
 
@@ -113,11 +114,16 @@ def level_from_done(roadmap: Roadmap, done: Iterable[str], threshold: int) -> in
     return level
 
 
+MAX_NAME = 100
+
+
 def clean_evidence(evidence: str | None) -> str | None:
-    """Trim evidence; reject what would not fit."""
-    if evidence is None or not evidence.strip():
+    """Clean and trim evidence; reject what would not fit."""
+    if evidence is None:
         return None
-    evidence = " ".join(evidence.split())
+    evidence = " ".join(clean_text(evidence).split())
+    if not evidence:
+        return None
     if len(evidence) > MAX_EVIDENCE:
         raise UserError(
             f"Evidence is limited to {MAX_EVIDENCE} characters (yours has {len(evidence)}): "
@@ -257,14 +263,15 @@ class ProgressService:
             "completed_count": Member.completed_count + 1,
             "last_completed_at": now,
         }
+        display_name = member_name(display_name)
         if display_name:
-            changes["display_name"] = display_name[:100]
+            changes["display_name"] = display_name
         member = s.execute(
             upsert(s, Member)
             .values(
                 guild_id=guild_id,
                 user_id=user_id,
-                display_name=(display_name or "")[:100],
+                display_name=display_name,
                 completed_count=1,
                 last_completed_at=now,
                 created_at=now,
@@ -317,8 +324,9 @@ class ProgressService:
             "completed_count": Member.completed_count - 1,
             "last_completed_at": last,
         }
+        display_name = member_name(display_name)
         if display_name:
-            changes["display_name"] = display_name[:100]
+            changes["display_name"] = display_name
         member = s.execute(
             update(Member)
             .where(Member.guild_id == guild_id, Member.user_id == user_id)
@@ -520,19 +528,25 @@ def touch_member(
     s: Session, guild_id: int, user_id: int, display_name: str | None, now: dt.datetime
 ) -> None:
     """Create the member row if needed and remember the name Discord showed us."""
+    display_name = member_name(display_name)
     stmt = upsert(s, Member).values(
         guild_id=guild_id,
         user_id=user_id,
-        display_name=(display_name or "")[:100],
+        display_name=display_name,
         created_at=now,
     )
     if display_name:
         stmt = stmt.on_conflict_do_update(
-            index_elements=["guild_id", "user_id"], set_={"display_name": display_name[:100]}
+            index_elements=["guild_id", "user_id"], set_={"display_name": display_name}
         )
     else:
         stmt = stmt.on_conflict_do_nothing()
     s.execute(stmt)
+
+
+def member_name(display_name: str | None) -> str:
+    """A display name as it is stored: cleaned and cut to the column's length."""
+    return clean_text(display_name or "")[:MAX_NAME]
 
 
 def _done_ids(s: Session, guild_id: int, user_id: int) -> set[str]:

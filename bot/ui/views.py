@@ -1,7 +1,13 @@
-"""Views shared by cogs: a paginator only its invoker can turn, and a confirm button."""
+"""Views shared by cogs: a paginator only its invoker can turn, and a confirm button.
+
+Every click is answered: clicks of one view are taken in turn, a second click on a confirm
+button is told what the first decided, and a click on a view that is gone (timed out, or
+from before a restart) is answered as expired by bot/ui/deferral.py.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
 
@@ -21,6 +27,8 @@ class OwnedView(SafeView):
         self.message: discord.InteractionMessage | discord.WebhookMessage | None = None
 
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        if not await super().interaction_check(interaction):
+            return False
         if interaction.user.id == self.owner_id:
             return True
         await interaction.response.send_message(
@@ -47,6 +55,7 @@ class Paginator(OwnedView):
         self.render = render
         self.pages = pages
         self.page = page
+        self._turning = asyncio.Lock()
         self._sync_buttons()
 
     def _sync_buttons(self) -> None:
@@ -54,17 +63,20 @@ class Paginator(OwnedView):
         self.next.disabled = self.page >= self.pages - 1
         self.position.label = f"{self.page + 1}/{self.pages}"
 
-    async def _show(self, interaction: discord.Interaction, page: int) -> None:
-        embed, self.pages = await self.render(page)
-        self.page = min(max(page, 0), self.pages - 1)
-        self._sync_buttons()
-        await interaction.response.edit_message(embed=embed, view=self)
+    async def _show(self, interaction: discord.Interaction, step: int) -> None:
+        # Two quick clicks on Next turn two pages, each answered with the page it shows.
+        async with self._turning:
+            page = self.page + step
+            embed, self.pages = await self.render(page)
+            self.page = min(max(page, 0), self.pages - 1)
+            self._sync_buttons()
+            await interaction.response.edit_message(embed=embed, view=self)
 
     @discord.ui.button(label="◀ Previous", style=discord.ButtonStyle.secondary)
     async def previous(
         self, interaction: discord.Interaction, _: discord.ui.Button[Paginator]
     ) -> None:
-        await self._show(interaction, self.page - 1)
+        await self._show(interaction, -1)
 
     @discord.ui.button(label="1/1", style=discord.ButtonStyle.secondary, disabled=True)
     async def position(
@@ -74,7 +86,7 @@ class Paginator(OwnedView):
 
     @discord.ui.button(label="Next ▶", style=discord.ButtonStyle.secondary)
     async def next(self, interaction: discord.Interaction, _: discord.ui.Button[Paginator]) -> None:
-        await self._show(interaction, self.page + 1)
+        await self._show(interaction, +1)
 
 
 async def send_paginated(
@@ -94,22 +106,50 @@ async def send_paginated(
 
 
 class Confirm(OwnedView):
-    """A confirm/cancel pair; `value` is True, False, or None after a timeout."""
+    """A confirm/cancel pair. `decision()` waits for the first click (True or False) or the
+    timeout (None); the command answers that click through `interaction`. The view keeps
+    listening, so a second click is answered too: with `outcome`, what the first decided (the
+    command may update it as its work goes on)."""
 
-    def __init__(self, owner_id: int, confirm_label: str, *, timeout: float = 120) -> None:
+    def __init__(
+        self,
+        owner_id: int,
+        confirm_label: str,
+        *,
+        cancelled: str = "Already cancelled: nothing was changed.",
+        timeout: float = 120,
+    ) -> None:
         super().__init__(owner_id, timeout=timeout)
         self.value: bool | None = None
         self.interaction: discord.Interaction | None = None
+        self.outcome = ""
+        self._cancelled = cancelled
+        self._decided = asyncio.Event()
         self.confirm.label = confirm_label
+
+    async def decision(self) -> bool | None:
+        """The first click's choice, or None when nobody clicked in time."""
+        await self._decided.wait()
+        return self.value
+
+    async def _decide(self, interaction: discord.Interaction, value: bool) -> None:
+        if self._decided.is_set():
+            await interaction.response.send_message(self.outcome, ephemeral=True)
+            return
+        self.value, self.interaction = value, interaction
+        self.outcome = "Already confirmed: one moment…" if value else self._cancelled
+        self._decided.set()
+
+    async def on_timeout(self) -> None:
+        # The command answers a timeout itself (it edits the message).
+        self._decided.set()
 
     @discord.ui.button(label="Confirm", style=discord.ButtonStyle.danger)
     async def confirm(
         self, interaction: discord.Interaction, _: discord.ui.Button[Confirm]
     ) -> None:
-        self.value, self.interaction = True, interaction
-        self.stop()
+        await self._decide(interaction, True)
 
     @discord.ui.button(label="Cancel", style=discord.ButtonStyle.secondary)
     async def cancel(self, interaction: discord.Interaction, _: discord.ui.Button[Confirm]) -> None:
-        self.value, self.interaction = False, interaction
-        self.stop()
+        await self._decide(interaction, False)

@@ -11,8 +11,9 @@ import discord
 from bot.errors import UserError
 from bot.roadmap import Roadmap
 from bot.services.checkins import Answers, CycleSummary, HistoryEntry
+from bot.text import clean_text
 from bot.ui.render import clip, embed, level_name, lines_field, when
-from bot.ui.replies import SafeView, handle_error
+from bot.ui.replies import SafeModal, SafeView, handle_error
 
 ANSWER_ID = "checkin:answer"
 
@@ -86,7 +87,7 @@ def summary_embed(roadmap: Roadmap, summary: CycleSummary) -> discord.Embed:
 SubmitAnswers = Callable[[discord.Interaction, Answers], Awaitable[None]]
 
 
-class CheckinForm(discord.ui.Modal, title="Weekly check-in"):
+class CheckinForm(SafeModal, title="Weekly check-in"):
     """The check-in questions, pre-filled with the member's earlier answer."""
 
     def __init__(self, submit: SubmitAnswers, previous: HistoryEntry | None) -> None:
@@ -120,7 +121,7 @@ class CheckinForm(discord.ui.Modal, title="Weekly check-in"):
     ) -> None:
         if isinstance(error, UserError):
             # Nothing is lost: the text they typed is echoed back so they can paste it again.
-            typed = [field.value for key, field in self.inputs.items() if key != "hours"]
+            typed = [clean_text(f.value) for key, f in self.inputs.items() if key != "hours"]
             text = f"{error.message}\n\nYour answer was not saved. What you wrote:\n" + clip(
                 "\n".join(f"> {v}" for v in typed if v), 1500
             )

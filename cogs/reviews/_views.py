@@ -20,9 +20,10 @@ from bot.services.reviews import (
     REJECTED,
     Submission,
 )
+from bot.ui.deferral import watch
 from bot.ui.posting import direct_message
 from bot.ui.render import clip, embed, level_name, when
-from bot.ui.replies import handle_error
+from bot.ui.replies import SafeModal, handle_error
 from bot.ui.texts import decision_text
 
 log = logging.getLogger(__name__)
@@ -139,6 +140,7 @@ class DecisionButton(
         return cls(match["action"], int(match["id"]))
 
     async def callback(self, interaction: discord.Interaction) -> None:
+        watch(interaction)  # A dynamic item has no SafeView: it is answered in time here.
         # A dynamic item's errors go to a plain View's on_error, which only logs: answer here.
         try:
             await self._press(interaction)
@@ -167,7 +169,7 @@ class DecisionButton(
         await interaction.response.send_modal(NoteForm(self.action, sub))
 
 
-class NoteForm(discord.ui.Modal):
+class NoteForm(SafeModal):
     """The reviewer's note for the member; needed for changes and rejections."""
 
     def __init__(self, action: str, sub: Submission) -> None:

@@ -80,8 +80,10 @@ class World:
         return bot
 
     async def stop_bot(self) -> None:
-        """Close the bot as a shutdown would."""
+        """Close the bot as a shutdown would, once the work of answered interactions is done
+        (a read-only command stores a changed display name after answering)."""
         if self.bot is not None:
+            await handlers_done()
             await self.bot.close()
         if self.task is not None:
             await asyncio.wait_for(self.task, 10)
@@ -112,6 +114,18 @@ async def eventually(predicate: Callable[[], object], timeout: float = 5) -> Non
         if loop.time() > deadline:
             raise AssertionError("condition not met in time")
         await asyncio.sleep(0.01)
+
+
+async def handlers_done(timeout: float = 10) -> None:  # noqa: ASYNC109
+    """Wait for command, component and form handlers still at work (tasks named by discord.py)."""
+    names = ("CommandTree-invoker", "discord-ui-view-dispatch", "discord-ui-modal-dispatch")
+    running = [
+        t
+        for t in asyncio.all_tasks()
+        if t.get_name().startswith(names) and not t.done() and t is not asyncio.current_task()
+    ]
+    if running:
+        await asyncio.wait(running, timeout=timeout)
 
 
 def hooks_running() -> bool:

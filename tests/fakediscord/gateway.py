@@ -89,6 +89,10 @@ class Gateway(State):
         self.identify_payloads: list[dict[str, Any]] = []
         self._conns: list[_GatewayConn] = []
         self._conns_changed = asyncio.Condition()
+        self.gateway_refused = False
+        self.gateway_refusals = 0
+        self._gateway_hangs = False
+        self._refusal_over = asyncio.Event()
 
     @property
     def connected(self) -> bool:
@@ -140,6 +144,22 @@ class Gateway(State):
         async with self._conns_changed:
             self._conns_changed.notify_all()
 
+    async def refuse_gateway(self, refuse: bool = True, *, hang: bool = False) -> None:
+        """Act as if Discord's gateway were down: drop the open connections and answer every
+        new one with HTTP 503 (``refuse=False`` accepts connections again).
+
+        With ``hang=True`` a new connection gets no answer at all until the refusal ends (or
+        the fake closes), as behind a network that drops packets. REST keeps working, as in a
+        real gateway outage; :attr:`gateway_refusals` counts the connections turned away.
+        """
+        self.gateway_refused = refuse
+        self._gateway_hangs = refuse and hang
+        if refuse:
+            self._refusal_over.clear()
+            await self._close_connections()
+        else:
+            self._refusal_over.set()
+
     async def _close_connections(self) -> None:
         for conn in list(self._conns):
             conn.queue.put_nowait(None)
@@ -186,6 +206,11 @@ class Gateway(State):
                 conn.dispatch("GUILD_MEMBER_UPDATE", copy.deepcopy(data))
 
     async def _ws_handler(self, request: web.Request) -> web.StreamResponse:
+        if self.gateway_refused:
+            self.gateway_refusals += 1
+            if self._gateway_hangs:
+                await self._refusal_over.wait()
+            return web.Response(status=503, text="gateway unavailable (fakediscord)")
         ws = web.WebSocketResponse(autoping=True, max_msg_size=0)
         await ws.prepare(request)
         conn = _GatewayConn(ws)

@@ -63,6 +63,9 @@ class InteractionResult:
       ``@original``), kept up to date with later edits; None if none
     - ``followup_messages``: messages created with POST /webhooks/{app}/{token}
     - ``deleted``: whether ``@original`` was deleted
+    - ``dispatched_at``: the event loop's time when the fake sent the interaction
+    - ``answered_after``: seconds from dispatch to the accepted callback (None until answered)
+    - ``late_callbacks``: callbacks refused because they came after the token died (10062)
     """
 
     def __init__(self, payload: dict[str, Any], description: str) -> None:
@@ -78,6 +81,9 @@ class InteractionResult:
         #: ``(shard id, shard count)`` of the connection it was sent on, and that client's token
         self.shard: tuple[int, int] = (0, 1)
         self.client_token = ""
+        self.dispatched_at = asyncio.get_running_loop().time()
+        self.answered_after: float | None = None
+        self.late_callbacks = 0
         self._final: dict[str, Any] | None = None
         self._cond = asyncio.Condition()
 
@@ -101,7 +107,8 @@ class InteractionResult:
         except TimeoutError:
             raise AssertionError(
                 f"{self.description}: timed out after {timeout}s waiting for {what} "
-                f"(callback={self.callback!r}, followups={len(self.followup_messages)}). "
+                f"(callback={self.callback!r}, followups={len(self.followup_messages)}, "
+                f"late callbacks refused={self.late_callbacks}). "
                 "Did the bot raise? Check the log output."
             ) from None
 
@@ -109,6 +116,11 @@ class InteractionResult:
     @property
     def responded(self) -> bool:
         return self.callback is not None
+
+    @property
+    def expired(self) -> bool:
+        """Whether the bot tried to answer only after Discord's deadline (error 10062)."""
+        return self.late_callbacks > 0
 
     @property
     def type(self) -> int | None:
@@ -123,6 +135,10 @@ class InteractionResult:
 
     @property
     def ephemeral(self) -> bool:
+        """Whether the answer is ephemeral: the final message's flags once ``final()`` was
+        awaited (a deferred answer may end in an ephemeral followup), else the callback's."""
+        if self._final is not None and "flags" in self._final:
+            return bool(int(self._final.get("flags") or 0) & EPHEMERAL)
         if self.callback is None:
             return False
         data = self.callback.get("data") or {}

@@ -7,6 +7,7 @@ callbacks and the interaction webhooks (followups, edits of the original respons
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
 import logging
@@ -538,6 +539,13 @@ class Rest(State):
         res = self._by_id.get(req.param("iid"))
         if res is None or res.token != req.params["token"]:
             raise FakeHTTPError(404, 10062, "Unknown interaction")
+        elapsed = asyncio.get_running_loop().time() - res.dispatched_at
+        if self.interaction_deadline is not None and elapsed > self.interaction_deadline:
+            # Like Discord: the first response must come within 3 s, or the token is dead.
+            res.late_callbacks += 1
+            log.warning("fakediscord: %s answered after %.2fs: refused", res.description, elapsed)
+            await res._notify()
+            raise FakeHTTPError(404, 10062, "Unknown interaction")
         if res.callback is not None:
             raise FakeHTTPError(400, 40060, "Interaction has already been acknowledged.")
         body = req.json if isinstance(req.json, dict) else {}
@@ -573,6 +581,7 @@ class Rest(State):
         else:
             log.warning("fakediscord: unsupported interaction callback type %s", ctype)
         res.callback = {"type": ctype, "data": copy.deepcopy(data)}
+        res.answered_after = elapsed
         if req.files:
             res.callback["files"] = req.files
         res.message = msg
@@ -605,7 +614,8 @@ class Rest(State):
             raise FakeHTTPError(404, 10015, "Unknown Webhook")
         channel_id = int(res.payload["channel"]["id"])
         orig = res.message
-        if res.callback["type"] == 5 and orig is not None and int(orig["flags"]) & LOADING:
+        loading = orig is not None and not res.deleted and int(orig["flags"]) & LOADING
+        if res.callback["type"] == 5 and loading:
             # Like Discord: the first followup after a "thinking" defer replaces the loading
             # message.
             msg = self._apply_edit(orig, {k: v for k, v in body.items() if k != "flags"}, req.files)

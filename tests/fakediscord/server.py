@@ -53,11 +53,13 @@ class FakeDiscord(Driver, Rest):
         enforce_permissions: bool = True,
         heartbeat_interval_ms: int = 41250,
         shards: int = 1,
+        interaction_deadline: float | None = 3.0,
     ) -> None:
         super().__init__(
             bot_id=bot_id,
             bot_name=bot_name,
             enforce_permissions=enforce_permissions,
+            interaction_deadline=interaction_deadline,
             heartbeat_interval_ms=heartbeat_interval_ms,
             shards=shards,
         )
@@ -103,6 +105,7 @@ class FakeDiscord(Driver, Rest):
             self._saved = None
 
     async def close(self) -> None:
+        await self.refuse_gateway(False)  # Hung handshakes end; none waits for the shutdown.
         await self._close_connections()
         for task in list(self._bg):
             task.cancel()

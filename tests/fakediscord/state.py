@@ -47,6 +47,7 @@ class State:
         bot_name: str = "FakeBot",
         enforce_permissions: bool = True,
         shards: int = 1,
+        interaction_deadline: float | None = 3.0,
     ) -> None:
         self.snowflake = SnowflakeFactory()
         bid = bot_id if bot_id is not None else self.snowflake()
@@ -60,6 +61,8 @@ class State:
         self.owner = FakeMember(id=self.snowflake(), name="app-owner")
         #: when True, role management checks MANAGE_ROLES + hierarchy like Discord (403/50013)
         self.enforce_permissions = enforce_permissions
+        #: seconds an interaction's first response may take (Discord: 3); None: no limit
+        self.interaction_deadline = interaction_deadline
 
         self.guilds: dict[int, FakeGuild] = {}
         self.users: dict[int, FakeMember] = {bid: FakeMember(id=bid, name=bot_name, bot=True)}

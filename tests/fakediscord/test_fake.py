@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
+import aiohttp
 import discord
 import pytest
 import pytest_asyncio
@@ -20,6 +21,7 @@ from tests.fakediscord import (
     FakeDiscord,
     FakeGuild,
     FakeMember,
+    message_text,
 )
 
 FRUITS = ["apple", "banana", "cherry", "spark", "sparkling"]
@@ -109,6 +111,17 @@ class TinyBot(commands.Bot):
             await interaction.response.defer(ephemeral=True, thinking=True)
             await asyncio.sleep(0.01)
             await interaction.followup.send("done slowly", embed=discord.Embed(title="Slow result"))
+
+        @self.tree.command(name="nap", description="Answers after a nap")
+        async def nap(interaction: discord.Interaction, seconds: float) -> None:
+            await asyncio.sleep(seconds)
+            await interaction.response.send_message("awake")
+
+        @self.tree.command(name="private", description="Defers publicly, answers privately")
+        async def private(interaction: discord.Interaction) -> None:
+            await interaction.response.defer(thinking=True)
+            await interaction.delete_original_response()
+            await interaction.followup.send("only you see this", ephemeral=True)
 
         @self.tree.command(name="grant", description="Adds a role to the invoker")
         async def grant(interaction: discord.Interaction, role: discord.Role) -> None:
@@ -306,7 +319,7 @@ async def test_role_grant_mutates_state_and_respects_permissions(env: Env) -> No
     junior = fake.add_role(guild.id, "Junior DE", position=1)
     # Without Manage Roles the real API answers 403 / 50013.
     res = await fake.slash(guild.id, env.alice.id, "grant", {"role": junior.id})
-    await asyncio.sleep(0.1)
+    await _until(lambda: bool(env.bot.errors))
     assert not res.responded
     assert isinstance(env.bot.errors[-1].__cause__, discord.Forbidden)
 
@@ -431,3 +444,64 @@ async def test_user_message_without_content_intent(env: Env) -> None:
     (seen,) = env.bot.seen
     assert seen.author.id == env.alice.id and seen.content == ""  # no message_content intent
     assert env.fake.channel_messages(seen.channel.id) == []  # only the bot's own messages
+
+
+async def test_refused_gateway_drops_the_client_until_accepted_again(env: Env) -> None:
+    fake = env.fake
+    await fake.refuse_gateway()
+    assert not fake.connected
+    async with aiohttp.ClientSession() as http:
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await http.ws_connect(fake.gateway_url)
+    assert refused.value.status == 503
+    for _ in range(200):  # the bot's own reconnect is turned away too
+        if fake.gateway_refusals >= 2:
+            break
+        await asyncio.sleep(0.05)
+    assert fake.gateway_refusals >= 2
+    assert not fake.connected
+    await fake.refuse_gateway(False)
+    await fake.wait_until_connected(timeout=20)  # after discord.py's reconnect back-off
+    res = await fake.slash(env.guild.id, env.alice.id, "milestone complete", {"milestone": "x"})
+    assert "Milestone complete" in message_text(await res.final())
+
+
+async def test_a_hanging_gateway_answers_no_handshake_until_the_outage_ends(env: Env) -> None:
+    fake = env.fake
+    await fake.refuse_gateway(hang=True)
+    async with aiohttp.ClientSession() as http:
+        attempt = asyncio.create_task(http.ws_connect(fake.gateway_url))
+        await asyncio.sleep(0.3)
+        assert not attempt.done()  # No answer at all, as behind a network dropping packets.
+        await fake.refuse_gateway(False)
+        with pytest.raises(aiohttp.WSServerHandshakeError):
+            await asyncio.wait_for(attempt, 5)  # The held one is turned away; the next gets in.
+    await fake.wait_until_connected(timeout=20)
+
+
+async def test_a_first_response_after_the_deadline_is_refused_like_discord(env: Env) -> None:
+    fake = env.fake
+    fake.interaction_deadline = 0.05
+    late = await fake.slash(env.guild.id, env.alice.id, "nap", {"seconds": 0.2})
+    await _until(lambda: bool(env.bot.errors))
+    assert late.expired and not late.responded and late.answered_after is None
+    error = env.bot.errors[0]
+    assert isinstance(error, app_commands.CommandInvokeError)
+    assert isinstance(error.original, discord.NotFound) and error.original.code == 10062
+    fake.interaction_deadline = 3.0
+    quick = await fake.slash(env.guild.id, env.alice.id, "nap", {"seconds": 0})
+    await quick.final()
+    assert not quick.expired and quick.answered_after is not None
+
+
+async def test_a_followup_after_deleting_the_deferred_answer_is_a_new_message(env: Env) -> None:
+    res = await env.fake.slash(env.guild.id, env.alice.id, "private")
+    await res.final()
+    assert res.deleted and res.text() == "only you see this" and res.ephemeral
+
+
+async def _until(predicate: Callable[[], bool], timeout: float = 5) -> None:  # noqa: ASYNC109
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not predicate():
+        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
+        await asyncio.sleep(0.01)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 
 import pytest
 
+from bot.clock import SystemClock
 from bot.db import Database
 from bot.scheduler import JobKind, PlannedRun, RunContext, Scheduler, Scope, weekly_run
 from bot.weekly import WeeklyTime
@@ -82,3 +84,41 @@ async def test_a_failing_kind_is_recorded_for_the_server(db: Database) -> None:
     (result,) = await scheduler.catch_up()
     assert result.status == "failed"
     assert errors == [(GUILD, "The weekly digest failed: unexpected RuntimeError")]
+
+
+class Slow:
+    """A kind whose one run is due a moment from now (real time: APScheduler fires it)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.due = dt.datetime.now(UTC) + dt.timedelta(milliseconds=200)
+        self.started = asyncio.Event()
+        self.finished = False
+
+    def kind(self) -> JobKind:
+        return JobKind("slow", "slow job", self.plan, self.run)
+
+    async def plan(self, scope: Scope | None, now: dt.datetime, due: bool) -> list[PlannedRun]:
+        run = PlannedRun("slow", f"slow:{GUILD}", self.due, dt.timedelta(hours=1), GUILD)
+        return [run] if (now >= self.due) == due else []
+
+    async def run(self, run: PlannedRun, context: RunContext) -> None:
+        self.started.set()
+        await asyncio.sleep(self.seconds)
+        self.finished = True
+
+
+@pytest.mark.parametrize(("seconds", "finishes"), [(0.3, True), (60, False)])
+async def test_a_stop_lets_a_run_under_way_finish_within_its_bound(
+    db: Database, seconds: float, finishes: bool
+) -> None:
+    slow = Slow(seconds)
+    scheduler = Scheduler(db, SystemClock())
+    scheduler.register(slow.kind())
+    await scheduler.start()
+    try:
+        await asyncio.wait_for(slow.started.wait(), 10)
+        assert await scheduler.stop(timeout=2) is finishes
+        assert slow.finished is finishes
+    finally:
+        scheduler.shutdown()

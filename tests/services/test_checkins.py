@@ -99,7 +99,11 @@ async def test_open_answer_resubmit_close_summary(
     )
     assert again.replaced and again.cycle.id == cycle.id
     clock.set(DUE + HOUR)
-    await service.submit_answer(GUILD, 2, "Bob", Answers(built="a DAG", hours="1"))
+    await service.submit_answer(
+        GUILD, 2, "B\x00ob", Answers(built="a\x00 DAG\r\n\tand tests\x1b", hours="\x001")
+    )
+    bob = await service.current_answer(GUILD, 2)
+    assert bob is not None and (bob.built, bob.hours) == ("a DAG\n\tand tests", 1.0)
     clock.set(DUE + 3 * HOUR)
     current = await service.current_answer(GUILD, 1)
     assert current is not None and current.learned == "Spark joins" and current.hours == 4.0

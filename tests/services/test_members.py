@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 
 import pytest
+from sqlalchemy.engine import make_url
 
 from bot.db import Database
 from bot.errors import UserError
@@ -124,11 +126,38 @@ async def test_profile_keeps_progress_and_is_per_server(
     assert (other.hidden, other.started_on) == (False, None)
 
 
-async def test_touch_remembers_display_name_without_erasing_it(db: Database, clock: FakeClock):
+async def test_remember_name_never_erases_a_name_and_cuts_long_ones(db: Database, clock: FakeClock):
     members = MemberService(db, clock)
-    await members.touch(G1, 5, "Ann")
-    await members.touch(G1, 5, None)
-    await members.touch(G1, 5, "")
+    await members.remember_name(G1, 5, "Ann")
+    await members.remember_name(G1, 5, None)
+    await members.remember_name(G1, 5, "")
     assert (await members.profile(G1, 5)).display_name == "Ann"
-    await members.touch(G1, 5, "N" * 300)
+    await members.remember_name(G1, 5, "N" * 300)
     assert (await members.profile(G1, 5)).display_name == "N" * 100
+
+
+async def test_remember_name_writes_only_a_changed_name(db: Database, clock: FakeClock):
+    members = MemberService(db, clock)
+    assert await members.remember_name(G1, 5, "Ann") is True  # no row yet: created
+    assert await members.remember_name(G1, 5, "Ann") is False
+    assert await members.remember_name(G1, 5, "Ann", known="Ann") is False
+    assert await members.remember_name(G1, 5, "Ann\x00") is False  # the same once cleaned
+    assert await members.remember_name(G1, 5, "") is False
+    assert await members.remember_name(G1, 5, "Ann B.", known="Ann") is True
+    assert (await members.profile(G1, 5)).display_name == "Ann B."
+
+
+async def test_an_unchanged_name_never_waits_for_the_write_lock(
+    db: Database, db_url: str, clock: FakeClock, sqlite_only: None
+):
+    members = MemberService(db, clock)
+    await members.remember_name(G1, 5, "Ann")
+    path = make_url(db_url).database
+    holder = sqlite3.connect(str(path), isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        # Returns while the lock is still held: it only read.
+        assert await members.remember_name(G1, 5, "Ann") is False
+    finally:
+        holder.execute("COMMIT")
+        holder.close()

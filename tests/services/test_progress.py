@@ -495,3 +495,17 @@ async def test_checklist_refuses_items_of_another_level(svc: ProgressService, ro
     with pytest.raises(NotFoundError, match="not on the level 1 checklist"):
         await svc.set_checklist(G1, ALICE, 1, check_ids(roadmap, 2)[:1])
     assert await svc.done_ids(G1, ALICE) == set()
+
+
+async def test_control_characters_are_cleaned_from_evidence_and_names(
+    svc: ProgressService, roadmap: Roadmap
+):
+    ids = check_ids(roadmap, 1)
+    await svc.complete(G1, ALICE, ids[0], display_name="Al\x00ice\x1b", evidence="see\x00 \x07it")
+    progress = await svc.member_progress(G1, ALICE)
+    assert progress.display_name == "Alice"
+    assert progress.recent[0].evidence == "see it"
+    # Evidence made only of control characters is no evidence.
+    await svc.complete(G1, ALICE, ids[1], evidence="\x00\x01")
+    progress = await svc.member_progress(G1, ALICE)
+    assert progress.recent[0].evidence is None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from dataclasses import dataclass, field
 
@@ -97,6 +98,34 @@ class FakePublisher:
             return False
         self.dms.append((guild_id, user_id, reminder))
         return True
+
+
+def oversleep(scheduler: Scheduler, clock: FakeClock) -> list[str]:
+    """Show APScheduler what a machine that slept until `clock.now()` would: every job due by
+    the fake clock becomes due, just as late, by the real clock APScheduler runs on. Its own
+    late-run handling (a late fire, or EVENT_JOB_MISSED past a job's grace) then takes over.
+    Return the ids of the jobs woken."""
+    real_now = dt.datetime.now(dt.UTC)
+    woken = []
+    for job in scheduler.jobs():
+        due = job.trigger.run_date
+        if due <= clock.now():
+            job.modify(next_run_time=real_now - (clock.now() - due))
+            woken.append(job.id)
+    return woken
+
+
+async def settled(scheduler: Scheduler, timeout: float = 10) -> None:  # noqa: ASYNC109
+    """Wait until what `oversleep` woke has been handled (and the next runs are planned)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        for _ in range(5):  # APScheduler's executor task, its done callback, a spawned task
+            await asyncio.sleep(0)
+        if not scheduler.busy:
+            return
+        assert loop.time() < deadline, "the scheduler is still busy"
+        await asyncio.sleep(0.01)
 
 
 def forbidden() -> PublishError:
