@@ -53,6 +53,10 @@ WORKDIR /data
 # SQLite lives in the /data volume unless DATABASE_URL points elsewhere.
 ENV DATABASE_URL=sqlite:////data/milestones.sqlite3
 VOLUME ["/data"]
+# /metrics and /healthz on the container's loopback, for the health check below (without a
+# port, `milestone-bot health` has nothing to ask and the container would never be healthy).
+# METRICS_HOST=0.0.0.0 and a published port let a Prometheus outside scrape it.
+ENV METRICS_PORT=9100
 # Exits 0 when every shard of this process is connected and the database answers.
 HEALTHCHECK --interval=30s --timeout=10s --start-period=60s --retries=3 \
     CMD ["milestone-bot", "health"]

@@ -70,8 +70,13 @@ class Tree(app_commands.CommandTree["MilestoneBot"]):
         await handle_error(interaction, error, f"command /{command}")
 
 
-class MilestoneBot(commands.Bot):
-    """The career milestones bot."""
+class MilestoneBot(commands.AutoShardedBot):
+    """The career milestones bot.
+
+    Always auto-sharded, so one code path serves every size: SHARD_COUNT and SHARD_IDS pick
+    the shards this process runs; with neither, it runs all the shards Discord recommends
+    (one, below 2,500 servers).
+    """
 
     def __init__(
         self,
@@ -86,12 +91,18 @@ class MilestoneBot(commands.Bot):
     ) -> None:
         intents = discord.Intents.none()
         intents.guilds = True  # Channels and roles in cache; no privileged intent at all.
+        shards: dict[str, Any] = {}  # None of them: Discord says how many, all run here.
+        if settings.shard_count is not None:
+            shards["shard_count"] = settings.shard_count
+        if settings.shard_ids is not None:
+            shards["shard_ids"] = list(settings.shard_ids)
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=intents,
             tree_cls=Tree,
             allowed_mentions=discord.AllowedMentions.none(),
             help_command=None,
+            **shards,
             **options,
         )
         self.settings = settings
@@ -122,13 +133,25 @@ class MilestoneBot(commands.Bot):
         self.add_listener(answer_unhandled, "on_interaction")
 
     def owns_guild(self, guild_id: int) -> bool:
-        """Whether this shard process runs the scheduled work of a server."""
-        if self.shard_count is None or self.shard_count <= 1:
-            return True
-        return (guild_id >> 22) % self.shard_count == (self.shard_id or 0)
+        """Whether this process runs the scheduled work of a server: it holds its shard."""
+        if self.shard_ids is None or self.shard_count is None:
+            return True  # Every shard runs here.
+        return (guild_id >> 22) % self.shard_count in self.shard_ids
 
     def _latencies(self) -> list[tuple[int | None, float]]:
-        return [(self.shard_id, self.latency)]
+        return list(self.latencies)
+
+    def _shards_connected(self) -> dict[int, bool]:
+        """Each shard this process runs, and whether it is connected (none before start)."""
+        if self.shard_count is None:
+            return {}  # Not asked Discord yet how many there are.
+        ready = self.is_ready() and not self.is_closed()
+        ids = self.shard_ids if self.shard_ids is not None else range(self.shard_count)
+        states = {}
+        for shard_id in ids:
+            shard = self.get_shard(shard_id)
+            states[shard_id] = ready and shard is not None and not shard.is_closed()
+        return states
 
     def record(self, interaction: discord.Interaction, outcome: str) -> None:
         """Count an answered command for /metrics, with its time since Discord created it."""
@@ -141,7 +164,7 @@ class MilestoneBot(commands.Bot):
         if port is None:
             return
         check = make_health_check(
-            shards=lambda: {self.shard_id or 0: self.is_ready() and not self.is_closed()},
+            shards=self._shards_connected,
             database=lambda: ping_database(self.db.engine),
         )
         self.health = HealthServer(self.metrics, check, host=self.settings.metrics_host, port=port)

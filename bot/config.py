@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
+from typing import Annotated, Self
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -38,6 +39,9 @@ class Settings(BaseSettings):
     # Prometheus /metrics and /healthz: off unless a port is set. In Docker, host 0.0.0.0.
     metrics_port: int | None = Field(default=None, alias="METRICS_PORT", ge=1, le=65535)
     metrics_host: str = Field(default="127.0.0.1", alias="METRICS_HOST")
+    # Sharding: with neither set, one process runs every shard Discord recommends.
+    shard_count: int | None = Field(default=None, alias="SHARD_COUNT", ge=1)
+    shard_ids: Annotated[tuple[int, ...] | None, NoDecode] = Field(default=None, alias="SHARD_IDS")
 
     @field_validator("log_level")
     @classmethod
@@ -74,6 +78,35 @@ class Settings(BaseSettings):
         if fmt not in LOG_FORMATS:
             raise ValueError(f"unknown log format {value!r} (use text or json)")
         return fmt
+
+    @field_validator("shard_ids", mode="before")
+    @classmethod
+    def _id_list(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        parts = [part.strip() for part in value.split(",")]
+        if not all(part.isdigit() for part in parts):
+            raise ValueError(
+                f"{value!r} is not a list of shard ids: use comma-separated numbers, like 0,1"
+            )
+        return tuple(int(part) for part in parts)
+
+    @model_validator(mode="after")
+    def _shards_fit(self) -> Self:
+        ids = self.shard_ids
+        if ids is None:
+            return self
+        if self.shard_count is None:
+            raise ValueError("SHARD_IDS needs SHARD_COUNT, the number of shards in all processes")
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"SHARD_IDS lists a shard twice: {','.join(map(str, ids))}")
+        outside = [i for i in ids if i >= self.shard_count]
+        if outside:
+            raise ValueError(
+                f"SHARD_IDS names shard {','.join(map(str, outside))}, but with "
+                f"SHARD_COUNT={self.shard_count} the ids run from 0 to {self.shard_count - 1}"
+            )
+        return self
 
     def token(self) -> str:
         """Return the bot token, or raise ConfigError when none is set.
@@ -173,6 +206,8 @@ def load_settings(**overrides: object) -> Settings:
     except ValidationError as exc:
         problems = []
         for error in exc.errors():
-            name = ".".join(str(part) for part in error["loc"]) or "settings"
-            problems.append(f"{name.upper()}: {error['msg'].removeprefix('Value error, ')}")
+            name = ".".join(str(part) for part in error["loc"])
+            message = error["msg"].removeprefix("Value error, ")
+            # A check across settings (the shards) names them in its message.
+            problems.append(f"{name.upper()}: {message}" if name else message)
         raise ConfigError("invalid configuration: " + "; ".join(problems)) from None

@@ -70,6 +70,20 @@ def db_url(
 
 
 @pytest.fixture
+def empty_db_url(tmp_path: Path, pg_cluster: PostgresCluster | None) -> Iterator[str]:
+    """A database with no schema at all, of this run's backend (for migration tests)."""
+    if pg_cluster is not None:
+        name = f"empty_{next(_pg_database_numbers)}"
+        pg_cluster.create_database(name)
+        try:
+            yield pg_cluster.url(name)
+        finally:
+            pg_cluster.drop_database(name)
+        return
+    yield f"sqlite+aiosqlite:///{tmp_path / 'empty.sqlite3'}"
+
+
+@pytest.fixture
 async def db(db_url: str) -> AsyncIterator[Database]:
     """A Database on this test's own database (SQLite file or PostgreSQL database)."""
     database = Database(db_url)
@@ -82,6 +96,14 @@ def sqlite_only(pg_cluster: PostgresCluster | None) -> None:
     """Request this in a test that checks SQLite behaviour: it is skipped on PostgreSQL."""
     if pg_cluster is not None:
         pytest.skip("checks SQLite-specific behaviour; not applicable to PostgreSQL")
+
+
+@pytest.fixture
+def postgres_only(pg_cluster: PostgresCluster | None) -> PostgresCluster:
+    """Request this in a test that needs PostgreSQL: it runs with TEST_BACKEND=postgres."""
+    if pg_cluster is None:
+        pytest.skip("needs PostgreSQL: runs with TEST_BACKEND=postgres (make test does)")
+    return pg_cluster
 
 
 @pytest.fixture

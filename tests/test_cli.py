@@ -35,6 +35,12 @@ def clean_env() -> dict[str, str]:
     return {"DISCORD_TOKEN": "", "DATABASE_URL": "", "DEV_GUILD_ID": "", "LOG_LEVEL": "INFO"}
 
 
+@pytest.fixture
+def database_env(empty_db_url: str) -> str:
+    """DATABASE_URL for a process: unset (the default SQLite file) or this run's PostgreSQL."""
+    return "" if empty_db_url.startswith("sqlite") else empty_db_url
+
+
 @pytest.mark.parametrize(
     ("env", "message"),
     [
@@ -56,9 +62,10 @@ def test_bad_settings_stop_with_one_line_and_status_2(
     assert "Traceback" not in result.stderr
 
 
-def test_unreachable_discord_is_one_line_not_a_traceback(tmp_path: Path) -> None:
+def test_unreachable_discord_is_one_line_not_a_traceback(tmp_path: Path, database_env: str) -> None:
     env = {
         **clean_env(),
+        "DATABASE_URL": database_env,
         "DISCORD_TOKEN": "x",
         "DISCORD_API_BASE": "http://127.0.0.1:9/api/v10",  # nothing listens on port 9
     }
@@ -69,19 +76,24 @@ def test_unreachable_discord_is_one_line_not_a_traceback(tmp_path: Path) -> None
     assert "voice will NOT be supported" not in result.stderr
 
 
-def test_check_data_and_db_upgrade(tmp_path: Path) -> None:
+def test_check_data_and_db_upgrade(tmp_path: Path, database_env: str) -> None:
     result = run_cli("check-data", env=clean_env(), cwd=tmp_path)
     assert result.returncode == 0
     assert "5 levels, 92 milestones, 38 checklist items" in result.stdout
-    env = {**clean_env(), "DATABASE_URL": f"sqlite:///{tmp_path / 'x.sqlite3'}"}
+    env = {**clean_env(), "DATABASE_URL": database_env}
     result = run_cli("db", "upgrade", env=env, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert (tmp_path / "x.sqlite3").exists()
+    assert "Running upgrade  -> 0001" in result.stderr
+    if not database_env:
+        assert (tmp_path / "var" / "milestones.sqlite3").exists()
+    again = run_cli("db", "upgrade", env=env, cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert "Running upgrade" not in again.stderr
 
 
 @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 async def test_run_connects_syncs_answers_and_stops_on_a_signal(
-    tmp_path: Path, stop: signal.Signals
+    tmp_path: Path, stop: signal.Signals, database_env: str
 ) -> None:
     fake = FakeDiscord()
     await fake.start()
@@ -92,6 +104,7 @@ async def test_run_connects_syncs_answers_and_stops_on_a_signal(
             **os.environ,
             "PYTHONPATH": str(REPO),
             **clean_env(),
+            "DATABASE_URL": database_env,
             "DISCORD_TOKEN": "fake-token",
             "DISCORD_API_BASE": fake.api_base,
             "DISCORD_GATEWAY_URL": fake.gateway_url,
@@ -116,13 +129,14 @@ async def test_run_connects_syncs_answers_and_stops_on_a_signal(
             res = await fake.slash(guild.id, alice.id, "levels")
             await res.final(timeout=10)
             assert "Senior Data Analyst" in res.text()
-            assert (tmp_path / "var" / "milestones.sqlite3").exists()
+            if not database_env:  # the default: a SQLite file in ./var
+                assert (tmp_path / "var" / "milestones.sqlite3").exists()
         finally:
             proc.send_signal(stop)
             _, stderr = await asyncio.wait_for(proc.communicate(), 30)
         assert proc.returncode == 0, stderr.decode()
         assert error_lines(stderr.decode()) == [], stderr.decode()
-        assert "stopped in" in stderr.decode()
+        assert "stopped in" in stderr.decode()  # the one close ran to its end
     finally:
         await fake.close()
 

@@ -147,7 +147,7 @@ def test_the_token_file_is_read_only_when_the_token_is_needed(shared_dir: Path) 
 # --- an unwritable folder ----------------------------------------------------------------
 
 
-@pytest.mark.usefixtures("unprivileged")
+@pytest.mark.usefixtures("unprivileged", "sqlite_only")
 def test_an_unwritable_sqlite_folder_says_which_path_uid_and_what_to_do(shared_dir: Path) -> None:
     data = shared_dir / "data"  # like a root-owned bind mount as /data
     data.mkdir()
@@ -192,6 +192,7 @@ def invoke(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     root.setLevel(level)
 
 
+@pytest.mark.usefixtures("sqlite_only")
 def test_in_process_unwritable_folder(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, invoke: Any
 ) -> None:

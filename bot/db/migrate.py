@@ -10,6 +10,10 @@ from alembic.config import Config
 from bot.db.session import ensure_sqlite_folder
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+# The PostgreSQL advisory lock that serialises migrations ("mileston" in ASCII); SQLite takes
+# its write lock (BEGIN IMMEDIATE) instead, and waits up to MIGRATION_LOCK_WAIT seconds for it.
+MIGRATION_LOCK = 0x6D696C6573746F6E
+MIGRATION_LOCK_WAIT = 600.0
 
 
 def alembic_config(url: str) -> Config:

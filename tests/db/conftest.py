@@ -12,6 +12,15 @@ from tests.support.pg import PostgresCluster, find_bin_dir, running_cluster
 _numbers = itertools.count(1)
 
 
+@pytest.fixture
+def own_databases(pg_cluster: PostgresCluster | None) -> None:
+    """For tests that make their own SQLite and PostgreSQL databases, whatever TEST_BACKEND
+    says (db copy): the PostgreSQL pass would repeat them exactly, so only the first runs them.
+    """
+    if pg_cluster is not None:
+        pytest.skip("makes its own SQLite and PostgreSQL databases: the SQLite pass runs it")
+
+
 @pytest.fixture(scope="session")
 def pg_server(pg_cluster: PostgresCluster | None) -> Iterator[PostgresCluster]:
     """The session's PostgreSQL cluster, or one of our own; skipped only without binaries."""

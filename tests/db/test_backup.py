@@ -86,6 +86,7 @@ def counts(path: Path) -> tuple[int, int, str]:
         conn.close()
 
 
+@pytest.mark.usefixtures("sqlite_only")  # SQLite's backup API
 def test_backup_while_another_connection_writes(tmp_path: Path) -> None:
     source = migrated(tmp_path / "live.sqlite3")
     writer = Writer(source)
@@ -114,6 +115,7 @@ def test_backup_while_another_connection_writes(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir() if "partial" in p.name) == []
 
 
+@pytest.mark.usefixtures("sqlite_only")  # SQLite's backup API
 def test_backup_refuses_to_overwrite_unless_forced(tmp_path: Path) -> None:
     source = migrated(tmp_path / "live.sqlite3")
     target = tmp_path / "copy.sqlite3"
@@ -129,6 +131,7 @@ def test_backup_refuses_to_overwrite_unless_forced(tmp_path: Path) -> None:
         backup_sqlite(tmp_path / "missing.sqlite3", tmp_path / "x.sqlite3")
 
 
+@pytest.mark.usefixtures("sqlite_only")  # SQLite's backup API
 def test_db_backup_command(tmp_path: Path) -> None:
     source = migrated(tmp_path / "live.sqlite3")
     env = {**clean_env(), "DATABASE_URL": f"sqlite:///{source}"}

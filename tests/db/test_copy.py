@@ -21,6 +21,9 @@ from bot.weekly import WeeklyTime
 from tests.db.seed import GUILDS, NEW_YORK, Seeded, all_rows, pages, progress_of, seed
 from tests.support.fakes import FakeClock
 
+# SQLite to PostgreSQL and back, in both passes alike: run once.
+pytestmark = pytest.mark.usefixtures("own_databases")
+
 
 class Recorder:
     """A Progress that keeps what it was told."""

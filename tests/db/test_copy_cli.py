@@ -5,9 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from bot.roadmap import Roadmap
 from tests.db.test_copy import seeded_sqlite
 from tests.test_cli import clean_env, run_cli
+
+# SQLite to PostgreSQL and back, in both passes alike: run once.
+pytestmark = pytest.mark.usefixtures("own_databases")
 
 PASSWORD = "hunter2-secret"
 

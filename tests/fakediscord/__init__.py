@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .driver import CommandNotAllowedError
+from .gateway import ShardNotConnectedError, shard_of
 from .interaction import InteractionResult, message_text
 from .models import (
     ADMINISTRATOR,
@@ -37,5 +38,7 @@ __all__ = [
     "FakeUser",
     "InteractionResult",
     "RecordedRequest",
+    "ShardNotConnectedError",
     "message_text",
+    "shard_of",
 ]

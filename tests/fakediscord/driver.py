@@ -52,6 +52,9 @@ class CommandNotAllowedError(AssertionError):
 class Driver(Gateway):
     """Acts as the people in the fake's servers: commands, clicks, modals, messages."""
 
+    #: seconds an interaction or message waits for a client to hold its guild's shard
+    delivery_timeout: float = 5.0
+
     # ------------------------------------------------------------------ interactions: gateway side
     def _find_command(
         self, guild_id: int | None, name: str, ctype: int = 1
@@ -321,12 +324,17 @@ class Driver(Gateway):
     async def _send_interaction(
         self, payload: dict[str, Any], description: str
     ) -> InteractionResult:
-        await self.wait_until_connected()
+        # Like Discord, an interaction goes to the connection of its guild's shard (shard 0
+        # in DMs); when no client holds that shard, it raises ShardNotConnectedError.
+        guild_id = int(payload["guild_id"]) if payload.get("guild_id") else None
+        await self.wait_until_connected(self.delivery_timeout, guild_id=guild_id, any_shard=False)
+        conn = self._primary_conn(guild_id)
         res = InteractionResult(payload, description)
+        res.shard, res.client_token = conn.shard, conn.token
         self.interactions.append(res)
         self._by_token[res.token] = res
         self._by_id[res.id] = res
-        self._primary_conn().dispatch("INTERACTION_CREATE", copy.deepcopy(payload))
+        conn.dispatch("INTERACTION_CREATE", copy.deepcopy(payload))
         return res
 
     # ------------------------------------------------------------------ interactions: public API
@@ -639,8 +647,8 @@ class Driver(Gateway):
         Like Discord, ``content`` is blanked unless the bot has the message_content intent, the
         message is a DM, or it mentions the bot. Returns the message payload.
         """
-        await self.wait_until_connected()
         gid = _opt_id(guild_id)
+        await self.wait_until_connected(self.delivery_timeout, guild_id=gid, any_shard=False)
         user = self._user_of(user_id)
         if gid is not None:
             guild = self.guild(gid)
@@ -679,7 +687,7 @@ class Driver(Gateway):
         self._channel_message_ids.setdefault(ch.id, []).append(mid)
         intent = INTENT_GUILD_MESSAGES if guild is not None else INTENT_DIRECT_MESSAGES
         for conn in self._conns:
-            if not (conn.identified and conn.intents & intent):
+            if not (conn.holds(gid) and conn.intents & intent):
                 continue
             data = copy.deepcopy(msg)
             if not (conn.intents & INTENT_MESSAGE_CONTENT or guild is None or data["mentions"]):

@@ -3,6 +3,10 @@
 HELLO, IDENTIFY, READY and a GUILD_CREATE per guild, heartbeats, member chunks, and the events
 the store announces (:meth:`Gateway._dispatch_all`), each sent to the clients whose intents ask
 for it.
+
+Sharded like Discord: an IDENTIFY may carry ``shard: [id, count]``; that connection then gets
+the guilds with ``(guild_id >> 22) % count == id`` (in READY, as GUILD_CREATEs, their events and
+their interactions) and, on shard 0, direct messages. Without ``shard`` it is ``[0, 1]``: all.
 """
 
 from __future__ import annotations
@@ -25,12 +29,23 @@ from .wire import INTENT_GUILD_MEMBERS
 log = logging.getLogger("fakediscord")
 
 
+def shard_of(guild_id: int | None, shard_count: int) -> int:
+    """Discord's shard of a guild; direct messages (no guild) go to shard 0."""
+    return 0 if guild_id is None else (guild_id >> 22) % shard_count
+
+
+class ShardNotConnectedError(AssertionError):
+    """No client holds the shard of this guild: Discord would not deliver the interaction."""
+
+
 class _GatewayConn:
     def __init__(self, ws: web.WebSocketResponse) -> None:
         self.ws = ws
         self.seq = 0
         self.identified = False
         self.intents = 0
+        self.shard: tuple[int, int] = (0, 1)
+        self.token = ""
         self.session_id = secrets.token_hex(16)
         self.queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
         self.sender: asyncio.Task[None] | None = None
@@ -40,6 +55,11 @@ class _GatewayConn:
 
     def dispatch(self, event: str, data: Any) -> None:
         self.send({"op": 0, "t": event, "d": data})
+
+    def holds(self, guild_id: int | None) -> bool:
+        """Whether this connection is the shard that gets ``guild_id``'s events."""
+        shard_id, shard_count = self.shard
+        return self.identified and shard_of(guild_id, shard_count) == shard_id
 
     async def run_sender(self) -> None:
         while True:
@@ -68,7 +88,7 @@ class Gateway(State):
         self.heartbeat_interval_ms = heartbeat_interval_ms
         self.identify_payloads: list[dict[str, Any]] = []
         self._conns: list[_GatewayConn] = []
-        self._identified = asyncio.Event()
+        self._conns_changed = asyncio.Condition()
         self.gateway_refused = False
         self.gateway_refusals = 0
         self._gateway_hangs = False
@@ -78,11 +98,51 @@ class Gateway(State):
     def connected(self) -> bool:
         return any(c.identified and not c.ws.closed for c in self._conns)
 
-    async def wait_until_connected(self, timeout: float = 5) -> None:  # noqa: ASYNC109
-        """Wait until a client has IDENTIFYed on the gateway."""
-        if self.connected:
-            return
-        await asyncio.wait_for(self._identified.wait(), timeout)
+    def shard_connected(self, guild_id: int | None) -> bool:
+        """Whether a client holds the shard that gets ``guild_id``'s events (None: DMs)."""
+        return self._holder(guild_id) is not None
+
+    def connected_shards(self) -> set[tuple[int, int]]:
+        """The ``(shard id, shard count)`` of every connected client."""
+        return {c.shard for c in self._conns if c.identified and not c.ws.closed}
+
+    async def wait_until_connected(
+        self,
+        timeout: float = 5,  # noqa: ASYNC109
+        *,
+        guild_id: int | None = None,
+        any_shard: bool = True,
+    ) -> None:
+        """Wait until a client has IDENTIFYed; with ``guild_id`` (or ``any_shard=False`` for
+        DMs), until one holds that guild's shard. Raises ShardNotConnectedError on timeout."""
+
+        def ready() -> bool:
+            if guild_id is None and any_shard:
+                return self.connected
+            return self.shard_connected(guild_id)
+
+        async def wait() -> None:
+            async with self._conns_changed:
+                await self._conns_changed.wait_for(ready)
+
+        try:
+            await asyncio.wait_for(wait(), timeout)
+        except TimeoutError:
+            where = "any shard" if guild_id is None and any_shard else self._shard_text(guild_id)
+            raise ShardNotConnectedError(
+                f"no discord.py client connected to the fake gateway for {where} "
+                f"within {timeout}s (connected: {sorted(self.connected_shards())})"
+            ) from None
+
+    def _shard_text(self, guild_id: int | None) -> str:
+        counts = {count for _, count in self.connected_shards()} or {1}
+        target = "direct messages" if guild_id is None else f"guild {guild_id}"
+        shards = ", ".join(f"shard {shard_of(guild_id, n)} of {n}" for n in sorted(counts))
+        return f"{target} ({shards})"
+
+    async def _conns_changed_notify(self) -> None:
+        async with self._conns_changed:
+            self._conns_changed.notify_all()
 
     async def refuse_gateway(self, refuse: bool = True, *, hang: bool = False) -> None:
         """Act as if Discord's gateway were down: drop the open connections and answer every
@@ -97,7 +157,6 @@ class Gateway(State):
         if refuse:
             self._refusal_over.clear()
             await self._close_connections()
-            self._identified.clear()
         else:
             self._refusal_over.set()
 
@@ -117,22 +176,31 @@ class Gateway(State):
         return any(c.identified and c.intents & intent for c in self._conns)
 
     def _dispatch_all(self, event: str, data: Any, *, intent: int | None = None) -> None:
+        guild_id = _event_guild(event, data)
         for conn in self._conns:
-            if conn.identified and (intent is None or conn.intents & intent):
+            if conn.holds(guild_id) and (intent is None or conn.intents & intent):
                 conn.dispatch(event, copy.deepcopy(data))
 
-    def _primary_conn(self) -> _GatewayConn:
+    def _holder(self, guild_id: int | None) -> _GatewayConn | None:
+        """The newest open connection that holds the shard of ``guild_id``."""
         for conn in reversed(self._conns):
-            if conn.identified and not conn.ws.closed:
+            if conn.holds(guild_id) and not conn.ws.closed:
                 return conn
-        raise RuntimeError(
-            "no discord.py client is connected to the fake gateway (did the bot start?)"
-        )
+        return None
+
+    def _primary_conn(self, guild_id: int | None = None) -> _GatewayConn:
+        conn = self._holder(guild_id)
+        if conn is None:
+            raise ShardNotConnectedError(
+                "no discord.py client is connected to the fake gateway for "
+                f"{self._shard_text(guild_id)} (did the bot start?)"
+            )
+        return conn
 
     def _member_updated(self, guild: FakeGuild, member: FakeMember) -> None:
         data = {**member.payload(), "guild_id": str(guild.id)}
         for conn in self._conns:
-            if conn.identified and (
+            if conn.holds(guild.id) and (
                 member.id == self.bot_id or conn.intents & INTENT_GUILD_MEMBERS
             ):
                 conn.dispatch("GUILD_MEMBER_UPDATE", copy.deepcopy(data))
@@ -168,8 +236,7 @@ class Gateway(State):
             conn.queue.put_nowait(None)
             if conn in self._conns:
                 self._conns.remove(conn)
-            if not self.connected:
-                self._identified.clear()
+            await self._conns_changed_notify()
         return ws
 
     async def _on_gateway_message(self, conn: _GatewayConn, payload: dict[str, Any]) -> None:
@@ -179,17 +246,29 @@ class Gateway(State):
             conn.send({"op": 11})
         elif op == 2:  # identify
             self.identify_payloads.append(d)
+            shard = d.get("shard") or [0, 1]
+            try:
+                shard_id, shard_count = (int(x) for x in shard)
+            except (TypeError, ValueError):
+                shard_id, shard_count = -1, 0
+            if not 0 <= shard_id < shard_count:
+                await conn.ws.close(code=4010, message=b"Invalid shard")
+                return
+            conn.shard = (shard_id, shard_count)
+            conn.token = str(d.get("token") or "")
             conn.intents = int(d.get("intents") or 0)
             conn.identified = True
+            self.session_starts += 1
+            held = [g for g in self.guilds.values() if conn.holds(g.id)]
             conn.dispatch(
                 "READY",
                 {
                     "v": 10,
                     "user": self.bot_user,
-                    "guilds": [{"id": str(g), "unavailable": True} for g in self.guilds],
+                    "guilds": [{"id": str(g.id), "unavailable": True} for g in held],
                     "session_id": conn.session_id,
                     "resume_gateway_url": self.gateway_url,
-                    "shard": (d.get("shard") or [0, 1]),
+                    "shard": [shard_id, shard_count],
                     "application": {"id": str(self.application_id), "flags": 0},
                     "private_channels": [],
                     "relationships": [],
@@ -200,9 +279,9 @@ class Gateway(State):
                     "_trace": ["fakediscord"],
                 },
             )
-            for guild in self.guilds.values():
+            for guild in held:
                 conn.dispatch("GUILD_CREATE", self._guild_create_payload(guild))
-            self._identified.set()
+            await self._conns_changed_notify()
         elif op == 6:  # resume: not supported -> invalid session, client re-identifies
             conn.send({"op": 9, "d": False})
         elif op == 8:  # request guild members
@@ -223,3 +302,13 @@ class Gateway(State):
             pass
         else:
             log.warning("fakediscord: unhandled gateway op %s: %r", op, payload)
+
+
+def _event_guild(event: str, data: Any) -> int | None:
+    """The guild an event belongs to (None: a direct message, sent on shard 0)."""
+    if not isinstance(data, dict):
+        return None
+    if event in {"GUILD_CREATE", "GUILD_UPDATE", "GUILD_DELETE"}:
+        return int(data["id"])
+    guild_id = data.get("guild_id")
+    return int(guild_id) if guild_id is not None else None

@@ -78,6 +78,9 @@ class InteractionResult:
         self.followup_messages: list[dict[str, Any]] = []
         self.original_edits: int = 0
         self.deleted = False
+        #: ``(shard id, shard count)`` of the connection it was sent on, and that client's token
+        self.shard: tuple[int, int] = (0, 1)
+        self.client_token = ""
         self.dispatched_at = asyncio.get_running_loop().time()
         self.answered_after: float | None = None
         self.late_callbacks = 0

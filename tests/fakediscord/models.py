@@ -280,6 +280,7 @@ class RecordedRequest:
     json: Any
     files: list[FakeFile] = field(default_factory=list)
     status: int = 0  # status the fake answered with
+    token: str | None = None  # the bot token it carried (Authorization: Bot ...), if any
 
     def __repr__(self) -> str:  # compact, for assertion messages
         return f"<{self.method} {self.path} -> {self.status}>"

@@ -22,7 +22,7 @@ from aiohttp import web
 from .interaction import EPHEMERAL, LOADING, InteractionResult
 from .models import MANAGE_ROLES, FakeChannel, FakeFile, FakeGuild, FakeMember, RecordedRequest
 from .state import State
-from .wire import API_PREFIX, FakeHTTPError
+from .wire import API_PREFIX, SESSION_STARTS_PER_DAY, FakeHTTPError
 
 log = logging.getLogger("fakediscord")
 
@@ -174,8 +174,14 @@ class Rest(State):
         path = full_path[len(API_PREFIX) :] if full_path.startswith(API_PREFIX) else full_path
         method = request.method.upper()
         body, files = await self._read_body(request)
+        auth = request.headers.get("Authorization", "")
         rec = RecordedRequest(
-            method=method, path=path, query=dict(request.query), json=body, files=files
+            method=method,
+            path=path,
+            query=dict(request.query),
+            json=body,
+            files=files,
+            token=auth.removeprefix("Bot ") if auth else None,
         )
         self.requests.append(rec)
 
@@ -234,7 +240,7 @@ class Rest(State):
         r("GET", "/oauth2/applications/@me", self._get_app)
         r("GET", "/applications/@me", self._get_app)
         r("GET", "/gateway", self._get_gateway)
-        r("GET", "/gateway/bot", self._get_gateway)
+        r("GET", "/gateway/bot", self._get_bot_gateway)
         r("GET", "/applications/{app}/commands", self._get_commands)
         r("PUT", "/applications/{app}/commands", self._put_commands)
         r("GET", "/applications/{app}/guilds/{guild}/commands", self._get_commands)
@@ -328,14 +334,20 @@ class Rest(State):
         )
 
     async def _get_gateway(self, req: _Request) -> web.Response:
+        return _json_response({"url": self.gateway_url.rstrip("/")})
+
+    async def _get_bot_gateway(self, req: _Request) -> web.Response:
+        """The gateway, the recommended shard count and the IDENTIFYs left (Discord: 1000 a
+        day; one IDENTIFY per 5 s per max_concurrency bucket)."""
+        total = SESSION_STARTS_PER_DAY
         return _json_response(
             {
                 "url": self.gateway_url.rstrip("/"),
-                "shards": 1,
+                "shards": self.recommended_shards,
                 "session_start_limit": {
-                    "total": 1000,
-                    "remaining": 1000,
-                    "reset_after": 0,
+                    "total": total,
+                    "remaining": max(total - self.session_starts, 0),
+                    "reset_after": 86_400_000,
                     "max_concurrency": 1,
                 },
             }

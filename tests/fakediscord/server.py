@@ -52,6 +52,7 @@ class FakeDiscord(Driver, Rest):
         bot_name: str = "FakeBot",
         enforce_permissions: bool = True,
         heartbeat_interval_ms: int = 41250,
+        shards: int = 1,
         interaction_deadline: float | None = 3.0,
     ) -> None:
         super().__init__(
@@ -60,6 +61,7 @@ class FakeDiscord(Driver, Rest):
             enforce_permissions=enforce_permissions,
             interaction_deadline=interaction_deadline,
             heartbeat_interval_ms=heartbeat_interval_ms,
+            shards=shards,
         )
         self._runner: web.AppRunner | None = None
         self._saved: tuple[str, yarl.URL] | None = None

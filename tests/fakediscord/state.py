@@ -46,6 +46,7 @@ class State:
         bot_id: int | None = None,
         bot_name: str = "FakeBot",
         enforce_permissions: bool = True,
+        shards: int = 1,
         interaction_deadline: float | None = 3.0,
     ) -> None:
         self.snowflake = SnowflakeFactory()
@@ -83,6 +84,11 @@ class State:
         self._by_token: dict[str, InteractionResult] = {}
         self._by_id: dict[int, InteractionResult] = {}
         self._modals: dict[str, tuple[dict[str, Any], InteractionResult]] = {}
+
+        #: the shard count GET /gateway/bot recommends
+        self.recommended_shards = shards
+        #: IDENTIFYs so far (GET /gateway/bot's session_start_limit counts them down)
+        self.session_starts = 0
 
         #: where the server listens, set by start()
         self.port = 0

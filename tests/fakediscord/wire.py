@@ -7,6 +7,7 @@ from typing import Any
 from .models import FakeChannel, FakeGuild, FakeMember, FakeRole
 
 API_PREFIX = "/api/v10"
+SESSION_STARTS_PER_DAY = 1000  # GET /gateway/bot's session_start_limit.total
 
 # gateway intents bits
 INTENT_GUILD_MEMBERS = 1 << 1

@@ -4,6 +4,7 @@ Each line "uses" a name that is read from outside Python's view: a database colu
 that YAML fills, or a test-facing property.
 """
 
+from bot.db.migrate import MIGRATION_LOCK, MIGRATION_LOCK_WAIT
 from bot.db.models import Assessment, Base, Completion, JobRun
 from bot.roadmap.loader import _PrinciplesFile, _RawLevel
 from bot.services import insights
@@ -15,6 +16,7 @@ _ = Completion.granted_by, JobRun.job_key, JobRun.claimed_at  # columns: written
 _ = _RawLevel.knowledge, _RawLevel.technical, _RawLevel.professional  # read by category name
 _ = _PrinciplesFile.intro  # YAML: the intro is for readers of data/
 _ = ProgressChange.levels_gained, ProgressChange.levels_lost  # read by the service tests
+_ = MIGRATION_LOCK, MIGRATION_LOCK_WAIT  # read by migrations/env.py (not checked)
 _ = ReminderSettings.own_timezone  # the server's own reminder timezone, shown by tests
 _ = Assessment.saved_at  # column: written, exported
 _ = insights.stored_counts  # the counters as kept, compared with a recount by tests
