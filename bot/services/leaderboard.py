@@ -39,6 +39,7 @@ class Entry:
     display_name: str
     completed: int
     level: int
+    avatar_path: str | None = None  # the avatar's CDN path last seen, None: the default
 
 
 @dataclass(frozen=True)
@@ -103,6 +104,7 @@ class LeaderboardService:
                     Member.display_name,
                     PeriodScore.n,
                     Member.level,
+                    Member.avatar_path,
                     count.scalar_subquery(),
                 )
                 .join(
@@ -116,7 +118,7 @@ class LeaderboardService:
             )
             rows = (await s.execute(query.offset(max(page, 0) * PAGE_SIZE))).all()
             if rows:
-                total = rows[0][4]
+                total = rows[0][5]
                 pages, page = _pages(total, page)
             else:  # Past the end (or nothing yet): count, then show the last page.
                 total = await s.scalar(count) or 0
@@ -140,7 +142,13 @@ class LeaderboardService:
         top, ahead = _bucket_at(buckets, page * PAGE_SIZE)
         rows = (
             await s.execute(
-                select(Member.user_id, Member.display_name, Member.completed_count, Member.level)
+                select(
+                    Member.user_id,
+                    Member.display_name,
+                    Member.completed_count,
+                    Member.level,
+                    Member.avatar_path,
+                )
                 .where(
                     Member.guild_id == guild_id,
                     Member.hidden == false(),
@@ -178,7 +186,7 @@ class LeaderboardService:
 
 def _entries(rows: Sequence[Any], page: int) -> tuple[Entry, ...]:
     return tuple(
-        Entry(page * PAGE_SIZE + i + 1, row[0], row[1], row[2], row[3])
+        Entry(page * PAGE_SIZE + i + 1, row[0], row[1], row[2], row[3], row[4])
         for i, row in enumerate(rows)
     )
 
