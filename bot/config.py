@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     # Prometheus /metrics and /healthz: off unless a port is set. In Docker, host 0.0.0.0.
     metrics_port: int | None = Field(default=None, alias="METRICS_PORT", ge=1, le=65535)
     metrics_host: str = Field(default="127.0.0.1", alias="METRICS_HOST")
+    # Worker processes that draw the pictures; 0 draws them in a thread of the bot's own
+    # process instead (no process to start: tests, very small machines).
+    card_workers: int = Field(default=1, alias="CARD_WORKERS", ge=0, le=16)
 
     @field_validator("log_level")
     @classmethod

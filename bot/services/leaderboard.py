@@ -52,6 +52,7 @@ class Page:
     page: int
     pages: int
     total: int
+    starts_on: dt.date | None = None  # the week's or month's first day, in the server's zone
 
 
 def period_start(period: Period, now: dt.datetime, tz: ZoneInfo) -> dt.datetime | None:
@@ -126,7 +127,7 @@ class LeaderboardService:
                 if total:
                     rows = (await s.execute(query.offset(page * PAGE_SIZE))).all()
         since = period_bounds(period.value, starts_on, tz)[0]
-        return Page(period, since, _entries(rows, page), page, pages, total)
+        return Page(period, since, _entries(rows, page), page, pages, total, starts_on)
 
     async def _all_time_page(self, s: AsyncSession, guild_id: int, page: int) -> Page:
         # Members per completed count give the total, and let a deep page start at its count
