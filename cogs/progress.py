@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import discord
 from discord import app_commands
 from discord.ext import commands
@@ -10,10 +12,12 @@ from bot.bot import MilestoneBot
 from bot.errors import UserError
 from bot.services.leaderboard import Period
 from bot.services.members import pace
+from bot.ui.cards import CardRenderer
 from bot.ui.options import Day, Timezone
+from bot.ui.pictures import avatar_path, files, leaderboard_card, picture, progress_card
 from bot.ui.render import SUBMITTED, bar, clip, embed, level_name, lines_field, when
 from bot.ui.texts import pace_text
-from bot.ui.views import send_paginated
+from bot.ui.views import PageContent, send_paginated
 
 MEDALS = {1: "🥇", 2: "🥈", 3: "🥉"}
 
@@ -29,6 +33,16 @@ class Progress(commands.Cog):
     def __init__(self, bot: MilestoneBot) -> None:
         self.bot = bot
 
+    async def renderer_for(self, interaction: discord.Interaction) -> CardRenderer | None:
+        """The card renderer when this answer gets a picture (the server's and the member's
+        choice), else None."""
+        assert interaction.guild_id is not None
+        cards = self.bot.cards
+        if cards is None:
+            return None
+        on = await self.bot.services.guilds.cards_on(interaction.guild_id, interaction.user.id)
+        return cards if on else None
+
     @app_commands.command(name="progress")
     @app_commands.guild_only()
     @app_commands.describe(member="Whose progress to show (default: you)")
@@ -40,7 +54,9 @@ class Progress(commands.Cog):
         guild_id = interaction.guild_id
         who = member or interaction.user
         if member is None or member.id == interaction.user.id:
-            await self.bot.services.members.touch(guild_id, who.id, who.display_name)
+            await self.bot.services.members.touch(
+                guild_id, who.id, who.display_name, avatar_path=avatar_path(who)
+            )
         p = await self.bot.services.progress.member_progress(guild_id, who.id)
         rank = await self.bot.services.leaderboard.rank(guild_id, who.id)
         roadmap = self.bot.roadmap
@@ -90,7 +106,27 @@ class Progress(commands.Cog):
                 ),
                 inline=False,
             )
-        await interaction.response.send_message(embed=e)
+        cards = await self.renderer_for(interaction)
+        if cards is None:
+            await interaction.response.send_message(embed=e)
+            return
+        # The embed is the text version; the card goes with it unless it cannot be drawn.
+        await interaction.response.defer()
+        activity, avatar = await asyncio.gather(
+            self.bot.services.progress.activity(guild_id, who.id, p.timezone),
+            self.bot.avatars.of(who),
+        )
+        card = progress_card(
+            roadmap,
+            p,
+            display_name=who.display_name,
+            avatar=avatar,
+            rank=rank,
+            streak=streak,
+            activity=activity,
+        )
+        file = await picture(cards.progress(card), e, "progress.png")
+        await interaction.followup.send(embed=e, files=files(file))
 
     @app_commands.command(name="profile")
     @app_commands.guild_only()
@@ -98,6 +134,7 @@ class Progress(commands.Cog):
         started="The day your journey began, as YYYY-MM-DD",
         timezone="Your timezone, e.g. Europe/Berlin (used for reminders and dates)",
         hidden="Hide yourself from the server leaderboard",
+        cards="Pictures in your answers: the progress and leaderboard cards, check-in charts",
     )
     async def profile(
         self,
@@ -105,8 +142,9 @@ class Progress(commands.Cog):
         started: Day | None = None,
         timezone: Timezone | None = None,
         hidden: bool | None = None,
+        cards: bool | None = None,
     ) -> None:
-        """Show or set your journey start date, timezone and leaderboard visibility."""
+        """Show or set your journey start date, timezone, leaderboard visibility and pictures."""
         assert interaction.guild_id is not None
         user = interaction.user
         profile = await self.bot.services.members.update_profile(
@@ -116,10 +154,11 @@ class Progress(commands.Cog):
             started_on=started,
             timezone=timezone,
             hidden=hidden,
+            cards=cards,
         )
         if timezone is not None:
             await self.bot.scheduler.reschedule(interaction.guild_id, user.id)
-        changed = any(v is not None for v in (started, timezone, hidden))
+        changed = any(v is not None for v in (started, timezone, hidden, cards))
         e = embed("Your profile" + (" (saved)" if changed else ""))
         e.add_field(
             name="Journey started",
@@ -127,6 +166,12 @@ class Progress(commands.Cog):
         )
         e.add_field(name="Timezone", value=profile.timezone or "not set (UTC)")
         e.add_field(name="Leaderboard", value="hidden" if profile.hidden else "shown")
+        server_cards = await self.bot.services.guilds.cards_on(interaction.guild_id)
+        e.add_field(
+            name="Pictures",
+            value=("on" if profile.cards else "off (text only)")
+            + ("" if server_cards else "\n(off in this server: /config cards)"),
+        )
         if not changed:
             e.set_footer(text="Change these with the options of /profile.")
         await interaction.response.send_message(embed=e, ephemeral=True)
@@ -153,8 +198,10 @@ class Progress(commands.Cog):
             ) from None
         as_of = self.bot.clock.now()
         titles = {Period.ALL: "all time", Period.MONTH: "this month", Period.WEEK: "this week"}
+        cards = await self.renderer_for(interaction)
+        server = interaction.guild.name if interaction.guild else None
 
-        async def render(page: int) -> tuple[discord.Embed, int]:
+        async def render(page: int) -> PageContent:
             board = await self.bot.services.leaderboard.page(guild_id, chosen, page, as_of=as_of)
             lines = [
                 f"{MEDALS.get(e.rank, f'`{e.rank:>3}`')} **{name(e.display_name, e.user_id)}**"
@@ -168,11 +215,20 @@ class Progress(commands.Cog):
             e.set_footer(text=f"{board.total} {members} · page {board.page + 1}/{board.pages}")
             if since:
                 e.description = f"{since.removesuffix(' · ')}\n\n{text}"
-            return e, board.pages
+            if cards is None:
+                return PageContent(e, board.pages)
+            paths = [entry.avatar_path for entry in board.entries]
+            avatars = await self.bot.avatars.fetch_many(paths)
+            card = leaderboard_card(board, avatars, server)
+            return PageContent(
+                e, board.pages, await picture(cards.leaderboard(card), e, "leaderboard.png")
+            )
 
         user = interaction.user
-        await self.bot.services.members.touch(guild_id, user.id, user.display_name)
-        await send_paginated(interaction, render)
+        await self.bot.services.members.touch(
+            guild_id, user.id, user.display_name, avatar_path=avatar_path(user)
+        )
+        await send_paginated(interaction, render, defer=cards is not None)
 
 
 async def setup(bot: MilestoneBot) -> None:
