@@ -31,6 +31,10 @@ def _content(page: PageContent | tuple[discord.Embed, int]) -> PageContent:
     return page if isinstance(page, PageContent) else PageContent(*page)
 
 
+def _files(content: PageContent) -> list[discord.File]:
+    return [] if content.file is None else [content.file]
+
+
 class OwnedView(SafeView):
     """A view whose buttons answer only the member who ran the command."""
 
@@ -98,19 +102,14 @@ class Paginator(OwnedView):
         self.pages = content.pages
         self.page = min(max(page, 0), self.pages - 1)
         self._sync_buttons()
+        edit = (
+            interaction.edit_original_response if self.defer else interaction.response.edit_message
+        )
         if not (self.pictures or content.file):
-            await interaction.response.edit_message(embed=content.embed, view=self)
+            await edit(embed=content.embed, view=self)
             return
         self.pictures = True
-        attachments = [] if content.file is None else [content.file]
-        if self.defer:
-            await interaction.edit_original_response(
-                embed=content.embed, view=self, attachments=attachments
-            )
-        else:
-            await interaction.response.edit_message(
-                embed=content.embed, view=self, attachments=attachments
-            )
+        await edit(embed=content.embed, view=self, attachments=_files(content))
 
     @discord.ui.button(label="◀ Previous", style=discord.ButtonStyle.secondary)
     async def previous(
@@ -144,7 +143,7 @@ async def send_paginated(
     if defer:
         await interaction.response.defer(ephemeral=ephemeral, thinking=True)
         content = _content(await render(0))
-        files = [] if content.file is None else [content.file]
+        files = _files(content)
         if content.pages <= 1:
             await interaction.followup.send(embed=content.embed, files=files, ephemeral=ephemeral)
             return
@@ -160,7 +159,7 @@ async def send_paginated(
         )
         return
     content = _content(await render(0))
-    files = [] if content.file is None else [content.file]
+    files = _files(content)
     if content.pages <= 1:
         await interaction.response.send_message(
             embed=content.embed, files=files, ephemeral=ephemeral
