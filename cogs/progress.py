@@ -110,22 +110,26 @@ class Progress(commands.Cog):
         if cards is None:
             await interaction.response.send_message(embed=e)
             return
-        # The embed is the text version; the card goes with it unless it cannot be drawn.
+        # The embed is the text version; the card goes with it unless it cannot be had.
         await interaction.response.defer()
-        activity, avatar = await asyncio.gather(
-            self.bot.services.progress.activity(guild_id, who.id, p.timezone),
-            self.bot.avatars.of(who),
-        )
-        card = progress_card(
-            roadmap,
-            p,
-            display_name=who.display_name,
-            avatar=avatar,
-            rank=rank,
-            streak=streak,
-            activity=activity,
-        )
-        file = await picture(cards.progress(card), e, "progress.png")
+
+        async def draw_card() -> bytes:
+            activity, avatar = await asyncio.gather(
+                self.bot.services.progress.activity(guild_id, who.id, p.timezone),
+                self.bot.avatars.of(who),
+            )
+            card = progress_card(
+                roadmap,
+                p,
+                display_name=who.display_name,
+                avatar=avatar,
+                rank=rank,
+                streak=streak,
+                activity=activity,
+            )
+            return await cards.progress(card)
+
+        file = await picture(draw_card(), e, "progress.png")
         await interaction.followup.send(embed=e, files=files(file))
 
     @app_commands.command(name="profile")
@@ -217,12 +221,14 @@ class Progress(commands.Cog):
                 e.description = f"{since.removesuffix(' · ')}\n\n{text}"
             if cards is None:
                 return PageContent(e, board.pages)
-            paths = [entry.avatar_path for entry in board.entries]
-            avatars = await self.bot.avatars.fetch_many(paths)
-            card = leaderboard_card(board, avatars, server)
-            return PageContent(
-                e, board.pages, await picture(cards.leaderboard(card), e, "leaderboard.png")
-            )
+
+            async def draw_card(renderer: CardRenderer) -> bytes:
+                paths = [entry.avatar_path for entry in board.entries]
+                avatars = await self.bot.avatars.fetch_many(paths)
+                return await renderer.leaderboard(leaderboard_card(board, avatars, server))
+
+            file = await picture(draw_card(cards), e, "leaderboard.png")
+            return PageContent(e, board.pages, file)
 
         user = interaction.user
         await self.bot.services.members.touch(

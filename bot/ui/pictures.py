@@ -119,6 +119,9 @@ class Avatars:
             reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
             log.info("avatar %s not fetched (%s): drawing the default", path, reason)
             data = b""
+        except Exception:  # Never worth an answer: the card does without the avatar.
+            log.warning("avatar %s not fetched: drawing the default", path, exc_info=True)
+            data = b""
         if not data or len(data) > AVATAR_MAX_BYTES:
             self._failed[path] = time.monotonic()
             if len(self._failed) > 4 * self._capacity:

@@ -19,6 +19,7 @@ from bot.services.checkins import (
     CycleSummary,
     no_checkin_message,
 )
+from bot.ui.cards import CardRenderer
 from bot.ui.options import Day
 from bot.ui.pictures import attach, draw, hours_chart, participation_chart, picture
 from bot.ui.posting import direct_message, post
@@ -54,12 +55,17 @@ class DiscordCheckinPoster:
         file = None
         cards = self.bot.cards
         if cards is not None and await self.bot.services.guilds.cards_on(guild_id):
-            counts = await self.bot.services.checkins.participation(
-                guild_id, until=summary.cycle.opens_at
-            )
-            guild = self.bot.get_guild(guild_id)
-            chart = participation_chart(counts, guild.name if guild else None)
-            file = await picture(cards.participation(chart), e, "participation.png")
+
+            async def draw_chart(renderer: CardRenderer) -> bytes:
+                counts = await self.bot.services.checkins.participation(
+                    guild_id, until=summary.cycle.opens_at
+                )
+                guild = self.bot.get_guild(guild_id)
+                chart = participation_chart(counts, guild.name if guild else None)
+                return await renderer.participation(chart)
+
+            # The summary goes out whatever happens to its chart.
+            file = await picture(draw_chart(cards), e, "participation.png")
         await post(self.bot, channel_id, guild_id, embed=e, file=file)
 
     async def send_nudge(self, guild_id: int, user_id: int, cycle: CycleInfo) -> bool:
@@ -175,9 +181,12 @@ class Checkins(commands.GroupCog, group_name="checkin"):
             if cards is None:
                 return PageContent(e, pages)
             if not chart:
-                weeks = await self.checkins.hours(guild_id, who.id)
-                chart.append(await draw(cards.hours(hours_chart(who.id, who.display_name, weeks))))
+                chart.append(await draw(draw_chart(cards)))
             return PageContent(e, pages, attach(e, chart[0], "hours.png"))
+
+        async def draw_chart(renderer: CardRenderer) -> bytes:
+            weeks = await self.checkins.hours(guild_id, who.id)
+            return await renderer.hours(hours_chart(who.id, who.display_name, weeks))
 
         await send_paginated(interaction, render, ephemeral=True, defer=cards is not None)
 

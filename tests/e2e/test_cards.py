@@ -12,6 +12,7 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
+import pytest
 from PIL import Image
 
 from bot.services.checkins import Answers
@@ -231,6 +232,25 @@ async def test_the_embed_alone_arrives_when_drawing_fails(world: World) -> None:
     assert len(failures) == 3 and all(r.exc_info for r in failures)
     for record in failures:
         world.errors.records.remove(record)
+
+
+async def test_the_embed_alone_arrives_when_the_cards_data_fails(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert world.bot is not None
+    await alice_with_progress(world)
+
+    async def down(*args: object, **kwargs: object) -> None:
+        raise ConnectionError("database went away")
+
+    monkeypatch.setattr(world.bot.services.progress, "activity", down)
+    res, text = await world.run(world.alice, "progress")
+    message = await res.final()
+    no_card(message)
+    assert not res.ephemeral and "8/130 items done in all" in text  # the answer, not an apology
+    [failure] = [r for r in world.errors.records if "could not make a picture" in r.getMessage()]
+    assert failure.exc_info is not None and isinstance(failure.exc_info[1], ConnectionError)
+    world.errors.records.remove(failure)
 
 
 async def test_cards_off_for_the_server_or_for_a_member(world: World) -> None:
