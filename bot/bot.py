@@ -24,12 +24,16 @@ from bot.metrics import HealthServer, Metrics, make_health_check, ping_database,
 from bot.roadmap import Roadmap
 from bot.scheduler import Scheduler
 from bot.services.container import Services, build
+from bot.ui.cards import CardRenderer
 from bot.ui.deferral import answer_unhandled, watch
+from bot.ui.pictures import Avatars
 from bot.ui.render import clip
 from bot.ui.replies import IN_A_SERVER, handle_error, reply, user_message
 from bot.ui.texts import DM_FAILED, decision_text
 
 log = logging.getLogger(__name__)
+
+CARDS_CLOSE = 2.0  # seconds a stop waits for the card worker to end
 
 INITIAL_EXTENSIONS = (
     "cogs.levels",
@@ -115,6 +119,10 @@ class MilestoneBot(commands.AutoShardedBot):
         self.metrics.watch_gateway(self._latencies)
         self.metrics.watch_pool(pool_checked_out(*db.engines()))
         self.health: HealthServer | None = None
+        # Pictures: the renderer starts in setup_hook (its worker is a process of its own).
+        self.cards: CardRenderer | None = None
+        self.avatars = Avatars(lambda url: self.http.get_from_cdn(url))
+        self._cards_warm_up: asyncio.Task[None] | None = None
         # Features register their kinds of job with it when their cog loads.
         self.scheduler = Scheduler(
             db,
@@ -178,10 +186,33 @@ class MilestoneBot(commands.AutoShardedBot):
             await self.sync_commands(force=True)
             return
         await self.sync_commands(force=False)
+        self._start_cards()
         # REST is logged in here, so late runs can post before the gateway is up.
         await self.scheduler.start()
         self._checkpoints = asyncio.create_task(self._checkpoint_loop(), name="db-checkpoints")
         self.set_up = True
+
+    def _start_cards(self) -> None:
+        workers = self.settings.card_workers
+        self.cards = CardRenderer(workers=max(workers, 1), processes=workers > 0)
+        # The worker loads its fonts while the bot connects, not before.
+        self._cards_warm_up = asyncio.create_task(self.cards.start(), name="cards-warm-up")
+
+    async def _close_cards(self) -> None:
+        if self.cards is None:
+            return
+        warm_up = self._cards_warm_up
+        if warm_up is not None:
+            # Let it end rather than cancel it: a cancelled gather of executor futures is
+            # logged by asyncio as an exception never retrieved.
+            await asyncio.wait({warm_up}, timeout=CARDS_CLOSE)
+            if not warm_up.done():
+                warm_up.cancel()
+        # Waits for a card being drawn (the drain let it finish), off the event loop.
+        try:
+            await asyncio.wait_for(asyncio.to_thread(self.cards.close), CARDS_CLOSE)
+        except TimeoutError:
+            log.warning("stopping: the card worker did not stop within %ss", CARDS_CLOSE)
 
     async def _checkpoints_ended(self) -> None:
         if self._checkpoints is not None:
@@ -296,5 +327,6 @@ class MilestoneBot(commands.AutoShardedBot):
         await super().close()
         if self.health is not None:
             await self.health.stop()
+        await self._close_cards()
         await self.db.dispose()
         log.info("stopped in %.1fs", loop.time() - started)

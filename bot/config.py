@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     # Sharding: with neither set, one process runs every shard Discord recommends.
     shard_count: int | None = Field(default=None, alias="SHARD_COUNT", ge=1)
     shard_ids: Annotated[tuple[int, ...] | None, NoDecode] = Field(default=None, alias="SHARD_IDS")
+    # Worker processes that draw the pictures; 0 draws them in a thread of the bot's own
+    # process instead (no process to start: tests, very small machines).
+    card_workers: int = Field(default=1, alias="CARD_WORKERS", ge=0, le=16)
 
     @field_validator("log_level")
     @classmethod

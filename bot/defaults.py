@@ -71,3 +71,16 @@ INACTIVE_AFTER = dt.timedelta(weeks=4)
 
 INSIGHT_CYCLES = 12
 """`/config insights` shows the participation of this many latest check-ins."""
+
+CARDS = True
+"""Pictures (progress and leaderboard cards, check-in charts) are on for servers and members
+that have not turned them off."""
+
+ACTIVITY_DAYS = 364
+"""The progress card's heatmap covers this many days up to today: 52 weeks."""
+
+CHART_CYCLES = 12
+"""The check-in summary's participation chart shows this many cycles."""
+
+CHART_WEEKS = 26
+"""A member's hours chart in `/checkin history` shows this many answered weeks at most."""

@@ -89,6 +89,12 @@ class Admin(commands.GroupCog, group_name="config"):
             else "where they happen",
         )
         e.add_field(name="Server timezone", value=cfg.timezone or "UTC (not set)")
+        e.add_field(
+            name="Pictures",
+            value="on: progress and leaderboard cards, check-in charts"
+            if cfg.cards
+            else "off: text only (/config cards on)",
+        )
         roles = [
             f"L{r.level} · <@&{r.role_id}>"
             + (
@@ -345,6 +351,31 @@ class Admin(commands.GroupCog, group_name="config"):
         await interaction.response.send_message(
             f"Members now need {percent}% of each level's checklist. It applies at each member's "
             "next change; `/config sync-roles` applies it to everyone now.",
+            ephemeral=True,
+        )
+
+    @app_commands.command(name="cards")
+    @app_commands.describe(
+        state="on: progress and leaderboard cards and check-in charts; off: text"
+    )
+    @app_commands.choices(
+        state=[
+            app_commands.Choice(name="on", value="on"),
+            app_commands.Choice(name="off", value="off"),
+        ]
+    )
+    async def cards(self, interaction: discord.Interaction, state: str) -> None:
+        """Turn pictures (progress and leaderboard cards, check-in charts) on or off."""
+        assert interaction.guild_id is not None
+        if state not in ("on", "off"):
+            raise UserError("Pick on or off from the list.")
+        on = state == "on"
+        await self.bot.services.guilds.set_cards(interaction.guild_id, on)
+        await interaction.response.send_message(
+            "Pictures are on: answers carry their card or chart beside the text, unless a "
+            "member turned them off with `/profile cards:False`."
+            if on
+            else "Pictures are off: answers are text only.",
             ephemeral=True,
         )
 

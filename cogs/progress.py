@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import discord
@@ -12,10 +13,12 @@ from bot.bot import MilestoneBot
 from bot.errors import UserError
 from bot.services.leaderboard import Period
 from bot.services.members import pace
+from bot.ui.cards import CardRenderer
 from bot.ui.options import Day, Timezone
+from bot.ui.pictures import avatar_path, files, leaderboard_card, picture, progress_card
 from bot.ui.render import SUBMITTED, bar, clip, embed, level_name, lines_field, when
 from bot.ui.texts import pace_text
-from bot.ui.views import send_paginated
+from bot.ui.views import PageContent, send_paginated
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +35,16 @@ class Progress(commands.Cog):
 
     def __init__(self, bot: MilestoneBot) -> None:
         self.bot = bot
+
+    async def renderer_for(self, interaction: discord.Interaction) -> CardRenderer | None:
+        """The card renderer when this answer gets a picture (the server's and the member's
+        choice), else None."""
+        assert interaction.guild_id is not None
+        cards = self.bot.cards
+        if cards is None:
+            return None
+        on = await self.bot.services.guilds.cards_on(interaction.guild_id, interaction.user.id)
+        return cards if on else None
 
     @app_commands.command(name="progress", extras={"public": True})
     @app_commands.guild_only()
@@ -93,18 +106,53 @@ class Progress(commands.Cog):
                 ),
                 inline=False,
             )
-        await interaction.response.send_message(embed=e)
-        if who.id == interaction.user.id:
-            await self._remember_name(interaction, p.display_name)
+        cards = await self.renderer_for(interaction)
+        if cards is None:
+            await interaction.response.send_message(embed=e)
+            if who.id == interaction.user.id:
+                await self._remember(interaction, p.display_name, pictures=False)
+            return
+        # The embed is the text version; the card goes with it unless it cannot be had.
+        await interaction.response.defer()
 
-    async def _remember_name(self, interaction: discord.Interaction, known: str | None) -> None:
-        """After answering, store the caller's display name if it changed (best effort)."""
+        async def draw_card() -> bytes:
+            activity, avatar = await asyncio.gather(
+                self.bot.services.progress.activity(guild_id, who.id, p.timezone),
+                self.bot.avatars.of(who),
+            )
+            card = progress_card(
+                roadmap,
+                p,
+                display_name=who.display_name,
+                avatar=avatar,
+                rank=rank,
+                streak=streak,
+                activity=activity,
+            )
+            return await cards.progress(card)
+
+        file = await picture(draw_card(), e, "progress.png")
+        await interaction.followup.send(embed=e, files=files(file))
+        if who.id == interaction.user.id:
+            await self._remember(interaction, p.display_name, pictures=True)
+
+    async def _remember(
+        self, interaction: discord.Interaction, known: str | None, *, pictures: bool
+    ) -> None:
+        """After answering, store the caller's display name if it changed (and, when pictures
+        are on, the avatar the cards draw): best effort, never before the answer."""
         assert interaction.guild_id is not None
         user = interaction.user
+        members = self.bot.services.members
         try:
-            await self.bot.services.members.remember_name(
-                interaction.guild_id, user.id, user.display_name, known=known
-            )
+            if pictures:
+                await members.touch(
+                    interaction.guild_id, user.id, user.display_name, avatar_path=avatar_path(user)
+                )
+            else:
+                await members.remember_name(
+                    interaction.guild_id, user.id, user.display_name, known=known
+                )
         except Exception as exc:
             log.warning("could not store the display name of %s: %r", user.id, exc)
 
@@ -114,6 +162,7 @@ class Progress(commands.Cog):
         started="The day your journey began, as YYYY-MM-DD",
         timezone="Your timezone, e.g. Europe/Berlin (used for reminders and dates)",
         hidden="Hide yourself from the server leaderboard",
+        cards="Pictures in your answers: the progress and leaderboard cards, check-in charts",
     )
     async def profile(
         self,
@@ -121,8 +170,9 @@ class Progress(commands.Cog):
         started: Day | None = None,
         timezone: Timezone | None = None,
         hidden: bool | None = None,
+        cards: bool | None = None,
     ) -> None:
-        """Show or set your journey start date, timezone and leaderboard visibility."""
+        """Show or set your journey start date, timezone, leaderboard visibility and pictures."""
         assert interaction.guild_id is not None
         user = interaction.user
         profile = await self.bot.services.members.update_profile(
@@ -132,10 +182,11 @@ class Progress(commands.Cog):
             started_on=started,
             timezone=timezone,
             hidden=hidden,
+            cards=cards,
         )
         if timezone is not None:
             await self.bot.scheduler.reschedule(interaction.guild_id, user.id)
-        changed = any(v is not None for v in (started, timezone, hidden))
+        changed = any(v is not None for v in (started, timezone, hidden, cards))
         e = embed("Your profile" + (" (saved)" if changed else ""))
         e.add_field(
             name="Journey started",
@@ -143,6 +194,12 @@ class Progress(commands.Cog):
         )
         e.add_field(name="Timezone", value=profile.timezone or "not set (UTC)")
         e.add_field(name="Leaderboard", value="hidden" if profile.hidden else "shown")
+        server_cards = await self.bot.services.guilds.cards_on(interaction.guild_id)
+        e.add_field(
+            name="Pictures",
+            value=("on" if profile.cards else "off (text only)")
+            + ("" if server_cards else "\n(off in this server: /config cards)"),
+        )
         if not changed:
             e.set_footer(text="Change these with the options of /profile.")
         await interaction.response.send_message(embed=e, ephemeral=True)
@@ -169,8 +226,10 @@ class Progress(commands.Cog):
             ) from None
         as_of = self.bot.clock.now()
         titles = {Period.ALL: "all time", Period.MONTH: "this month", Period.WEEK: "this week"}
+        cards = await self.renderer_for(interaction)
+        server = interaction.guild.name if interaction.guild else None
 
-        async def render(page: int) -> tuple[discord.Embed, int]:
+        async def render(page: int) -> PageContent:
             board = await self.bot.services.leaderboard.page(guild_id, chosen, page, as_of=as_of)
             lines = [
                 f"{MEDALS.get(e.rank, f'`{e.rank:>3}`')} **{name(e.display_name, e.user_id)}**"
@@ -184,10 +243,19 @@ class Progress(commands.Cog):
             e.set_footer(text=f"{board.total} {members} · page {board.page + 1}/{board.pages}")
             if since:
                 e.description = f"{since.removesuffix(' · ')}\n\n{text}"
-            return e, board.pages
+            if cards is None:
+                return PageContent(e, board.pages)
 
-        await send_paginated(interaction, render)
-        await self._remember_name(interaction, None)
+            async def draw_card(renderer: CardRenderer) -> bytes:
+                paths = [entry.avatar_path for entry in board.entries]
+                avatars = await self.bot.avatars.fetch_many(paths)
+                return await renderer.leaderboard(leaderboard_card(board, avatars, server))
+
+            file = await picture(draw_card(cards), e, "leaderboard.png")
+            return PageContent(e, board.pages, file)
+
+        await send_paginated(interaction, render, defer=cards is not None)
+        await self._remember(interaction, None, pictures=cards is not None)
 
 
 async def setup(bot: MilestoneBot) -> None:

@@ -49,6 +49,7 @@ EXPECTED = {
     "config level-role-clear",
     "config announce",
     "config level-threshold",
+    "config cards",
     "config sync-roles",
     "config grant",
     "config revoke",

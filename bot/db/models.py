@@ -19,11 +19,12 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     text,
+    true,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from bot.defaults import ASSESS_EVERY_WEEKS, CHECKIN_OPEN_HOURS, LEVEL_THRESHOLD
+from bot.defaults import ASSESS_EVERY_WEEKS, CARDS, CHECKIN_OPEN_HOURS, LEVEL_THRESHOLD
 
 
 def utcnow() -> dt.datetime:
@@ -94,6 +95,7 @@ class GuildSettings(Base):
     reminder_timezone: Mapped[str | None] = mapped_column(String(64))
     last_principle: Mapped[int | None] = mapped_column(Integer)
     assess_every_weeks: Mapped[int] = mapped_column(Integer, default=ASSESS_EVERY_WEEKS)
+    cards: Mapped[bool] = mapped_column(Boolean, default=CARDS, server_default=true())
 
     last_error: Mapped[str | None] = mapped_column(Text)
     last_error_at: Mapped[dt.datetime | None] = mapped_column(TZDateTime)
@@ -134,6 +136,10 @@ class Member(Base):
     reminder_time: Mapped[str | None] = mapped_column(String(5))
     dm_failed_at: Mapped[dt.datetime | None] = mapped_column(TZDateTime)
     dm_failure_told: Mapped[bool] = mapped_column(Boolean, default=False)
+    cards: Mapped[bool] = mapped_column(Boolean, default=CARDS, server_default=true())
+    # The avatar Discord last showed us (its CDN path, e.g. "avatars/<id>/<hash>.png"), so a
+    # leaderboard draws avatars without a member list; None: no custom avatar seen.
+    avatar_path: Mapped[str | None] = mapped_column(String(160))
 
     # The UTC day of the member's latest completion or check-in answer (or of their first
     # appearance): `/config insights` counts members by it (ActivityDay).

@@ -21,7 +21,14 @@ from bot.db.models import (
     LevelAnnouncement,
     Member,
 )
-from bot.defaults import CHECKIN_MAX_OPEN_HOURS, CHECKIN_OPEN_HOURS, HOURS_IN_WEEK, NUDGE_LEAD
+from bot.defaults import (
+    CHART_CYCLES,
+    CHART_WEEKS,
+    CHECKIN_MAX_OPEN_HOURS,
+    CHECKIN_OPEN_HOURS,
+    HOURS_IN_WEEK,
+    NUDGE_LEAD,
+)
 from bot.errors import UserError
 from bot.services import insights, scores
 from bot.services.guilds import save_settings
@@ -167,6 +174,23 @@ class CycleSummary:
     milestones_completed: int
     level_ups: tuple[LevelUp, ...]
     level_up_count: int
+
+
+@dataclass(frozen=True)
+class CycleCount:
+    """How many members answered one cycle; `opens_on` is its day in the server's timezone."""
+
+    cycle_id: int
+    opens_on: dt.date
+    answered: int
+
+
+@dataclass(frozen=True)
+class WeekHours:
+    """A member's hours spent learning in one answered cycle (its day in the server's zone)."""
+
+    opens_on: dt.date
+    hours: float
 
 
 @dataclass(frozen=True)
@@ -570,6 +594,59 @@ class CheckinService:
             )
             return count or 0
 
+    async def participation(
+        self, guild_id: int, until: dt.datetime | None = None, cycles: int = CHART_CYCLES
+    ) -> tuple[CycleCount, ...]:
+        """Answers per cycle for the last `cycles` cycles opened by `until` (default: all),
+        oldest first: the summary's chart."""
+        answered = (
+            select(func.count())
+            .where(CheckinAnswer.cycle_id == CheckinCycle.id)
+            .correlate(CheckinCycle)
+            .scalar_subquery()
+        )
+        query = (
+            select(CheckinCycle.id, CheckinCycle.opens_at, answered)
+            .where(CheckinCycle.guild_id == guild_id)
+            .order_by(CheckinCycle.opens_at.desc())
+            .limit(max(1, cycles))
+        )
+        if until is not None:
+            query = query.where(CheckinCycle.opens_at <= until)
+        async with self.db.read() as s:
+            zone = await self._timezone(s, guild_id)
+            rows = (await s.execute(query)).all()
+        return tuple(
+            CycleCount(cycle_id, local_today(opens_at, zone), int(count or 0))
+            for cycle_id, opens_at, count in reversed(rows)
+        )
+
+    async def hours(
+        self, guild_id: int, user_id: int, weeks: int = CHART_WEEKS
+    ) -> tuple[WeekHours, ...]:
+        """A member's hours spent learning in their last `weeks` answers, oldest first."""
+        query = (
+            select(CheckinCycle.opens_at, CheckinAnswer.hours)
+            .join(CheckinCycle, CheckinCycle.id == CheckinAnswer.cycle_id)
+            .where(CheckinAnswer.guild_id == guild_id, CheckinAnswer.user_id == user_id)
+            .order_by(CheckinCycle.opens_at.desc())
+            .limit(max(1, weeks))
+        )
+        async with self.db.read() as s:
+            zone = await self._timezone(s, guild_id)
+            rows = (await s.execute(query)).all()
+        return tuple(
+            WeekHours(local_today(opens_at, zone), float(hours))
+            for opens_at, hours in reversed(rows)
+        )
+
+    @staticmethod
+    async def _timezone(s: AsyncSession, guild_id: int) -> str:
+        zone = await s.scalar(
+            select(GuildSettings.timezone).where(GuildSettings.guild_id == guild_id)
+        )
+        return safe_timezone(zone)
+
     # -- streaks and away --
 
     async def streak(self, guild_id: int, user_id: int) -> int:
@@ -840,11 +917,13 @@ __all__ = [
     "CheckinService",
     "CheckinSettings",
     "CheckinStatus",
+    "CycleCount",
     "CycleInfo",
     "CycleSummary",
     "HistoryEntry",
     "LevelUp",
     "StreakEntry",
+    "WeekHours",
     "count_streak",
     "parse_hours",
 ]

@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 
 from bot.clock import Clock, SystemClock
 from bot.db import Database, upsert
-from bot.db.models import AuditEntry, GuildSettings, LevelRole
-from bot.defaults import LEVEL_THRESHOLD, TIMEZONE
+from bot.db.models import AuditEntry, GuildSettings, LevelRole, Member
+from bot.defaults import CARDS, LEVEL_THRESHOLD, TIMEZONE
 from bot.errors import UserError
 
 
@@ -51,6 +51,7 @@ class GuildConfig:
     recent_audit: tuple[AuditInfo, ...]
     last_error: str | None
     last_error_at: dt.datetime | None
+    cards: bool = CARDS
 
 
 def guild_basics(s: Session, guild_id: int) -> tuple[ZoneInfo, int]:
@@ -104,6 +105,24 @@ class GuildService:
         if not 1 <= percent <= 100:
             raise UserError("The threshold is a percentage from 1 to 100.")
         await self._set(guild_id, level_threshold=percent)
+
+    async def set_cards(self, guild_id: int, on: bool) -> None:
+        """Turn pictures (cards and charts) on or off for the whole server."""
+        await self._set(guild_id, cards=on)
+
+    async def cards_on(self, guild_id: int, user_id: int | None = None) -> bool:
+        """Whether answers carry pictures: the server's switch and, given a member, theirs.
+
+        One round trip; a server or member without a row has the default.
+        """
+        switches = [select(GuildSettings.cards).where(GuildSettings.guild_id == guild_id)]
+        if user_id is not None:
+            switches.append(
+                select(Member.cards).where(Member.guild_id == guild_id, Member.user_id == user_id)
+            )
+        async with self.db.read() as s:
+            row = (await s.execute(select(*(q.scalar_subquery() for q in switches)))).one()
+        return all(CARDS if value is None else bool(value) for value in row)
 
     async def announce_channel(self, guild_id: int) -> int | None:
         """Where level-ups go, if an admin chose a channel."""
@@ -192,4 +211,5 @@ class GuildService:
             ),
             last_error=settings.last_error if settings else None,
             last_error_at=settings.last_error_at if settings else None,
+            cards=settings.cards if settings else CARDS,
         )

@@ -39,6 +39,7 @@ class Entry:
     display_name: str
     completed: int
     level: int
+    avatar_path: str | None = None  # the avatar's CDN path last seen, None: the default
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,7 @@ class Page:
     page: int
     pages: int
     total: int
+    starts_on: dt.date | None = None  # the week's or month's first day, in the server's zone
 
 
 def period_start(period: Period, now: dt.datetime, tz: ZoneInfo) -> dt.datetime | None:
@@ -103,6 +105,7 @@ class LeaderboardService:
                     Member.display_name,
                     PeriodScore.n,
                     Member.level,
+                    Member.avatar_path,
                     count.scalar_subquery(),
                 )
                 .join(
@@ -116,7 +119,7 @@ class LeaderboardService:
             )
             rows = (await s.execute(query.offset(max(page, 0) * PAGE_SIZE))).all()
             if rows:
-                total = rows[0][4]
+                total = rows[0][5]
                 pages, page = _pages(total, page)
             else:  # Past the end (or nothing yet): count, then show the last page.
                 total = await s.scalar(count) or 0
@@ -124,7 +127,7 @@ class LeaderboardService:
                 if total:
                     rows = (await s.execute(query.offset(page * PAGE_SIZE))).all()
         since = period_bounds(period.value, starts_on, tz)[0]
-        return Page(period, since, _entries(rows, page), page, pages, total)
+        return Page(period, since, _entries(rows, page), page, pages, total, starts_on)
 
     async def _all_time_page(self, s: AsyncSession, guild_id: int, page: int) -> Page:
         # Members per completed count give the total, and let a deep page start at its count
@@ -140,7 +143,13 @@ class LeaderboardService:
         top, ahead = _bucket_at(buckets, page * PAGE_SIZE)
         rows = (
             await s.execute(
-                select(Member.user_id, Member.display_name, Member.completed_count, Member.level)
+                select(
+                    Member.user_id,
+                    Member.display_name,
+                    Member.completed_count,
+                    Member.level,
+                    Member.avatar_path,
+                )
                 .where(
                     Member.guild_id == guild_id,
                     Member.hidden == false(),
@@ -178,7 +187,7 @@ class LeaderboardService:
 
 def _entries(rows: Sequence[Any], page: int) -> tuple[Entry, ...]:
     return tuple(
-        Entry(page * PAGE_SIZE + i + 1, row[0], row[1], row[2], row[3])
+        Entry(page * PAGE_SIZE + i + 1, row[0], row[1], row[2], row[3], row[4])
         for i, row in enumerate(rows)
     )
 

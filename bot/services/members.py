@@ -1,4 +1,4 @@
-"""A member's profile: journey start, timezone, leaderboard visibility, and pace."""
+"""A member's profile: journey start, timezone, leaderboard visibility, pictures, and pace."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from sqlalchemy import select, update
 from bot.clock import Clock, SystemClock
 from bot.db import Database
 from bot.db.models import Member
+from bot.defaults import CARDS
 from bot.errors import UserError
 from bot.roadmap import Phase, Roadmap
 from bot.services import insights, scores
@@ -27,6 +28,7 @@ class Profile:
     timezone: str | None
     hidden: bool
     level: int = 0
+    cards: bool = CARDS
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,7 @@ class MemberService:
             member.timezone,
             member.hidden,
             member.level,
+            member.cards,
         )
 
     async def update_profile(
@@ -106,6 +109,7 @@ class MemberService:
         started_on: dt.date | None = None,
         timezone: str | None = None,
         hidden: bool | None = None,
+        cards: bool | None = None,
     ) -> Profile:
         """Change the given fields and return the new profile.
 
@@ -116,6 +120,8 @@ class MemberService:
             values["timezone"] = check_timezone(timezone)
         if hidden is not None:
             values["hidden"] = hidden
+        if cards is not None:
+            values["cards"] = cards
         async with self.db.write.begin() as s:
             await s.run_sync(touch_member, guild_id, user_id, display_name, self.clock.now())
             member = await s.get(Member, (guild_id, user_id))
@@ -160,3 +166,25 @@ class MemberService:
             return False
         await self.db.run_write(touch_member, guild_id, user_id, name, self.clock.now())
         return True
+
+    async def touch(
+        self,
+        guild_id: int,
+        user_id: int,
+        display_name: str | None,
+        *,
+        avatar_path: str | None = None,
+    ) -> None:
+        """Remember a member's display name and, when given, their avatar.
+
+        `avatar_path` is the CDN path of the avatar Discord shows now ("" when it shows the
+        default one); None leaves the stored one as it is.
+        """
+        async with self.db.write.begin() as s:
+            await s.run_sync(touch_member, guild_id, user_id, display_name, self.clock.now())
+            if avatar_path is not None:
+                await s.execute(
+                    update(Member)
+                    .where(Member.guild_id == guild_id, Member.user_id == user_id)
+                    .values(avatar_path=avatar_path if 0 < len(avatar_path) <= 160 else None)
+                )

@@ -4,22 +4,24 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select, union_all, update
 from sqlalchemy.orm import Session
 
 from bot.clock import Clock, SystemClock
 from bot.db import Database, upsert
-from bot.db.models import AuditEntry, Completion, LevelAnnouncement, Member
+from bot.db.models import AuditEntry, CheckinAnswer, Completion, LevelAnnouncement, Member
+from bot.defaults import ACTIVITY_DAYS
 from bot.errors import NotFoundError, UserError
 from bot.roadmap import Item, Roadmap
 from bot.services import insights, scores
 from bot.services.guilds import guild_basics
 from bot.text import clean_text
+from bot.weekly import local_to_utc, local_today, safe_timezone
 
 MAX_EVIDENCE = 500
 
@@ -105,6 +107,18 @@ class MemberProgress:
     hidden: bool
     projects_done: int = 0
     projects_total: int = 0
+
+
+@dataclass(frozen=True)
+class Activity:
+    """What a member did per day: completions plus check-in answers, by day in their timezone.
+
+    `days` holds only days with something done, from `first` to `today`.
+    """
+
+    today: dt.date
+    first: dt.date
+    days: Mapping[dt.date, int]
 
 
 def level_from_done(roadmap: Roadmap, done: Iterable[str], threshold: int) -> int:
@@ -563,6 +577,38 @@ class ProgressService:
             projects_done=projects_done,
             projects_total=len(self.roadmap.projects),
         )
+
+    async def activity(
+        self, guild_id: int, user_id: int, timezone: str | None, *, days: int = ACTIVITY_DAYS
+    ) -> Activity:
+        """Completions plus check-in answers per day over the last `days` days up to today.
+
+        Days are the member's (`timezone`, UTC when unset); one round trip to the database.
+        """
+        zone = safe_timezone(timezone)
+        today = local_today(self.clock.now(), zone)
+        first = today - dt.timedelta(days=days - 1)
+        since = local_to_utc(first, dt.time(0, 0), zone)
+        moments = union_all(
+            select(Completion.completed_at.label("at")).where(
+                Completion.guild_id == guild_id,
+                Completion.user_id == user_id,
+                Completion.completed_at >= since,
+            ),
+            select(CheckinAnswer.submitted_at.label("at")).where(
+                CheckinAnswer.guild_id == guild_id,
+                CheckinAnswer.user_id == user_id,
+                CheckinAnswer.submitted_at >= since,
+            ),
+        )
+        async with self.db.read() as s:
+            rows = (await s.execute(moments)).scalars().all()
+        counts: dict[dt.date, int] = {}
+        for moment in rows:
+            day = local_today(moment, zone)
+            if first <= day <= today:  # a later moment: a clock that moved back
+                counts[day] = counts.get(day, 0) + 1
+        return Activity(today, first, counts)
 
     async def recompute_levels(self, guild_id: int) -> dict[int, tuple[int, int]]:
         """Recompute every member's level with today's threshold: {user: (old, new)}."""

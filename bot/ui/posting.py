@@ -27,14 +27,30 @@ async def post(
     content: str | None = None,
     view: discord.ui.View | None = None,
     mention: list[discord.Object] | None = None,
+    file: discord.File | None = None,
 ) -> discord.Message:
-    """Post in a channel, pinging only `mention`; raise PublishError when refused."""
+    """Post in a channel, pinging only `mention`; raise PublishError when refused.
+
+    `file` is a picture `embed` shows: when the channel refuses it (no Attach Files), the
+    embed is posted alone.
+    """
     channel = client.get_partial_messageable(channel_id, guild_id=guild_id)
     allowed = discord.AllowedMentions(users=mention) if mention else discord.AllowedMentions.none()
-    try:
+
+    async def send(files: list[discord.File]) -> discord.Message:
         if view is None:
-            return await channel.send(content, embed=embed, allowed_mentions=allowed)
-        return await channel.send(content, embed=embed, view=view, allowed_mentions=allowed)
+            return await channel.send(content, embed=embed, files=files, allowed_mentions=allowed)
+        return await channel.send(
+            content, embed=embed, files=files, view=view, allowed_mentions=allowed
+        )
+
+    try:
+        if file is not None:
+            try:
+                return await send([file])
+            except discord.Forbidden:
+                embed.set_image(url=None)  # Perhaps no Attach Files: try the embed alone.
+        return await send([])
     except discord.HTTPException as exc:
         raise PublishError(reason(exc)) from exc
 

@@ -10,12 +10,35 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 import discord
 
 from bot.ui.replies import SafeView
 
-PageRenderer = Callable[[int], Awaitable[tuple[discord.Embed, int]]]
+
+@dataclass(frozen=True)
+class PageContent:
+    """One page as a page renderer returns it: the embed, how many pages, and a picture.
+
+    `file` (a PNG the embed shows with `attachment://`) is optional; a renderer may also
+    return a plain `(embed, pages)` tuple.
+    """
+
+    embed: discord.Embed
+    pages: int
+    file: discord.File | None = None
+
+
+PageRenderer = Callable[[int], Awaitable[PageContent | tuple[discord.Embed, int]]]
+
+
+def _content(page: PageContent | tuple[discord.Embed, int]) -> PageContent:
+    return page if isinstance(page, PageContent) else PageContent(*page)
+
+
+def _files(content: PageContent) -> list[discord.File]:
+    return [] if content.file is None else [content.file]
 
 
 class OwnedView(SafeView):
@@ -48,14 +71,30 @@ class OwnedView(SafeView):
 
 
 class Paginator(OwnedView):
-    """Previous/next buttons over pages rendered on demand."""
+    """Previous/next buttons over pages rendered on demand.
 
-    def __init__(self, owner_id: int, render: PageRenderer, pages: int, page: int = 0) -> None:
+    `defer`: pages are slow to make (pictures), so a turn is acknowledged first and the
+    message edited after. A page's picture replaces the one before; a page without one
+    (drawing failed) takes the old picture away.
+    """
+
+    def __init__(
+        self,
+        owner_id: int,
+        render: PageRenderer,
+        pages: int,
+        page: int = 0,
+        *,
+        defer: bool = False,
+        pictures: bool = False,
+    ) -> None:
         super().__init__(owner_id)
         self.render = render
         self.pages = pages
         self.page = page
         self._turning = asyncio.Lock()
+        self.defer = defer
+        self.pictures = pictures  # whether the message carries (or carried) a picture
         self._sync_buttons()
 
     def _sync_buttons(self) -> None:
@@ -66,11 +105,23 @@ class Paginator(OwnedView):
     async def _show(self, interaction: discord.Interaction, step: int) -> None:
         # Two quick clicks on Next turn two pages, each answered with the page it shows.
         async with self._turning:
+            if self.defer:
+                await interaction.response.defer()
             page = self.page + step
-            embed, self.pages = await self.render(page)
+            content = _content(await self.render(page))
+            self.pages = content.pages
             self.page = min(max(page, 0), self.pages - 1)
             self._sync_buttons()
-            await interaction.response.edit_message(embed=embed, view=self)
+            edit = (
+                interaction.edit_original_response
+                if self.defer
+                else interaction.response.edit_message
+            )
+            if not (self.pictures or content.file):
+                await edit(embed=content.embed, view=self)
+                return
+            self.pictures = True
+            await edit(embed=content.embed, view=self, attachments=_files(content))
 
     @discord.ui.button(label="◀ Previous", style=discord.ButtonStyle.secondary)
     async def previous(
@@ -94,14 +145,42 @@ async def send_paginated(
     render: PageRenderer,
     *,
     ephemeral: bool = False,
+    defer: bool = False,
 ) -> None:
-    """Answer with the first page, adding buttons only when there is more than one."""
-    embed, pages = await render(0)
-    if pages <= 1:
-        await interaction.response.send_message(embed=embed, ephemeral=ephemeral)
+    """Answer with the first page, adding buttons only when there is more than one.
+
+    `defer`: the pages are slow to make (pictures): acknowledge first, then send, and
+    acknowledge each turn of the page before making it.
+    """
+    if defer:
+        await interaction.response.defer(ephemeral=ephemeral, thinking=True)
+        content = _content(await render(0))
+        files = _files(content)
+        if content.pages <= 1:
+            await interaction.followup.send(embed=content.embed, files=files, ephemeral=ephemeral)
+            return
+        view = Paginator(
+            interaction.user.id,
+            render,
+            content.pages,
+            defer=True,
+            pictures=content.file is not None,
+        )
+        view.message = await interaction.followup.send(
+            embed=content.embed, files=files, view=view, ephemeral=ephemeral, wait=True
+        )
         return
-    view = Paginator(interaction.user.id, render, pages)
-    await interaction.response.send_message(embed=embed, view=view, ephemeral=ephemeral)
+    content = _content(await render(0))
+    files = _files(content)
+    if content.pages <= 1:
+        await interaction.response.send_message(
+            embed=content.embed, files=files, ephemeral=ephemeral
+        )
+        return
+    view = Paginator(interaction.user.id, render, content.pages, pictures=content.file is not None)
+    await interaction.response.send_message(
+        embed=content.embed, files=files, view=view, ephemeral=ephemeral
+    )
     view.message = await interaction.original_response()
 
 

@@ -19,10 +19,12 @@ from bot.services.checkins import (
     CycleSummary,
     no_checkin_message,
 )
+from bot.ui.cards import CardRenderer
 from bot.ui.options import Day
+from bot.ui.pictures import attach, draw, hours_chart, participation_chart, picture
 from bot.ui.posting import direct_message, post
 from bot.ui.render import clip, embed, when
-from bot.ui.views import send_paginated
+from bot.ui.views import PageContent, send_paginated
 from bot.weekly import format_when
 from cogs.checkins._jobs import CheckinJobs
 from cogs.checkins._views import QUESTIONS, AnswerButton, CheckinForm, prompt_embed, summary_embed
@@ -50,7 +52,22 @@ class DiscordCheckinPoster:
     async def post_checkin_summary(
         self, guild_id: int, channel_id: int, summary: CycleSummary
     ) -> None:
-        await post(self.bot, channel_id, guild_id, embed=summary_embed(self.bot.roadmap, summary))
+        e = summary_embed(self.bot.roadmap, summary)
+        file = None
+        cards = self.bot.cards
+        if cards is not None and await self.bot.services.guilds.cards_on(guild_id):
+
+            async def draw_chart(renderer: CardRenderer) -> bytes:
+                counts = await self.bot.services.checkins.participation(
+                    guild_id, until=summary.cycle.opens_at
+                )
+                guild = self.bot.get_guild(guild_id)
+                chart = participation_chart(counts, guild.name if guild else None)
+                return await renderer.participation(chart)
+
+            # The summary goes out whatever happens to its chart.
+            file = await picture(draw_chart(cards), e, "participation.png")
+        await post(self.bot, channel_id, guild_id, embed=e, file=file)
 
     async def send_nudge(self, guild_id: int, user_id: int, cycle: CycleInfo) -> bool:
         guild = self.bot.get_guild(guild_id)
@@ -135,8 +152,14 @@ class Checkins(commands.GroupCog, group_name="checkin"):
         streak = await self.checkins.streak(guild_id, who.id)
         pages = max(1, -(-total // PER_PAGE))
         shown = [q for q in QUESTIONS if q.key != "hours"]
+        cards = self.bot.cards if total else None  # no answers: no chart of them
+        if cards is not None and not await self.bot.services.guilds.cards_on(
+            guild_id, interaction.user.id
+        ):
+            cards = None
+        chart: list[bytes | None] = []  # drawn once, shown on every page
 
-        async def render(page: int) -> tuple[discord.Embed, int]:
+        async def render(page: int) -> PageContent:
             page = min(max(page, 0), pages - 1)
             entries = await self.checkins.history(guild_id, who.id, PER_PAGE, page * PER_PAGE)
             e = embed(
@@ -156,9 +179,17 @@ class Checkins(commands.GroupCog, group_name="checkin"):
                     inline=False,
                 )
             e.set_footer(text=f"page {page + 1}/{pages}")
-            return e, pages
+            if cards is None:
+                return PageContent(e, pages)
+            if not chart:
+                chart.append(await draw(draw_chart(cards)))
+            return PageContent(e, pages, attach(e, chart[0], "hours.png"))
 
-        await send_paginated(interaction, render, ephemeral=True)
+        async def draw_chart(renderer: CardRenderer) -> bytes:
+            weeks = await self.checkins.hours(guild_id, who.id)
+            return await renderer.hours(hours_chart(who.id, who.display_name, weeks))
+
+        await send_paginated(interaction, render, ephemeral=True, defer=cards is not None)
 
     @app_commands.command(name="status")
     async def status(self, interaction: discord.Interaction) -> None:

@@ -65,7 +65,12 @@ class World:
     errors: ErrorLog = field(default_factory=ErrorLog)
 
     async def start_bot(self, **settings: Any) -> MilestoneBot:
-        """Start a bot process (new objects, same database file) and wait until ready."""
+        """Start a bot process (new objects, same database file) and wait until ready.
+
+        Pictures are drawn in a thread (CARD_WORKERS=0): no worker process per test; a test
+        that wants the process passes CARD_WORKERS=1.
+        """
+        settings = {"CARD_WORKERS": 0, **settings}
         config = Settings(DISCORD_TOKEN="fake-token", DATABASE_URL=self.db_url, **settings)
         bot = MilestoneBot(
             config,

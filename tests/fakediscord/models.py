@@ -60,14 +60,19 @@ def iso_now() -> str:
 
 
 def user_payload(
-    user_id: int, name: str, *, bot: bool = False, global_name: str | None = None
+    user_id: int,
+    name: str,
+    *,
+    bot: bool = False,
+    global_name: str | None = None,
+    avatar: str | None = None,
 ) -> dict[str, Any]:
     return {
         "id": str(user_id),
         "username": name,
         "global_name": global_name if global_name is not None else (None if bot else name),
         "discriminator": "0",
-        "avatar": None,
+        "avatar": avatar,
         "bot": bot,
         "system": False,
         "public_flags": 0,
@@ -174,10 +179,12 @@ class FakeMember:
     nick: str | None = None
     bot: bool = False
     joined_at: str = field(default_factory=iso_now)
+    #: the hash of the user's avatar (None: Discord's default one); see ``FakeDiscord.set_avatar``
+    avatar: str | None = None
 
     @property
     def user(self) -> dict[str, Any]:
-        return user_payload(self.id, self.name, bot=self.bot)
+        return user_payload(self.id, self.name, bot=self.bot, avatar=self.avatar)
 
     @property
     def mention(self) -> str:

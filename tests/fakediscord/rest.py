@@ -19,6 +19,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from .cdn import AVATAR_PATH, CDN_PREFIX, DEFAULT_AVATAR_COLOUR, DEFAULT_AVATAR_PATH, solid_png
 from .interaction import EPHEMERAL, LOADING, InteractionResult
 from .models import MANAGE_ROLES, FakeChannel, FakeFile, FakeGuild, FakeMember, RecordedRequest
 from .state import State
@@ -195,6 +196,8 @@ class Rest(State):
                 )
                 return _error(rule.status, rule.code, rule.message)
 
+        if full_path.startswith(CDN_PREFIX + "/") and method == "GET":
+            return self._cdn(rec, full_path[len(CDN_PREFIX) :])
         if not full_path.startswith(API_PREFIX):
             return self._unknown(rec)
         for rmethod, regex, handler in self._routes:
@@ -222,6 +225,18 @@ class Rest(State):
             rec.status = resp.status
             return resp
         return self._unknown(rec)
+
+    def _cdn(self, rec: RecordedRequest, path: str) -> web.Response:
+        """An avatar from the CDN: 404 for a hash the fake never handed out, like Discord's."""
+        png: bytes | None = None
+        if m := AVATAR_PATH.fullmatch(path):
+            png = self.avatar_images.get(m.group("hash"))
+        elif DEFAULT_AVATAR_PATH.fullmatch(path):
+            png = solid_png(128, 128, DEFAULT_AVATAR_COLOUR)
+        rec.status = 200 if png is not None else 404
+        if png is None:
+            return web.Response(status=404, text="404: Not Found")
+        return web.Response(body=png, content_type="image/png")
 
     def _unknown(self, rec: RecordedRequest) -> web.Response:
         rec.status = 404

@@ -23,7 +23,8 @@ websocket gateway) and :class:`~.driver.Driver` (the test-driving API: ``slash``
 ``submit_modal``, ...). This module starts and stops the one aiohttp server they share.
 
 Paths used in :meth:`FakeDiscord.fail` and :attr:`RecordedRequest.path` are relative to the API
-base, e.g. ``/channels/123/messages``.
+base, e.g. ``/channels/123/messages``; the CDN's start with ``/cdn``, e.g.
+``/cdn/avatars/123/abc.png`` (:meth:`~.state.State.set_avatar` gives a user an avatar there).
 """
 
 from __future__ import annotations
@@ -32,11 +33,13 @@ import asyncio
 from typing import Any
 
 import discord
+import discord.asset
 import discord.gateway
 import discord.http
 import yarl
 from aiohttp import web
 
+from .cdn import CDN_PREFIX
 from .driver import Driver
 from .rest import Rest
 from .wire import API_PREFIX
@@ -64,7 +67,7 @@ class FakeDiscord(Driver, Rest):
             shards=shards,
         )
         self._runner: web.AppRunner | None = None
-        self._saved: tuple[str, yarl.URL] | None = None
+        self._saved: tuple[str, yarl.URL, str] | None = None
         self._bg: set[asyncio.Task[Any]] = set()
 
     # ------------------------------------------------------------------ lifecycle
@@ -80,6 +83,7 @@ class FakeDiscord(Driver, Rest):
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.api_base = f"{self.base_url}{API_PREFIX}"
         self.gateway_url = f"ws://127.0.0.1:{self.port}/"
+        self.cdn_base = f"{self.base_url}{CDN_PREFIX}"
 
     async def _root_handler(self, request: web.Request) -> web.StreamResponse:
         """``/`` is the gateway for a websocket upgrade, a REST path otherwise."""
@@ -88,20 +92,26 @@ class FakeDiscord(Driver, Rest):
         return await self._ws_handler(request)
 
     def install(self) -> None:
-        """Point discord.py (REST + gateway) at this fake. Undo with :meth:`uninstall`."""
+        """Point discord.py (REST, gateway and CDN) at this fake. Undo with :meth:`uninstall`."""
         if not self.port:
             raise RuntimeError("call `await fake.start()` before install()")
         if self._saved is None:
             self._saved = (
                 discord.http.Route.BASE,
                 discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY,
+                discord.asset.Asset.BASE,
             )
         discord.http.Route.BASE = self.api_base
         discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(self.gateway_url)
+        discord.asset.Asset.BASE = self.cdn_base
 
     def uninstall(self) -> None:
         if self._saved is not None:
-            discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = self._saved
+            (
+                discord.http.Route.BASE,
+                discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY,
+                discord.asset.Asset.BASE,
+            ) = self._saved
             self._saved = None
 
     async def close(self) -> None:

@@ -11,6 +11,7 @@ import copy
 import logging
 from typing import Any
 
+from .cdn import solid_png
 from .interaction import EPHEMERAL, LOADING, InteractionResult
 from .models import (
     ADMINISTRATOR,
@@ -31,6 +32,7 @@ from .wire import (
     INTENT_GUILD_MEMBERS,
     INTENT_GUILD_MESSAGES,
     FakeHTTPError,
+    Snowflakeish,
     _id_of,
 )
 
@@ -74,6 +76,8 @@ class State:
         self._channel_message_ids: dict[int, list[int]] = {}
         self._deleted_message_ids: set[int] = set()
         self.attachment_store: dict[int, bytes] = {}
+        #: avatar hash -> the PNG the fake's CDN serves for it
+        self.avatar_images: dict[str, bytes] = {}
 
         self.global_commands: list[dict[str, Any]] = []
         self.guild_commands: dict[int, list[dict[str, Any]]] = {}
@@ -95,6 +99,7 @@ class State:
         self.base_url = ""
         self.api_base = ""
         self.gateway_url = ""
+        self.cdn_base = ""
 
     # ------------------------------------------------------------------ state setup
     def add_guild(
@@ -264,6 +269,27 @@ class State:
                 intent=INTENT_GUILD_MEMBERS,
             )
         return member
+
+    def set_avatar(
+        self,
+        user: Snowflakeish,
+        png: bytes | None = None,
+        *,
+        colour: tuple[int, int, int] = (200, 40, 40),
+    ) -> str:
+        """Give a user a custom avatar (a new hash), served by the fake's CDN; return the hash.
+
+        ``png`` is what the CDN serves (default: a 128 by 128 square of ``colour``). Interactions
+        and member payloads carry the hash from now on, as after an avatar change on Discord.
+        """
+        uid = _id_of(user)
+        digest = f"{self.snowflake():x}{len(self.avatar_images):04x}"
+        self.avatar_images[digest] = png if png is not None else solid_png(128, 128, colour)
+        people = [self.users.get(uid)] + [g.members.get(uid) for g in self.guilds.values()]
+        for person in people:
+            if person is not None:
+                person.avatar = digest
+        return digest
 
     def member(self, guild_id: int, user_id: int) -> FakeMember:
         guild = self.guild(guild_id)

@@ -505,3 +505,41 @@ async def _until(predicate: Callable[[], bool], timeout: float = 5) -> None:  # 
     while not predicate():
         assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
         await asyncio.sleep(0.01)
+
+
+@pytest.mark.asyncio
+async def test_avatars_come_from_the_fake_cdn(env: Env) -> None:
+    fake = env.fake
+    digest = fake.set_avatar(env.alice, colour=(10, 200, 30))
+    bob = fake.add_member(env.guild.id, name="bob")
+    seen: list[discord.Member] = []
+
+    @env.bot.tree.command(name="whois", description="Shows a member")
+    async def whois(interaction: discord.Interaction, member: discord.Member) -> None:
+        seen.append(member)
+        await interaction.response.send_message("ok")
+
+    await env.bot.tree.sync()
+    await (await fake.slash(env.guild.id, bob.id, "whois", {"member": env.alice})).final()
+    (alice,) = seen
+    assert alice.avatar is not None and alice.avatar.key == digest
+    asset = alice.display_avatar.replace(size=128, static_format="png")
+    assert asset.url.startswith(fake.cdn_base + f"/avatars/{env.alice.id}/{digest}.png")
+    png = await asset.read()
+    assert png.startswith(b"\x89PNG") and png == fake.avatar_images[digest]
+    assert fake.requests_to("GET", rf"/cdn/avatars/{env.alice.id}/{digest}\.png")
+    # Discord's default avatars are there too; an unknown hash is a 404, and failures inject.
+    assert (await bob_default(env, bob)).startswith(b"\x89PNG")
+    with pytest.raises(discord.NotFound):
+        await env.bot.http.get_from_cdn(f"{fake.cdn_base}/avatars/{bob.id}/nothing.png")
+    fake.fail("GET", r"/cdn/avatars/.*", 500, times=1)
+    with pytest.raises(discord.HTTPException):
+        await asset.read()
+    assert await asset.read() == png
+    assert not fake.unknown_requests
+
+
+async def bob_default(env: Env, bob: FakeMember) -> bytes:
+    user = await env.bot.fetch_user(bob.id)
+    assert user.avatar is None
+    return await user.display_avatar.read()

@@ -360,3 +360,38 @@ async def test_misses_before_going_away_still_break_the_streak(
     await _close_all(service, ids)
     clock.set(DUE + 7 * WEEK)
     assert await service.streak(GUILD, 1) == 2
+
+
+async def test_participation_and_hours_for_the_charts(
+    service: CheckinService, clock: FakeClock
+) -> None:
+    cycles = []
+    for week in range(14):
+        opens = DUE + week * WEEK
+        clock.set(opens)
+        cycle = await service.open_cycle(GUILD, opens_at=opens)
+        assert cycle is not None
+        cycles.append(cycle)
+        clock.set(opens + HOUR)
+        for user in range(week % 4):  # 0, 1, 2, 3, 0, 1, ... members answer
+            await service.submit_answer(GUILD, user, None, Answers(hours=str(week + user / 2)))
+        clock.set(opens + 48 * HOUR)
+        await service.close_cycle(cycle.id)
+
+    last12 = await service.participation(GUILD)
+    assert [c.answered for c in last12] == [week % 4 for week in range(2, 14)]
+    # Days in the server's timezone: 18:00 in Berlin on Mondays.
+    assert last12[0].opens_on == (DUE + 2 * WEEK).date() and last12[0].cycle_id == cycles[2].id
+    upto = await service.participation(GUILD, until=cycles[5].opens_at, cycles=3)
+    assert [(c.cycle_id, c.answered) for c in upto] == [
+        (cycles[3].id, 3),
+        (cycles[4].id, 0),
+        (cycles[5].id, 1),
+    ]
+    assert await service.participation(99) == ()
+
+    hours = await service.hours(GUILD, 1)  # member 1 answers in weeks 2, 3, 6, 7, 10, 11
+    assert [h.hours for h in hours] == [2.5, 3.5, 6.5, 7.5, 10.5, 11.5]
+    assert hours[0].opens_on == (DUE + 2 * WEEK).date()
+    assert [h.hours for h in await service.hours(GUILD, 1, weeks=2)] == [10.5, 11.5]
+    assert await service.hours(GUILD, 77) == ()

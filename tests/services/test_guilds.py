@@ -11,6 +11,7 @@ from bot.defaults import LEVEL_THRESHOLD as DEFAULT_THRESHOLD
 from bot.errors import UserError
 from bot.roadmap import Roadmap
 from bot.services.guilds import GuildService
+from bot.services.members import MemberService
 from bot.services.progress import ProgressService
 from tests.support.fakes import FakeClock
 
@@ -174,3 +175,20 @@ async def test_audit_same_time_newest_first(
     await progress.undo(G1, 7, item_id, actor_id=ADMIN)
     audit = (await guilds.config(G1)).recent_audit
     assert [a.action for a in audit] == ["revoke", "grant"]
+
+
+async def test_cards_are_on_by_default_and_switch_per_server_and_member(
+    db: Database, guilds: GuildService, clock: FakeClock
+) -> None:
+    members = MemberService(db, clock)
+    assert await guilds.cards_on(G1) and await guilds.cards_on(G1, ADMIN)
+    assert (await guilds.config(G1)).cards
+    await members.update_profile(G1, ADMIN, cards=False)
+    assert await guilds.cards_on(G1) and not await guilds.cards_on(G1, ADMIN)
+    assert await guilds.cards_on(G2, ADMIN)  # the member's choice is per server
+    await guilds.set_cards(G1, False)
+    assert not await guilds.cards_on(G1) and not await guilds.cards_on(G1, OTHER_ADMIN)
+    assert not (await guilds.config(G1)).cards and (await guilds.config(G2)).cards
+    await guilds.set_cards(G1, True)
+    await members.update_profile(G1, ADMIN, cards=True)
+    assert await guilds.cards_on(G1, ADMIN)

@@ -368,3 +368,21 @@ async def test_period_pages(progress: ProgressService, board: LeaderboardService
     assert sorted(everyone) == list(range(1, 13))
     # odd users (2 items) first, in the order they got there
     assert everyone[:6] == [1, 3, 5, 7, 9, 11]
+
+
+async def test_entries_carry_the_avatar_last_seen(
+    db: Database, progress: ProgressService, board: LeaderboardService, clock: FakeClock
+) -> None:
+    members = MemberService(db, clock)
+    first = progress.roadmap.items[0].id
+    await progress.complete(G1, 1, first, display_name="ada")
+    await progress.complete(G1, 2, first, display_name="bob")
+    await members.touch(G1, 2, "bob", avatar_path="avatars/2/b0b.png")
+    starts = {Period.ALL: None, Period.WEEK: dt.date(2025, 3, 3), Period.MONTH: dt.date(2025, 3, 1)}
+    for period in Period:
+        page = await board.page(G1, period)
+        assert [(e.user_id, e.avatar_path) for e in page.entries] == [
+            (1, None),
+            (2, "avatars/2/b0b.png"),
+        ]
+        assert page.starts_on == starts[period]  # the card's "since", in the server's days

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from bot.db import Database
+from bot.db.models import Member
 from bot.errors import UserError
 from bot.roadmap import Roadmap
 from bot.services.members import MemberService, months_between, pace
@@ -161,3 +162,26 @@ async def test_an_unchanged_name_never_waits_for_the_write_lock(
     finally:
         holder.execute("COMMIT")
         holder.close()
+
+
+async def test_profile_keeps_the_cards_choice_and_touch_the_avatar(
+    db: Database, clock: FakeClock
+) -> None:
+    members = MemberService(db, clock)
+    assert (await members.profile(G1, 5)).cards
+    profile = await members.update_profile(G1, 5, display_name="ada", cards=False)
+    assert not profile.cards and profile.display_name == "ada"
+    assert not (await members.update_profile(G1, 5, hidden=True)).cards  # untouched
+
+    async def avatar() -> str | None:
+        async with db.read() as s:
+            member = await s.get(Member, (G1, 5))
+            assert member is not None
+            return member.avatar_path
+
+    await members.touch(G1, 5, "ada", avatar_path="avatars/5/abc.png")
+    assert await avatar() == "avatars/5/abc.png"
+    await members.touch(G1, 5, "ada")  # None: leave it
+    assert await avatar() == "avatars/5/abc.png"
+    await members.touch(G1, 5, "ada", avatar_path="")  # the default avatar now
+    assert await avatar() is None

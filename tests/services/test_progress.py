@@ -6,8 +6,10 @@ import asyncio
 import datetime as dt
 
 import pytest
+from sqlalchemy import insert
 
 from bot.db import Database
+from bot.db.models import CheckinAnswer, CheckinCycle
 from bot.errors import NotFoundError, UserError
 from bot.roadmap import Roadmap
 from bot.services.guilds import GuildService
@@ -585,3 +587,39 @@ async def test_projects_count_on_the_leaderboard_like_any_item(svc: ProgressServ
     await svc.complete(G1, BOB, P1)
     board = await LeaderboardService(svc.db, svc.clock).page(G1, Period.ALL)
     assert [(e.user_id, e.completed) for e in board.entries] == [(ALICE, 3), (BOB, 1)]
+
+
+async def test_activity_counts_completions_and_answers_per_local_day(
+    db: Database, svc: ProgressService, roadmap: Roadmap, clock: FakeClock
+) -> None:
+    items = [i.id for i in roadmap.items]
+    late = dt.datetime(2025, 3, 1, 23, 30, tzinfo=dt.UTC)  # Sunday 2 March in Tokyo
+    for minutes, item in ((0, items[0]), (5, items[1])):
+        clock.set(late + dt.timedelta(minutes=minutes))
+        await svc.complete(G1, ALICE, item)
+    clock.set(late - dt.timedelta(days=364))  # outside the 364 days in UTC and in Tokyo
+    await svc.complete(G1, ALICE, items[2])
+    clock.set(late)
+    await svc.complete(G2, ALICE, items[3])  # another server
+    await svc.complete(G1, BOB, items[3])  # another member
+    async with db.write.begin() as s:
+        cycle = (
+            await s.execute(
+                insert(CheckinCycle)
+                .values(guild_id=G1, channel_id=1, opens_at=late, closes_at=late)
+                .returning(CheckinCycle.id)
+            )
+        ).scalar_one()
+        await s.execute(
+            insert(CheckinAnswer).values(
+                cycle_id=cycle, user_id=ALICE, guild_id=G1, submitted_at=T0, updated_at=T0
+            )
+        )
+    clock.set(T0)  # Monday 3 March, 12:00 UTC (21:00 in Tokyo)
+
+    utc = await svc.activity(G1, ALICE, None)
+    assert utc.today == dt.date(2025, 3, 3) and utc.first == dt.date(2024, 3, 5)
+    assert dict(utc.days) == {dt.date(2025, 3, 1): 2, dt.date(2025, 3, 3): 1}
+    tokyo = await svc.activity(G1, ALICE, "Asia/Tokyo")
+    assert dict(tokyo.days) == {dt.date(2025, 3, 2): 2, dt.date(2025, 3, 3): 1}
+    assert await svc.activity(G1, 12345, "Asia/Tokyo") == type(tokyo)(tokyo.today, tokyo.first, {})

@@ -1,7 +1,7 @@
 """Compare a rendered PNG with the one stored in tests/ui/golden/.
 
-UPDATE_GOLDEN=1 pytest tests/ui   rewrites the stored images from the current renderer:
-look at each one (git diff shows which changed) before committing them.
+UPDATE_GOLDEN=1 pytest tests/ui tests/e2e/test_cards.py   rewrites the stored images from the
+current renderer: look at each one (git diff shows which changed) before committing them.
 
 The comparison allows a small mean difference per pixel and channel, so another FreeType or
 Pillow build (hinting, anti-aliasing, raqm or basic layout) passes, while a moved panel, a
@@ -34,11 +34,12 @@ def mean_difference(a: Image.Image, b: Image.Image) -> float:
     return sum(ImageStat.Stat(diff).mean) / 3
 
 
-def assert_matches_golden(png: bytes, name: str) -> None:
-    """Check `png` against tests/ui/golden/<name>.png (or write it with UPDATE_GOLDEN=1)."""
-    path = GOLDEN / f"{name}.png"
+def assert_matches_golden(png: bytes, name: str, folder: Path = GOLDEN) -> None:
+    """Check `png` against <folder>/<name>.png, tests/ui/golden/ by default (or write it with
+    UPDATE_GOLDEN=1)."""
+    path = folder / f"{name}.png"
     if os.environ.get("UPDATE_GOLDEN") == "1":
-        GOLDEN.mkdir(exist_ok=True)
+        folder.mkdir(exist_ok=True)
         path.write_bytes(png)
         return
     assert path.exists(), f"no golden image {path.name}: run with UPDATE_GOLDEN=1 and look at it"

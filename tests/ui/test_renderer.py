@@ -6,8 +6,13 @@ import asyncio
 import dataclasses
 import datetime as dt
 import os
+import signal
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -191,3 +196,59 @@ def test_digest_is_stable_and_order_free() -> None:
     reordered = dataclasses.replace(card, activity=dict(reversed(list(card.activity.items()))))
     assert digest(card) == digest(reordered)
     assert digest(card) != digest(dataclasses.replace(card, streak=card.streak + 1))
+
+
+WORKER_SCRIPT = """
+import asyncio, os, signal
+from bot.ui.cards import CardRenderer
+from bot.ui.cards import samples as s
+
+async def main():
+    r = CardRenderer()
+    await r.start()
+    print("ready", flush=True)
+    ctrl_c = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGINT, ctrl_c.set)
+    await ctrl_c.wait()
+    png = await r.participation(s.sample_participation())  # after the Ctrl-C
+    print("drew", len(png) > 0, flush=True)
+    os._exit(0)  # a bot that dies without closing its renderer
+
+asyncio.run(main())
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/stat"), reason="reads /proc")
+def test_the_worker_outlives_a_ctrl_c_and_not_its_bot() -> None:
+    root = Path(__file__).resolve().parents[2]
+    bot = subprocess.Popen(
+        [sys.executable, "-c", WORKER_SCRIPT],
+        cwd=root,
+        start_new_session=True,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert bot.stdout is not None and bot.stdout.readline().strip() == "ready"
+        with open(f"/proc/{bot.pid}/task/{bot.pid}/children") as children:
+            workers = [int(pid) for pid in children.read().split()]
+        assert workers  # the worker (and multiprocessing's resource tracker)
+        os.killpg(bot.pid, signal.SIGINT)  # a Ctrl-C reaches the whole process group
+        assert bot.stdout.readline().strip() == "drew True"
+        assert bot.wait(30) == 0
+        deadline = time.monotonic() + 30
+        while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not [pid for pid in workers if _alive(pid)], "a worker outlived its bot"
+    finally:
+        if bot.poll() is None:
+            bot.kill()
+            bot.wait()

@@ -19,6 +19,10 @@ import datetime as dt
 import hashlib
 import logging
 import multiprocessing
+import multiprocessing.process
+import os
+import signal
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Mapping
@@ -72,6 +76,27 @@ def warm_up() -> None:
             coverage(name)
     for weight in Weight:
         Line("Warm up 0123456789 · #", 20, weight).width  # noqa: B018 (loads the fonts)
+
+
+def _start_worker() -> None:
+    """In each worker process: leave stopping to the bot, end with it, then warm up.
+
+    A Ctrl-C in a terminal or a service manager's SIGTERM reaches the whole process group:
+    the worker ignores them, so the bot's graceful stop can still draw the cards it waits
+    for, and ends the worker itself (`close`). A bot that dies without closing (kill -9)
+    takes its worker with it: nothing else would end a worker waiting for work.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        threading.Thread(target=_end_with, args=(parent,), name="cards-parent", daemon=True).start()
+    warm_up()
+
+
+def _end_with(parent: multiprocessing.process.BaseProcess) -> None:
+    parent.join()  # Returns once the bot's process is gone.
+    os._exit(0)
 
 
 _PLAIN = frozenset({int, float, str, bool, dt.date, dt.datetime})
@@ -170,7 +195,7 @@ class CardRenderer:
             return ProcessPoolExecutor(
                 self.workers,
                 mp_context=multiprocessing.get_context("spawn"),
-                initializer=warm_up,
+                initializer=_start_worker,
             )
         return ThreadPoolExecutor(self.workers, thread_name_prefix="cards")
 
