@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from tests.e2e.harness import World, eventually
 
 FOUNDATION = "l1.check.foundation-1-2"
@@ -85,7 +87,14 @@ async def test_the_last_project_can_reach_a_level_announced_once(world: World) -
     await eventually(lambda: announcements())
     await world.run(alice, "milestone undo", milestone=P2)
     await world.run(alice, "milestone complete", milestone=P2)
+    # The level change's side effects (roles, announcement) follow the reply: let them end.
+    await eventually(lambda: not commands_running())
     assert len(announcements()) == 1
+
+
+def commands_running() -> bool:
+    """Whether a slash command's callback is still at work (it goes on after replying)."""
+    return any(t.get_name() == "CommandTree-invoker" and not t.done() for t in asyncio.all_tasks())
 
 
 async def test_undoing_a_project_not_done_is_a_clear_error(world: World) -> None:
