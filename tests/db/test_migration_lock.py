@@ -119,7 +119,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0099"
-down_revision = "0006"
+down_revision = "{head}"
 
 
 def upgrade() -> None:
@@ -136,7 +136,8 @@ def test_a_failed_migration_leaves_nothing_half_done(empty_db_url: str, tmp_path
     """Every migration runs in the one locked transaction: an error undoes all of them."""
     scripts = tmp_path / "migrations"
     shutil.copytree(MIGRATIONS, scripts, ignore=shutil.ignore_patterns("__pycache__"))
-    (scripts / "versions" / "0099_fails.py").write_text(FAILING_MIGRATION)
+    head = sorted((scripts / "versions").glob("0*.py"))[-1].name[:4]
+    (scripts / "versions" / "0099_fails.py").write_text(FAILING_MIGRATION.format(head=head))
     config = alembic_config(empty_db_url)
     config.set_main_option("script_location", str(scripts))
     with pytest.raises(RuntimeError, match="this migration fails"):
