@@ -435,8 +435,10 @@ class CheckinService:
             return None if row is None else _cycle_info(row)
 
     @staticmethod
-    async def _open_row(s: AsyncSession, guild_id: int, now: dt.datetime) -> CheckinCycle | None:
-        return await s.scalar(
+    async def _open_row(
+        s: AsyncSession, guild_id: int, now: dt.datetime, *, lock: bool = False
+    ) -> CheckinCycle | None:
+        query = (
             select(CheckinCycle)
             .where(
                 CheckinCycle.guild_id == guild_id,
@@ -447,6 +449,9 @@ class CheckinService:
             .order_by(CheckinCycle.opens_at.desc())
             .limit(1)
         )
+        # FOR UPDATE on PostgreSQL: two answers of one member at once take turns, so the
+        # second sees the first (SQLite's BEGIN IMMEDIATE already serializes writers).
+        return await s.scalar(query.with_for_update() if lock else query)
 
     # -- answers --
 
@@ -461,7 +466,7 @@ class CheckinService:
         hours = parse_hours(answers.hours)
         now = self.clock.now()
         async with self.db.write.begin() as s:
-            row = await self._open_row(s, guild_id, now)
+            row = await self._open_row(s, guild_id, now, lock=True)
             if row is None:
                 raise UserError(await self._no_cycle_message(s, guild_id, now))
             cycle = _cycle_info(row)
