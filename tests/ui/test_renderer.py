@@ -206,9 +206,9 @@ from bot.ui.cards import samples as s
 async def main():
     r = CardRenderer()
     await r.start()
-    print("ready", flush=True)
     ctrl_c = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGINT, ctrl_c.set)
+    print("ready", flush=True)  # only once a Ctrl-C is this script's to handle
     await ctrl_c.wait()
     png = await r.participation(s.sample_participation())  # after the Ctrl-C
     print("drew", len(png) > 0, flush=True)
