@@ -195,7 +195,7 @@ async def test_sigterm_during_a_gateway_outage_exits_at_once(tmp_path: Path, han
                 await asyncio.sleep(0.02)
             bot.send(signal.SIGTERM)
             # Before discord.py would have woken from its back-off (or 60 s handshake wait).
-            status = await bot.wait(timeout=reconnect_delays(bot.log())[-1] if not hang else 5)
+            status = await bot.wait(timeout=reconnect_delays(bot.log())[-1] if not hang else 15)
         log = bot.log()
         assert status == 0, log
         stop = log[log.index("stop requested") :]
