@@ -243,6 +243,6 @@ def hours_chart(user_id: int, display_name: str, weeks: Sequence[WeekHours]) -> 
     return HoursChart(user_id, display_name, tuple((w.opens_on, w.hours) for w in weeks))
 
 
-# Self-assessment history (`/assess history`, on another branch) gets its chart the same way:
+# Self-assessment history (`/assess history`, text only so far) gets its chart the same way:
 # `AssessmentChart(user_id, display_name, {metric: [(day, rating), ...]})`, drawn with
 # `bot.cards.assessment(chart)` and attached with `picture(..., embed, "assessment.png")`.
