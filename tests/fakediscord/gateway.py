@@ -19,7 +19,7 @@ import aiohttp
 from aiohttp import web
 
 from .models import FakeGuild, FakeMember
-from .state import State
+from .state import LARGE_THRESHOLD, State
 from .wire import INTENT_GUILD_MEMBERS
 
 log = logging.getLogger("fakediscord")
@@ -174,8 +174,9 @@ class Gateway(State):
                     "_trace": ["fakediscord"],
                 },
             )
+            threshold = int(d.get("large_threshold") or LARGE_THRESHOLD)
             for guild in self.guilds.values():
-                conn.dispatch("GUILD_CREATE", self._guild_create_payload(guild))
+                conn.dispatch("GUILD_CREATE", self._guild_create_payload(guild, threshold))
             self._identified.set()
         elif op == 6:  # resume: not supported -> invalid session, client re-identifies
             conn.send({"op": 9, "d": False})
