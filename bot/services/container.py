@@ -12,6 +12,7 @@ from bot.services.guilds import GuildService
 from bot.services.leaderboard import LeaderboardService
 from bot.services.members import MemberService
 from bot.services.mydata import MyDataService
+from bot.services.overview import OverviewService
 from bot.services.progress import ProgressService
 from bot.services.reminders import ReminderService
 
@@ -27,16 +28,19 @@ class Services:
     mydata: MyDataService
     checkins: CheckinService
     reminders: ReminderService
+    overview: OverviewService
 
 
 def build(db: Database, roadmap: Roadmap, clock: Clock) -> Services:
     """Build the services once; the bot hands them to the cogs and the scheduler's jobs."""
+    progress = ProgressService(db, roadmap, clock)
     return Services(
-        progress=ProgressService(db, roadmap, clock),
+        progress=progress,
         members=MemberService(db, clock),
         leaderboard=LeaderboardService(db, clock),
         guilds=GuildService(db, clock),
         mydata=MyDataService(db, clock),
         checkins=CheckinService(db, clock),
         reminders=ReminderService(db, roadmap, clock),
+        overview=OverviewService(db, progress, clock),
     )

@@ -6,12 +6,11 @@ import datetime as dt
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session
 
 from bot.clock import Clock, SystemClock
-from bot.db import Database, upsert
+from bot.db import Database, Executes, upsert
 from bot.db.models import AuditEntry, GuildSettings, LevelRole
 from bot.defaults import LEVEL_THRESHOLD, TIMEZONE
 from bot.errors import UserError
@@ -53,15 +52,40 @@ class GuildConfig:
     last_error_at: dt.datetime | None
 
 
-def guild_basics(s: Session, guild_id: int) -> tuple[ZoneInfo, int]:
+_settings = GuildSettings.__table__.c
+_BASICS = select(_settings.timezone, _settings.level_threshold).where(
+    _settings.guild_id == bindparam("guild")
+)
+
+
+_roles = LevelRole.__table__.c
+_LEVEL_ROLES = (
+    select(
+        _roles.level, _roles.role_id, _roles.configured_by, _roles.last_error, _roles.last_error_at
+    )
+    .where(_roles.guild_id == bindparam("guild"))
+    .order_by(_roles.level)
+)
+_ANNOUNCE = select(_settings.announce_channel_id).where(_settings.guild_id == bindparam("guild"))
+
+
+@dataclass(frozen=True)
+class LevelSetup:
+    """A server's level roles (by level) and its announcement channel, if chosen."""
+
+    roles: dict[int, LevelRoleInfo]
+    announce_channel_id: int | None
+
+
+def _level_setup(s: Executes, guild_id: int) -> LevelSetup:
+    key = {"guild": guild_id}
+    roles = {row.level: LevelRoleInfo(*row) for row in s.execute(_LEVEL_ROLES, key).all()}
+    return LevelSetup(roles, s.execute(_ANNOUNCE, key).scalar_one_or_none())
+
+
+def guild_basics(s: Executes, guild_id: int) -> tuple[ZoneInfo, int]:
     """The server's timezone (UTC when unset) and level threshold, in one read."""
-    row = (
-        s.execute(
-            select(GuildSettings.timezone, GuildSettings.level_threshold).where(
-                GuildSettings.guild_id == guild_id
-            )
-        )
-    ).one_or_none()
+    row = s.execute(_BASICS, {"guild": guild_id}).one_or_none()
     if row is None:
         return ZoneInfo(TIMEZONE), LEVEL_THRESHOLD
     return ZoneInfo(row.timezone or TIMEZONE), row.level_threshold
@@ -107,10 +131,11 @@ class GuildService:
 
     async def announce_channel(self, guild_id: int) -> int | None:
         """Where level-ups go, if an admin chose a channel."""
-        async with self.db.read() as s:
-            return await s.scalar(
-                select(GuildSettings.announce_channel_id).where(GuildSettings.guild_id == guild_id)
-            )
+        return (await self.level_setup(guild_id)).announce_channel_id
+
+    async def level_setup(self, guild_id: int) -> LevelSetup:
+        """What a level change needs to know, in one read: level roles, announcements."""
+        return await self.db.run_read(_level_setup, guild_id)
 
     async def set_level_role(self, guild_id: int, level: int, role_id: int, admin_id: int) -> None:
         """Give `role_id` to members who reach `level`."""
@@ -144,20 +169,7 @@ class GuildService:
 
     async def level_roles(self, guild_id: int) -> dict[int, LevelRoleInfo]:
         """The configured level roles, by level."""
-        async with self.db.read() as s:
-            rows = (
-                await s.scalars(
-                    select(LevelRole)
-                    .where(LevelRole.guild_id == guild_id)
-                    .order_by(LevelRole.level)
-                )
-            ).all()
-        return {
-            r.level: LevelRoleInfo(
-                r.level, r.role_id, r.configured_by, r.last_error, r.last_error_at
-            )
-            for r in rows
-        }
+        return (await self.level_setup(guild_id)).roles
 
     async def record_role_error(self, guild_id: int, level: int, error: str | None) -> None:
         """Remember (or clear, with None) why a level role could not be managed."""

@@ -143,7 +143,16 @@ class MemberService:
                 )
         return await self.profile(guild_id, user_id)
 
-    async def touch(self, guild_id: int, user_id: int, display_name: str | None) -> None:
-        """Remember a member's display name."""
-        async with self.db.write.begin() as s:
-            await s.run_sync(touch_member, guild_id, user_id, display_name, self.clock.now())
+    async def touch(
+        self, guild_id: int, user_id: int, display_name: str | None, *, stored: str | None = None
+    ) -> None:
+        """Remember a member's display name.
+
+        `stored` is the name a read of the same interaction found: when it is the same, the
+        write would change nothing and is skipped.
+        """
+        if stored is not None and display_name is not None and stored == display_name[:100]:
+            return
+        await self.db.run_fast_write(
+            touch_member, guild_id, user_id, display_name, self.clock.now()
+        )

@@ -6,20 +6,41 @@ import datetime as dt
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
-from sqlalchemy import delete, func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, select, update
 
 from bot.clock import Clock, SystemClock
-from bot.db import Database, upsert
-from bot.db.models import AuditEntry, Completion, LevelAnnouncement, Member
+from bot.db import Database, Executes
+from bot.db.models import Completion, Member
 from bot.errors import NotFound, UserError
 from bot.roadmap import Item, Roadmap
+from bot.services import prepared as sql
 from bot.services import scores
 from bot.services.guilds import guild_basics
 
 MAX_EVIDENCE = 500
+
+# The hot reads, built once (see bot.db.prepared): plain Core statements on the tables.
+_members = Member.__table__.c
+_completions = Completion.__table__.c
+_MEMBER_ROW = select(
+    _members.display_name,
+    _members.level,
+    _members.started_on,
+    _members.timezone,
+    _members.hidden,
+    _members.completed_count,
+    _members.last_completed_at,
+).where(_members.guild_id == bindparam("guild"), _members.user_id == bindparam("user"))
+_DONE_IDS = select(_completions.item_id).where(
+    _completions.guild_id == bindparam("guild"), _completions.user_id == bindparam("user")
+)
+_RECENT = (
+    select(_completions.item_id, _completions.completed_at, _completions.evidence)
+    .where(_completions.guild_id == bindparam("guild"), _completions.user_id == bindparam("user"))
+    .order_by(_completions.completed_at.desc(), _completions.item_id)
+    .limit(bindparam("limit"))
+)
 
 
 @dataclass(frozen=True)
@@ -98,6 +119,8 @@ class MemberProgress:
     started_on: dt.date | None
     timezone: str | None
     hidden: bool
+    completed_count: int = 0  # the stored counter the rankings use
+    last_completed_at: dt.datetime | None = None
 
 
 def level_from_done(roadmap: Roadmap, done: Iterable[str], threshold: int) -> int:
@@ -157,7 +180,7 @@ class ProgressService:
         """Mark an item done (a no-op when it already is)."""
         item = self.resolve(item_id)
         evidence = clean_evidence(evidence)
-        return await self.db.run_write(
+        return await self.db.run_fast_write(
             self._complete,
             guild_id,
             user_id,
@@ -179,7 +202,7 @@ class ProgressService:
     ) -> ProgressChange:
         """Mark an item not done (a no-op when it is not done)."""
         item = self.resolve(item_id)
-        return await self.db.run_write(
+        return await self.db.run_fast_write(
             self._undo, guild_id, user_id, item, display_name, actor_id, self.clock.now()
         )
 
@@ -205,13 +228,13 @@ class ProgressService:
                 f"`{sorted(unknown)[0][:80]}` is not on the level {level} checklist: "
                 "run `/milestone checklist` again."
             )
-        return await self.db.run_write(
+        return await self.db.run_fast_write(
             self._set_checklist, guild_id, user_id, items, wanted, display_name, self.clock.now()
         )
 
     def _complete(
         self,
-        s: Session,
+        s: Executes,
         guild_id: int,
         user_id: int,
         item: Item,
@@ -222,45 +245,23 @@ class ProgressService:
         *,
         settle: bool = True,
     ) -> ProgressChange:
+        key = {"guild": guild_id, "user": user_id}
         inserted = s.execute(
-            upsert(s, Completion)
-            .values(
-                guild_id=guild_id,
-                user_id=user_id,
-                item_id=item.id,
-                completed_at=now,
-                evidence=evidence,
-                granted_by=actor_id,
-            )
-            .on_conflict_do_nothing()
+            sql.insert_completion(s),
+            {**key, "item": item.id, "at": now, "evidence": evidence, "actor": actor_id},
         )
-        if inserted.rowcount != 1:  # type: ignore[attr-defined]
+        if inserted.rowcount != 1:
             return self._unchanged(s, guild_id, user_id, item, display_name, now)
-        changes: dict[str, Any] = {
-            "completed_count": Member.completed_count + 1,
-            "last_completed_at": now,
-        }
-        if display_name:
-            changes["display_name"] = display_name[:100]
+        upsert_member = sql.member_completed_named if display_name else sql.member_completed
         member = s.execute(
-            upsert(s, Member)
-            .values(
-                guild_id=guild_id,
-                user_id=user_id,
-                display_name=(display_name or "")[:100],
-                completed_count=1,
-                last_completed_at=now,
-                created_at=now,
-            )
-            .on_conflict_do_update(index_elements=["guild_id", "user_id"], set_=changes)
-            .returning(Member.completed_count, Member.hidden, Member.level)
+            upsert_member(s), {**key, "name": (display_name or "")[:100], "at": now}
         ).one()
         tz, threshold = guild_basics(s, guild_id)
         if not member.hidden:
             scores.move_bucket(s, guild_id, member.completed_count - 1, member.completed_count)
         scores.add_completion(s, guild_id, user_id, now, member.hidden, tz)
         if actor_id is not None:
-            s.add(_audit(guild_id, actor_id, user_id, item.id, "grant", now))
+            _audit(s, guild_id, actor_id, user_id, item.id, "grant", now)
         if not settle:
             return ProgressChange(
                 item, True, member.level, member.level, (), member.completed_count
@@ -270,7 +271,7 @@ class ProgressService:
 
     def _undo(
         self,
-        s: Session,
+        s: Executes,
         guild_id: int,
         user_id: int,
         item: Item,
@@ -280,40 +281,20 @@ class ProgressService:
         *,
         settle: bool = True,
     ) -> ProgressChange:
+        key = {"guild": guild_id, "user": user_id}
         completed_at = s.execute(
-            delete(Completion)
-            .where(
-                Completion.guild_id == guild_id,
-                Completion.user_id == user_id,
-                Completion.item_id == item.id,
-            )
-            .returning(Completion.completed_at)
+            sql.delete_completion(s), {**key, "item": item.id}
         ).scalar_one_or_none()
         if completed_at is None:
             return self._unchanged(s, guild_id, user_id, item, display_name, now)
-        last = (
-            select(func.max(Completion.completed_at))
-            .where(Completion.guild_id == guild_id, Completion.user_id == user_id)
-            .scalar_subquery()
-        )
-        changes: dict[str, Any] = {
-            "completed_count": Member.completed_count - 1,
-            "last_completed_at": last,
-        }
-        if display_name:
-            changes["display_name"] = display_name[:100]
-        member = s.execute(
-            update(Member)
-            .where(Member.guild_id == guild_id, Member.user_id == user_id)
-            .values(**changes)
-            .returning(Member.completed_count, Member.hidden, Member.level)
-        ).one()
+        update_member = sql.member_undone_named if display_name else sql.member_undone
+        member = s.execute(update_member(s), {**key, "name": (display_name or "")[:100]}).one()
         tz, threshold = guild_basics(s, guild_id)
         if not member.hidden:
             scores.move_bucket(s, guild_id, member.completed_count + 1, member.completed_count)
         scores.remove_completion(s, guild_id, user_id, completed_at, member.hidden, tz)
         if actor_id is not None:
-            s.add(_audit(guild_id, actor_id, user_id, item.id, "revoke", now))
+            _audit(s, guild_id, actor_id, user_id, item.id, "revoke", now)
         if not settle:
             return ProgressChange(
                 item, True, member.level, member.level, (), member.completed_count
@@ -323,7 +304,7 @@ class ProgressService:
 
     def _unchanged(
         self,
-        s: Session,
+        s: Executes,
         guild_id: int,
         user_id: int,
         item: Item,
@@ -331,16 +312,12 @@ class ProgressService:
         now: dt.datetime,
     ) -> ProgressChange:
         touch_member(s, guild_id, user_id, display_name, now)
-        member = s.execute(
-            select(Member.level, Member.completed_count).where(
-                Member.guild_id == guild_id, Member.user_id == user_id
-            )
-        ).one()
+        member = s.execute(sql.member_counters(s), {"guild": guild_id, "user": user_id}).one()
         return ProgressChange(item, False, member.level, member.level, (), member.completed_count)
 
     def _set_checklist(
         self,
-        s: Session,
+        s: Executes,
         guild_id: int,
         user_id: int,
         items: tuple[Item, ...],
@@ -385,7 +362,7 @@ class ProgressService:
 
     def _settle(
         self,
-        s: Session,
+        s: Executes,
         guild_id: int,
         user_id: int,
         old_level: int,
@@ -397,46 +374,38 @@ class ProgressService:
         # change, whichever item it is.
         new_level = level_from_done(self.roadmap, _done_ids(s, guild_id, user_id), threshold)
         announce: list[int] = []
+        key = {"guild": guild_id, "user": user_id}
         if new_level != old_level:
-            s.execute(
-                update(Member)
-                .where(Member.guild_id == guild_id, Member.user_id == user_id)
-                .values(level=new_level)
-            )
+            s.execute(sql.set_level(s), {**key, "new_level": new_level})
         for level in range(old_level + 1, new_level + 1):
-            result = s.execute(
-                upsert(s, LevelAnnouncement)
-                .values(guild_id=guild_id, user_id=user_id, level=level, reached_at=now)
-                .on_conflict_do_nothing()
-            )
-            if result.rowcount == 1:  # type: ignore[attr-defined]
+            result = s.execute(sql.announce_level(s), {**key, "level": level, "at": now})
+            if result.rowcount == 1:
                 announce.append(level)
         return new_level, tuple(announce)
 
     async def done_ids(self, guild_id: int, user_id: int) -> set[str]:
         """Ids of the items a member has done."""
-        async with self.db.read() as s:
-            return await s.run_sync(_done_ids, guild_id, user_id)
+        return await self.db.run_read(_done_ids, guild_id, user_id)
 
     async def member_progress(
         self, guild_id: int, user_id: int, *, recent: int = 5
     ) -> MemberProgress:
         """A member's level, per-level counts, totals and latest completions."""
-        async with self.db.read() as s:
-            member = await s.get(Member, (guild_id, user_id))
-            rows = (
-                await s.execute(
-                    select(Completion.item_id, Completion.completed_at, Completion.evidence)
-                    .where(Completion.guild_id == guild_id, Completion.user_id == user_id)
-                    .order_by(Completion.completed_at.desc())
-                )
-            ).all()
+        return await self.db.run_read(self.read_progress, guild_id, user_id, recent)
+
+    def read_progress(
+        self, s: Executes, guild_id: int, user_id: int, recent: int = 5
+    ) -> MemberProgress:
+        """`member_progress` as plain synchronous code, for a unit of work (one hop)."""
+        key = {"guild": guild_id, "user": user_id}
+        member = s.execute(_MEMBER_ROW, key).one_or_none()
+        done = {i for i in _done_ids(s, guild_id, user_id) if self.roadmap.item(i) is not None}
+        latest = s.execute(_RECENT, {**key, "limit": recent}).all() if recent > 0 else []
         done_items = [
             DoneItem(item, row.completed_at, row.evidence)
-            for row in rows
+            for row in latest
             if (item := self.roadmap.item(row.item_id)) is not None
         ]
-        done = {d.item.id for d in done_items}
         level = member.level if member else 0
         levels = tuple(
             LevelProgress(
@@ -457,12 +426,14 @@ class ProgressService:
             display_name=member.display_name if member else "",
             level=level,
             levels=levels,
-            completed=len(done_items),
+            completed=len(done),
             total=len(self.roadmap.items),
             recent=tuple(done_items[:recent]),
             started_on=member.started_on if member else None,
             timezone=member.timezone if member else None,
             hidden=member.hidden if member else False,
+            completed_count=member.completed_count if member else 0,
+            last_completed_at=member.last_completed_at if member else None,
         )
 
     async def recompute_levels(self, guild_id: int) -> dict[int, tuple[int, int]]:
@@ -500,41 +471,37 @@ class ProgressService:
 
 
 def touch_member(
-    s: Session, guild_id: int, user_id: int, display_name: str | None, now: dt.datetime
+    s: Executes, guild_id: int, user_id: int, display_name: str | None, now: dt.datetime
 ) -> None:
     """Create the member row if needed and remember the name Discord showed us."""
-    stmt = upsert(s, Member).values(
-        guild_id=guild_id,
-        user_id=user_id,
-        display_name=(display_name or "")[:100],
-        created_at=now,
+    stmt = sql.touch_named if display_name else sql.touch_unnamed
+    s.execute(
+        stmt(s),
+        {"guild": guild_id, "user": user_id, "name": (display_name or "")[:100], "at": now},
     )
-    if display_name:
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["guild_id", "user_id"], set_={"display_name": display_name[:100]}
-        )
-    else:
-        stmt = stmt.on_conflict_do_nothing()
-    s.execute(stmt)
 
 
-def _done_ids(s: Session, guild_id: int, user_id: int) -> set[str]:
-    rows = s.execute(
-        select(Completion.item_id).where(
-            Completion.guild_id == guild_id, Completion.user_id == user_id
-        )
-    )
-    return set(rows.scalars())
+def _done_ids(s: Executes, guild_id: int, user_id: int) -> set[str]:
+    return set(s.execute(_DONE_IDS, {"guild": guild_id, "user": user_id}).scalars().all())
 
 
 def _audit(
-    guild_id: int, actor_id: int, member_id: int, item_id: str, action: str, now: dt.datetime
-) -> AuditEntry:
-    return AuditEntry(
-        guild_id=guild_id,
-        actor_id=actor_id,
-        member_id=member_id,
-        item_id=item_id,
-        action=action,
-        created_at=now,
+    s: Executes,
+    guild_id: int,
+    actor_id: int,
+    member_id: int,
+    item_id: str,
+    action: str,
+    now: dt.datetime,
+) -> None:
+    s.execute(
+        sql.insert_audit(s),
+        {
+            "guild": guild_id,
+            "actor": actor_id,
+            "member": member_id,
+            "item": item_id,
+            "action": action,
+            "at": now,
+        },
     )
