@@ -14,7 +14,7 @@ from bot.roadmap import CATEGORIES, CATEGORY_LABELS, Item
 from bot.services.catalog import choice_label, search
 from bot.ui.options import LevelOption
 from bot.ui.render import embed, item_line, level_name, lines_field
-from bot.ui.views import OwnedView, send_paginated
+from bot.ui.views import OwnedView, send_paginated, sent_message
 
 PER_PAGE = 15
 
@@ -208,13 +208,13 @@ class Milestones(commands.GroupCog, group_name="milestone"):
         view = ChecklistView(self.bot, interaction.user.id, level, done)
         items = self.bot.roadmap.checklist(level)
         count = sum(1 for i in items if i.id in done)
-        await interaction.response.send_message(
+        sent = await interaction.response.send_message(
             f"**{level_name(self.bot.roadmap, level)}** checklist: {count}/{len(items)} done. "
             "Select what you have done; deselect to undo.",
             view=view,
             ephemeral=True,
         )
-        view.message = await interaction.original_response()
+        view.message = sent_message(sent)
 
 
 async def setup(bot: MilestoneBot) -> None:

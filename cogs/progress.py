@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from functools import partial
+
 import discord
 from discord import app_commands
 from discord.ext import commands
@@ -10,12 +13,15 @@ from bot.bot import MilestoneBot
 from bot.errors import UserError
 from bot.services.leaderboard import Period
 from bot.services.members import pace
+from bot.ui import pages
 from bot.ui.options import Day, Timezone
+from bot.ui.pages import send_pages
 from bot.ui.render import bar, clip, embed, level_name, lines_field, when
 from bot.ui.texts import pace_text
-from bot.ui.views import send_paginated
 
 MEDALS = {1: "🥇", 2: "🥈", 3: "🥉"}
+TITLES = {Period.ALL: "all time", Period.MONTH: "this month", Period.WEEK: "this week"}
+BOARD = "board"  # the kind of the leaderboard's page buttons
 
 
 def name(display_name: str, user_id: int) -> str:
@@ -29,6 +35,9 @@ class Progress(commands.Cog):
     def __init__(self, bot: MilestoneBot) -> None:
         self.bot = bot
 
+    async def cog_load(self) -> None:
+        pages.register(self.bot, BOARD, self.board_page)
+
     @app_commands.command(name="progress")
     @app_commands.guild_only()
     @app_commands.describe(member="Whose progress to show (default: you)")
@@ -39,10 +48,8 @@ class Progress(commands.Cog):
         assert interaction.guild_id is not None
         guild_id = interaction.guild_id
         who = member or interaction.user
-        if member is None or member.id == interaction.user.id:
-            await self.bot.services.members.touch(guild_id, who.id, who.display_name)
-        p = await self.bot.services.progress.member_progress(guild_id, who.id)
-        rank = await self.bot.services.leaderboard.rank(guild_id, who.id)
+        overview = await self.bot.services.overview.progress_overview(guild_id, who.id)
+        p, rank = overview.progress, overview.rank
         roadmap = self.bot.roadmap
         e = embed(
             f"Progress of {who.display_name}",
@@ -60,8 +67,7 @@ class Progress(commands.Cog):
             ),
             inline=False,
         )
-        streak = await self.bot.services.checkins.streak(guild_id, who.id)
-        e.add_field(name="Check-in streak", value=f"{streak} week(s)", inline=True)
+        e.add_field(name="Check-in streak", value=f"{overview.streak} week(s)", inline=True)
         if p.started_on:
             today = self.bot.services.members.today(p.timezone)
             e.add_field(
@@ -82,6 +88,10 @@ class Progress(commands.Cog):
                 inline=False,
             )
         await interaction.response.send_message(embed=e)
+        if member is None or member.id == interaction.user.id:
+            await self.bot.services.members.touch(
+                guild_id, who.id, who.display_name, stored=p.display_name
+            )
 
     @app_commands.command(name="profile")
     @app_commands.guild_only()
@@ -142,28 +152,52 @@ class Progress(commands.Cog):
             raise UserError(
                 "Pick a period from the list: all time, this month or this week."
             ) from None
-        as_of = self.bot.clock.now()
-        titles = {Period.ALL: "all time", Period.MONTH: "this month", Period.WEEK: "this week"}
-
-        async def render(page: int) -> tuple[discord.Embed, int]:
-            board = await self.bot.services.leaderboard.page(guild_id, chosen, page, as_of=as_of)
-            lines = [
-                f"{MEDALS.get(e.rank, f'`{e.rank:>3}`')} **{name(e.display_name, e.user_id)}**"
-                f" · {e.completed} done · L{e.level}"
-                for e in board.entries
-            ]
-            text = "\n".join(lines) or "Nobody has completed anything in this period yet."
-            e = embed(f"Leaderboard: {titles[chosen]}", text)
-            since = f"since {when(board.since, 'D')} · " if board.since else ""
-            members = "member" if board.total == 1 else "members"
-            e.set_footer(text=f"{board.total} {members} · page {board.page + 1}/{board.pages}")
-            if since:
-                e.description = f"{since.removesuffix(' · ')}\n\n{text}"
-            return e, board.pages
-
         user = interaction.user
-        await self.bot.services.members.touch(guild_id, user.id, user.display_name)
-        await send_paginated(interaction, render)
+        state = f"{chosen.value}.{int(self.bot.clock.now().timestamp() * 1000)}"
+        stored: list[str | None] = []
+        await send_pages(interaction, BOARD, state, partial(self.board_page, viewed=stored))
+        # The name Discord shows is stored after the answer, and only when it changed.
+        await self.bot.services.members.touch(
+            guild_id, user.id, user.display_name, stored=stored[0] if stored else None
+        )
+
+    async def board_page(
+        self,
+        interaction: discord.Interaction,
+        page: int,
+        state: str,
+        *,
+        viewed: list[str | None] | None = None,
+    ) -> tuple[discord.Embed, int]:
+        """One page of a leaderboard; `state` is its period and the moment it was asked for.
+
+        With `viewed`, the name stored for the member asking is appended to it.
+        """
+        assert interaction.guild_id is not None
+        period, _, stamp = state.partition(".")
+        chosen = Period(period)
+        as_of = dt.datetime.fromtimestamp(int(stamp) / 1000, dt.UTC)
+        board = await self.bot.services.leaderboard.page(
+            interaction.guild_id,
+            chosen,
+            page,
+            as_of=as_of,
+            viewer=interaction.user.id if viewed is not None else None,
+        )
+        if viewed is not None:
+            viewed.append(board.viewer_name)
+        lines = [
+            f"{MEDALS.get(e.rank, f'`{e.rank:>3}`')} **{name(e.display_name, e.user_id)}**"
+            f" · {e.completed} done · L{e.level}"
+            for e in board.entries
+        ]
+        text = "\n".join(lines) or "Nobody has completed anything in this period yet."
+        e = embed(f"Leaderboard: {TITLES[chosen]}", text)
+        members = "member" if board.total == 1 else "members"
+        e.set_footer(text=f"{board.total} {members} · page {board.page + 1}/{board.pages}")
+        if board.since:
+            e.description = f"since {when(board.since, 'D')}\n\n{text}"
+        return e, board.pages
 
 
 async def setup(bot: MilestoneBot) -> None:

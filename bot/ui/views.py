@@ -89,8 +89,15 @@ async def send_paginated(
         await interaction.response.send_message(embed=embed, ephemeral=ephemeral)
         return
     view = Paginator(interaction.user.id, render, pages)
-    await interaction.response.send_message(embed=embed, view=view, ephemeral=ephemeral)
-    view.message = await interaction.original_response()
+    sent = await interaction.response.send_message(embed=embed, view=view, ephemeral=ephemeral)
+    view.message = sent_message(sent)
+
+
+def sent_message(sent: discord.InteractionCallbackResponse) -> discord.InteractionMessage | None:
+    """The message an interaction response created: the callback's answer carries it, so
+    no second request (`original_response`) is needed to edit it later."""
+    resource = sent.resource
+    return resource if isinstance(resource, discord.InteractionMessage) else None
 
 
 class Confirm(OwnedView):
