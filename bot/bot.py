@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import hashlib
 import json
 import logging
@@ -168,6 +169,11 @@ class MilestoneBot(commands.Bot):
         log.info(
             "connected as %s (%s) to %d servers", self.user, self.application_id, len(self.guilds)
         )
+        # What start-up built (the cache of every server, the roadmap, the command tree) lives
+        # as long as the process: out of the cyclic collector's way, which would otherwise
+        # walk all of it on each full collection.
+        gc.collect()
+        gc.freeze()
 
     async def close(self) -> None:
         self.scheduler.shutdown()
