@@ -68,7 +68,6 @@ LEVEL_ROLE_COUNT = 5
 DRIFT_SHARE = 0.01  # members whose level roles are out of line before /config sync-roles
 AUTOCOMPLETE_QUERIES = ("", "sql", "spark", "pipeline", "cloud", "data model", "kafka", "test")
 MIX = (("progress", 0.3), ("leaderboard", 0.3), ("autocomplete", 0.3), ("complete", 0.1))
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 # --------------------------------------------------------------------------------------------
@@ -128,9 +127,13 @@ class Proc:
         return self.popen.pid
 
     def cpu(self) -> float:
-        """User + system CPU seconds so far (every thread)."""
-        fields = Path(f"/proc/{self.pid}/stat").read_text().rpartition(")")[2].split()
-        return (int(fields[11]) + int(fields[12])) / CLK_TCK
+        """CPU seconds so far, every thread: user + system time at nanosecond resolution
+        from each thread's schedstat (the clock ticks of /proc/PID/stat are 10 ms)."""
+        total = 0
+        for task in Path(f"/proc/{self.pid}/task").iterdir():
+            with contextlib.suppress(OSError):  # a thread that just ended
+                total += int((task / "schedstat").read_text().split()[0])
+        return total / 1e9
 
     def rss_mib(self) -> float:
         for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
@@ -434,10 +437,12 @@ class Bench:
                 return
             last = now
 
-    async def batch(self, proc: Proc, token: str, kind: str, n: int, *, record: bool) -> None:
+    async def batch(
+        self, proc: Proc, token: str, kind: str, n: int, *, record: bool, into: str | None = None
+    ) -> None:
         """`n` interactions one after another; CPU measured over the whole batch."""
         self.fake.target = token
-        series = self.series.setdefault(kind, Series(kind))
+        series = self.series.setdefault(into or kind, Series(into or kind))
         keep = {int(m["id"]) for _, m in self.pages}
         self.fake.forget(keep)
         posted = self.announcements()
@@ -710,7 +715,14 @@ READS = {"progress", "leaderboard", "next", "week", "month", "autocomplete", "le
 
 
 def print_table(series: dict[str, Series]) -> None:
-    bare = series["ping"]
+    """Each interaction against the bare bot's batches run just before its own."""
+    bare = Series("ping")
+    for name, found in series.items():
+        if name.startswith("ping/"):
+            bare.times += found.times
+            bare.cpu += found.cpu
+            bare.count += found.count
+            bare.requests += found.requests
     print(
         f"{'interaction':<38} {'n':>5} {'p50 ms':>7} {'p99 ms':>7} {'p99÷bare':>8}"
         f" {'CPU ms':>7} {'CPU÷bare':>8} {'REST/i':>6}  target"
@@ -724,8 +736,9 @@ def print_table(series: dict[str, Series]) -> None:
         s = series.get(kind)
         if s is None or not s.count:
             continue
-        p99r = s.p(0.99) / bare.p(0.99)
-        cpur = s.cpu_ms / bare.cpu_ms
+        paired = series[f"ping/{kind}"]
+        p99r = s.p(0.99) / paired.p(0.99)
+        cpur = s.cpu_ms / paired.cpu_ms
         cpu_target, p99_target = (2, 3) if kind in READS else (3, 4)
         ok = cpur <= cpu_target and p99r <= p99_target
         print(
@@ -820,7 +833,7 @@ async def run(args: argparse.Namespace, database_url: str, workdir: Path) -> Non
         )
 
         await bench.open_pages(8)
-        kinds = [k for k, _ in KINDS]
+        kinds = [k for k, _ in KINDS if not args.kinds or k in args.kinds.split(",")]
         # Warm-up: caches, connections and code paths, then the measured rounds.
         await bench.batch(bare, BARE_TOKEN, "ping", 50, record=False)
         for kind in kinds:
@@ -829,16 +842,28 @@ async def run(args: argparse.Namespace, database_url: str, workdir: Path) -> Non
             else:
                 await bench.batch(real, REAL_TOKEN, kind, 30, record=False)
         started = time.perf_counter()
+        profiler = None
+        if args.profile and args.throughput_seconds <= 0:  # profile the rounds instead
+            profiler = start_profiler(args.profile, real.pid, 600)
         for r in range(rounds):
-            await bench.batch(bare, BARE_TOKEN, "ping", n, record=True)
             for kind in kinds:
+                # Each batch right after a batch of the bare bot: a ratio compares two moments
+                # of the same load on the machine.
+                await bench.batch(bare, BARE_TOKEN, "ping", n, record=True, into=f"ping/{kind}")
                 await bench.batch(real, REAL_TOKEN, kind, n, record=True)
             print(f"  round {r + 1}/{rounds} done ({time.perf_counter() - started:.0f} s)")
-        await bench.batch(bare, BARE_TOKEN, "ping", n, record=True)
+        if profiler is not None:
+            profiler.send_signal(signal.SIGINT)  # py-spy writes what it has on ^C
+            profiler.wait(60)
 
-        print("\n32 in flight:")
-        bare_load = await bench.load(bare, BARE_TOKEN, [("ping", 1.0)])
-        real_load = await bench.load(real, REAL_TOKEN, MIX)
+        bare_load = real_load = None
+        if args.throughput_seconds > 0:
+            print("\n32 in flight:")
+            bare_load = await bench.load(bare, BARE_TOKEN, [("ping", 1.0)])
+            profiler = start_profiler(args.profile, real.pid, args.throughput_seconds)
+            real_load = await bench.load(real, REAL_TOKEN, MIX)
+            if profiler is not None:
+                profiler.wait(60)
         rss_bare, rss_real = bare.rss_mib(), real.rss_mib()
 
         sync = None
@@ -848,40 +873,17 @@ async def run(args: argparse.Namespace, database_url: str, workdir: Path) -> Non
         print()
         print_table(bench.series)
         print()
-        print(
-            f"{'32 in flight':<34} {'answers/s':>9} {'p50 ms':>8} {'p99 ms':>8} "
-            f"{'> 3 s':>6} {'missed':>6} {'bot CPU':>8} {'fake CPU':>8}"
-        )
-        for label, load in (("bare /ping", bare_load), ("bot (30/30/30/10 mix)", real_load)):
-            print(
-                f"{label:<34} {load['rate']:>9.0f} {load['p50']:>8.1f} {load['p99']:>8.1f}"
-                f" {load['late']:>6} {load['missed']:>6} {load['cpu']:>7.0f}%"
-                f" {load['fake_cpu']:>7.0f}%"
-            )
-        target = (
-            real_load["rate"] >= 400
-            and real_load["p99"] <= 250
-            and not real_load["late"]
-            and not real_load["missed"]
-        )
-        print(f"  target 400/s, p99 ≤ 250 ms, no missed deadline: {'met' if target else 'NOT met'}")
+        if bare_load is not None and real_load is not None:
+            print_load(bare_load, real_load)
         print(
             f"\nRSS with {len(fake.guilds)} servers: bot {rss_real:.0f} MiB,"
             f" bare {rss_bare:.0f} MiB"
             f" (target ≤ 120 MiB: {'met' if rss_real <= 120 else 'NOT met'})"
         )
         if sync is not None:
-            print(
-                f"\n/config sync-roles, {sync['concerned']} members above level 0,"
-                f" {sync['drifted']} with roles out of line:"
-                f" {'finished' if sync['finished'] else 'NOT finished'} after"
-                f" {sync['elapsed']:.1f} s; {sync['looked_up']} members looked up"
-                f" ({sync['rate']:.0f}/s: {sync['gateway_requests']} gateway requests,"
-                f" {sync['rest_lookups']} REST lookups), {sync['role_calls']} role changes sent,"
-                f" bot CPU {sync['cpu_per_member_ms']:.2f} ms a member"
-            )
-            if sync["text"]:
-                print("  answer: " + sync["text"].replace("\n", " / ")[:300])
+            print_sync(sync)
+        if args.profile:
+            print_profile(args.profile)
         for note in bench.notes:
             print(f"  {note}")
     finally:
@@ -896,6 +898,111 @@ async def run(args: argparse.Namespace, database_url: str, workdir: Path) -> Non
             for proc in (real, bare):
                 if proc is not None:
                     print(f"--- {proc.name} log tail ---\n{proc.tail()}")
+
+
+def print_load(bare_load: dict[str, Any], real_load: dict[str, Any]) -> None:
+    print(
+        f"{'32 in flight':<34} {'answers/s':>9} {'p50 ms':>8} {'p99 ms':>8} "
+        f"{'> 3 s':>6} {'missed':>6} {'bot CPU':>8} {'fake CPU':>8}"
+    )
+    for label, load in (("bare /ping", bare_load), ("bot (30/30/30/10 mix)", real_load)):
+        print(
+            f"{label:<34} {load['rate']:>9.0f} {load['p50']:>8.1f} {load['p99']:>8.1f}"
+            f" {load['late']:>6} {load['missed']:>6} {load['cpu']:>7.0f}%"
+            f" {load['fake_cpu']:>7.0f}%"
+        )
+    target = (
+        real_load["rate"] >= 400
+        and real_load["p99"] <= 250
+        and not real_load["late"]
+        and not real_load["missed"]
+    )
+    print(f"  target 400/s, p99 ≤ 250 ms, no missed deadline: {'met' if target else 'NOT met'}")
+
+
+def print_sync(sync: dict[str, Any]) -> None:
+    print(
+        f"\n/config sync-roles, {sync['concerned']} members above level 0,"
+        f" {sync['drifted']} with roles out of line:"
+        f" {'finished' if sync['finished'] else 'NOT finished'} after"
+        f" {sync['elapsed']:.1f} s; {sync['looked_up']} members looked up"
+        f" ({sync['rate']:.0f}/s: {sync['gateway_requests']} gateway requests,"
+        f" {sync['rest_lookups']} REST lookups), {sync['role_calls']} role changes sent,"
+        f" bot CPU {sync['cpu_per_member_ms']:.2f} ms a member"
+    )
+    if sync["text"]:
+        print("  answer: " + sync["text"].replace("\n", " / ")[:300])
+
+
+def start_profiler(path: Path | None, pid: int, seconds: float) -> subprocess.Popen[bytes] | None:
+    """py-spy (on PyPI) sampling the bot during the load, as collapsed stacks."""
+    if path is None:
+        return None
+    spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    return subprocess.Popen(
+        [
+            spy,
+            "record",
+            "-p",
+            str(pid),
+            "-d",
+            str(int(seconds)),
+            "-r",
+            "200",
+            "--threads",
+            "--format",
+            "raw",
+            "-o",
+            str(path),
+            "--nonblocking",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+PROFILE_GROUPS = (
+    ("aiosqlite", ("aiosqlite",)),
+    ("sqlite3 (SQLite itself)", ("execute (sqlite3", "fetchall (sqlite3", "sqlite3/")),
+    ("asyncpg", ("asyncpg",)),
+    ("SQLAlchemy ORM", ("sqlalchemy/orm",)),
+    ("SQLAlchemy core and engine", ("sqlalchemy/",)),
+    ("discord.py", ("discord/",)),
+    ("aiohttp", ("aiohttp/",)),
+    ("the bot's own code", ("/bot/", "/cogs/")),
+    ("event loop and selector", ("asyncio/", "selectors.py")),
+    ("threads waiting", ("threading.py",)),
+)
+
+
+def print_profile(path: Path) -> None:
+    """Share of samples by the innermost frame's library (py-spy raw: `stack count`)."""
+    try:
+        lines = path.read_text().splitlines()
+    except OSError:
+        print(f"no profile at {path}")
+        return
+    totals: dict[str, int] = {}
+    all_samples = 0
+    for line in lines:
+        stack, _, count = line.rpartition(" ")
+        if not count.isdigit():
+            continue
+        n = int(count)
+        frames = stack.split(";")
+        if any("(threading.py)" in f and "wait" in f for f in frames[-3:]):
+            continue  # idle worker threads
+        all_samples += n
+        group = "other"
+        for frame in reversed(frames):
+            found = next((g for g, keys in PROFILE_GROUPS if any(k in frame for k in keys)), None)
+            if found is not None:
+                group = found
+                break
+        totals[group] = totals.get(group, 0) + n
+    print(f"\nprofile of the bot under load ({all_samples} busy samples, innermost library):")
+    for group, n in sorted(totals.items(), key=lambda kv: -kv[1]):
+        print(f"  {group:<30} {100 * n / max(1, all_samples):5.1f}%")
 
 
 def identified(fake: Any, token: str) -> bool:
@@ -942,6 +1049,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="run the bot on a throwaway local PostgreSQL cluster",
     )
     parser.add_argument("--seed", type=int, default=8)
+    parser.add_argument("--kinds", help="only these interactions, e.g. progress,levels")
+    parser.add_argument(
+        "--profile", type=Path, help="sample the bot with py-spy during the load (raw stacks)"
+    )
     args = parser.parse_args(argv)
 
     wall = time.perf_counter()
