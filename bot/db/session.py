@@ -44,9 +44,12 @@ class Workers:
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
+        self._stopped = False
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         """Run `fn(*args)` on a worker thread and return (or raise) what it does."""
+        if self._stopped:
+            raise RuntimeError("the database was closed (Database.dispose)")
         if len(self._threads) < self.count:
             self._start()
         loop = asyncio.get_running_loop()
@@ -82,6 +85,7 @@ class Workers:
         """Let the threads finish their jobs and end (waiting without blocking the loop:
         a job may wait for a lock that a transaction on the loop holds)."""
         with self._lock:
+            self._stopped = True
             threads, self._threads = self._threads, []
         for _ in threads:
             self._queue.put(None)

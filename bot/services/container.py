@@ -15,6 +15,7 @@ from bot.services.mydata import MyDataService
 from bot.services.overview import OverviewService
 from bot.services.progress import ProgressService
 from bot.services.reminders import ReminderService
+from bot.services.rolesync import RoleSyncService
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,7 @@ class Services:
     checkins: CheckinService
     reminders: ReminderService
     overview: OverviewService
+    rolesync: RoleSyncService
 
 
 def build(db: Database, roadmap: Roadmap, clock: Clock) -> Services:
@@ -43,4 +45,5 @@ def build(db: Database, roadmap: Roadmap, clock: Clock) -> Services:
         checkins=CheckinService(db, clock),
         reminders=ReminderService(db, roadmap, clock),
         overview=OverviewService(db, progress, clock),
+        rolesync=RoleSyncService(db, roadmap, clock),
     )

@@ -485,6 +485,9 @@ def _done_ids(s: Executes, guild_id: int, user_id: int) -> set[str]:
     return set(s.execute(_DONE_IDS, {"guild": guild_id, "user": user_id}).scalars().all())
 
 
+done_item_ids = _done_ids  # for other units of work: what counts as done is decided here
+
+
 def _audit(
     s: Executes,
     guild_id: int,
