@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 import discord
 
 from bot.levelups import role_problem
-from bot.services.rolesync import DONE, FAILED, Batch, RoleSyncState, Tally
+from bot.services.rolesync import BATCH, DONE, FAILED, Batch, RoleSyncState, Tally
 from bot.ui.render import when
 
 if TYPE_CHECKING:
@@ -141,7 +141,14 @@ class RoleSyncer:
         after = state.after_user_id
         reported = time.monotonic()
         while not self._stopping:
-            batch = await service.next_levels(guild_id, after)
+            # Batches of levels until a lookup's worth of members to look at (most members
+            # of a large server never left level 0: a request of 100 ids, not of 40).
+            batch = Batch(())
+            while len(_concerned(batch)) < BATCH:
+                more = await service.next_levels(guild_id, batch.last_user_id or after)
+                if not more.members:
+                    break
+                batch = Batch(batch.members + more.members)
             if not batch.members:
                 return await service.finish(guild_id, DONE)
             tally = Tally()
@@ -157,12 +164,11 @@ class RoleSyncer:
     async def _fix_roles(
         self, guild: discord.Guild, batch: Batch, usable: dict[int, int], tally: Tally
     ) -> None:
-        # Members at level 0 who stayed there hold no role the bot gave: skip them, so a
-        # large server is not looked up member by member.
-        concerned = {user: new for user, old, new in batch.members if old or new}
-        if not concerned:
-            return
-        members = await self._lookup(guild, list(concerned))
+        concerned = _concerned(batch)
+        members: dict[int, discord.Member] = {}
+        ids = list(concerned)
+        for start in range(0, len(ids), BATCH):  # at most 100 ids a request
+            members.update(await self._lookup(guild, ids[start : start + BATCH]))
         managed = set(usable.values())
         for user_id, level in concerned.items():
             member = members.get(user_id)
@@ -223,6 +229,12 @@ class RoleSyncer:
             return
         tally.given += len(add)
         tally.taken += len(remove)
+
+
+def _concerned(batch: Batch) -> dict[int, int]:
+    """The members whose roles to look at, with their level: members at level 0 who stayed
+    there hold no role the bot gave, so a large server is not looked up member by member."""
+    return {user: new for user, old, new in batch.members if old or new}
 
 
 def reporter(interaction: discord.Interaction) -> Reporter:
