@@ -108,6 +108,15 @@ class GuildService:
     def __init__(self, db: Database, clock: Clock | None = None) -> None:
         self.db = db
         self.clock: Clock = clock or SystemClock()
+        # What a level change reads (level roles, announcement channel), per server, kept
+        # until this service changes it: a server's settings change only through the one
+        # process that owns it. The count of changes spots a read racing a change.
+        self._setups: dict[int, LevelSetup] = {}
+        self._changes: dict[int, int] = {}
+
+    def _changed(self, guild_id: int) -> None:
+        self._changes[guild_id] = self._changes.get(guild_id, 0) + 1
+        self._setups.pop(guild_id, None)
 
     async def _set(self, guild_id: int, **values: object) -> None:
         async with self.db.write.begin() as s:
@@ -122,6 +131,7 @@ class GuildService:
     async def set_announce_channel(self, guild_id: int, channel_id: int | None) -> None:
         """Post level-ups in this channel (None: where they happen)."""
         await self._set(guild_id, announce_channel_id=channel_id)
+        self._changed(guild_id)
 
     async def set_threshold(self, guild_id: int, percent: int) -> None:
         """Set the share of each level's checklist needed to reach it."""
@@ -135,7 +145,14 @@ class GuildService:
 
     async def level_setup(self, guild_id: int) -> LevelSetup:
         """What a level change needs to know, in one read: level roles, announcements."""
-        return await self.db.run_read(_level_setup, guild_id)
+        found = self._setups.get(guild_id)
+        if found is not None:
+            return found
+        changes = self._changes.get(guild_id, 0)
+        setup = await self.db.run_read(_level_setup, guild_id)
+        if self._changes.get(guild_id, 0) == changes:
+            self._setups[guild_id] = setup
+        return setup
 
     async def set_level_role(self, guild_id: int, level: int, role_id: int, admin_id: int) -> None:
         """Give `role_id` to members who reach `level`."""
@@ -153,6 +170,7 @@ class GuildService:
                     },
                 )
             )
+        self._changed(guild_id)
 
     async def clear_level_role(self, guild_id: int, level: int) -> int | None:
         """Stop giving a level's role; return the role id that was set, if any."""
@@ -165,7 +183,8 @@ class GuildService:
             await s.execute(
                 delete(LevelRole).where(LevelRole.guild_id == guild_id, LevelRole.level == level)
             )
-            return role_id
+        self._changed(guild_id)
+        return role_id
 
     async def level_roles(self, guild_id: int) -> dict[int, LevelRoleInfo]:
         """The configured level roles, by level."""
@@ -179,6 +198,7 @@ class GuildService:
                 .where(LevelRole.guild_id == guild_id, LevelRole.level == level)
                 .values(last_error=error, last_error_at=self.clock.now() if error else None)
             )
+        self._changed(guild_id)
 
     async def config(self, guild_id: int, *, audit_limit: int = 10) -> GuildConfig:
         """Everything `/config show` lists."""
