@@ -135,6 +135,10 @@ class Proc:
                 total += int((task / "schedstat").read_text().split()[0])
         return total / 1e9
 
+    def loop_cpu(self) -> float:
+        """CPU seconds of the main thread alone (the event loop's)."""
+        return int(Path(f"/proc/{self.pid}/task/{self.pid}/schedstat").read_text().split()[0]) / 1e9
+
     def rss_mib(self) -> float:
         for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
             if line.startswith("VmRSS:"):
@@ -334,6 +338,7 @@ class Series:
     name: str
     times: list[float] = field(default_factory=list)
     cpu: float = 0.0
+    loop_cpu: float = 0.0  # of it, the event loop's thread
     count: int = 0
     requests: int = 0  # REST requests the bot sent
 
@@ -447,7 +452,7 @@ class Bench:
         self.fake.forget(keep)
         posted = self.announcements()
         await self.settle(proc)
-        start = proc.cpu()
+        start, loop_start = proc.cpu(), proc.loop_cpu()
         times: list[float] = []
         for _ in range(n):
             res = await self.send(kind)
@@ -461,6 +466,7 @@ class Bench:
         if record:
             series.times += times
             series.cpu += proc.cpu() - start
+            series.loop_cpu += proc.loop_cpu() - loop_start
             series.count += n
             series.requests += requests
 
@@ -714,6 +720,11 @@ KINDS = (
 READS = {"progress", "leaderboard", "next", "week", "month", "autocomplete", "levels"}
 
 
+def loop_share(s: Series) -> str:
+    """How much of the CPU was the event loop's thread (the rest: database threads, ...)."""
+    return f"{100 * s.loop_cpu / s.cpu:.0f}%" if s.cpu else "-"
+
+
 def print_table(series: dict[str, Series]) -> None:
     """Each interaction against the bare bot's batches run just before its own."""
     bare = Series("ping")
@@ -721,16 +732,18 @@ def print_table(series: dict[str, Series]) -> None:
         if name.startswith("ping/"):
             bare.times += found.times
             bare.cpu += found.cpu
+            bare.loop_cpu += found.loop_cpu
             bare.count += found.count
             bare.requests += found.requests
     print(
         f"{'interaction':<38} {'n':>5} {'p50 ms':>7} {'p99 ms':>7} {'p99÷bare':>8}"
-        f" {'CPU ms':>7} {'CPU÷bare':>8} {'REST/i':>6}  target"
+        f" {'CPU ms':>7} {'CPU÷bare':>8} {'REST/i':>6} {'loop':>5}  target"
     )
-    print("-" * 104)
+    print("-" * 110)
     print(
         f"{'bare /ping (the floor)':<38} {bare.count:>5} {bare.p(0.5):>7.2f} {bare.p(0.99):>7.2f}"
         f" {1.0:>8.1f} {bare.cpu_ms:>7.2f} {1.0:>8.1f} {bare.requests / bare.count:>6.1f}"
+        f" {loop_share(bare):>5}"
     )
     for kind, label in KINDS:
         s = series.get(kind)
@@ -743,7 +756,7 @@ def print_table(series: dict[str, Series]) -> None:
         ok = cpur <= cpu_target and p99r <= p99_target
         print(
             f"{label:<38} {s.count:>5} {s.p(0.5):>7.2f} {s.p(0.99):>7.2f} {p99r:>8.1f}"
-            f" {s.cpu_ms:>7.2f} {cpur:>8.1f} {s.requests / s.count:>6.1f}"
+            f" {s.cpu_ms:>7.2f} {cpur:>8.1f} {s.requests / s.count:>6.1f} {loop_share(s):>5}"
             f"  {'met' if ok else 'NOT met'} (CPU≤{cpu_target}×, p99≤{p99_target}×)"
         )
 
