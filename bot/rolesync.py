@@ -144,8 +144,8 @@ class RoleSyncer:
             # Batches of levels until a lookup's worth of members to look at (most members
             # of a large server never left level 0: a request of 100 ids, not of 40).
             batch = Batch(())
-            while len(_concerned(batch)) < BATCH:
-                more = await service.next_levels(guild_id, batch.last_user_id or after)
+            while (wanted := BATCH - len(_concerned(batch))) > 0:
+                more = await service.next_levels(guild_id, batch.last_user_id or after, wanted)
                 if not more.members:
                     break
                 batch = Batch(batch.members + more.members)
@@ -164,11 +164,8 @@ class RoleSyncer:
     async def _fix_roles(
         self, guild: discord.Guild, batch: Batch, usable: dict[int, int], tally: Tally
     ) -> None:
-        concerned = _concerned(batch)
-        members: dict[int, discord.Member] = {}
-        ids = list(concerned)
-        for start in range(0, len(ids), BATCH):  # at most 100 ids a request
-            members.update(await self._lookup(guild, ids[start : start + BATCH]))
+        concerned = _concerned(batch)  # at most 100: one request
+        members = await self._lookup(guild, list(concerned)) if concerned else {}
         managed = set(usable.values())
         for user_id, level in concerned.items():
             member = members.get(user_id)

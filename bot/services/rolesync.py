@@ -24,6 +24,7 @@ from bot.services.guilds import guild_basics
 from bot.services.progress import done_item_ids, level_from_done
 
 BATCH = 100  # members a step: one gateway lookup asks for at most 100 ids
+SCAN = 500  # members a unit of work looks at, at most (it holds the write lock)
 RUNNING, DONE, FAILED = "running", "done", "failed"
 
 _m = Member.__table__.c
@@ -198,19 +199,34 @@ class RoleSyncService:
             lambda s: [RoleSyncState(*row) for row in s.execute(_UNFINISHED, {}).all()]
         )
 
-    async def next_levels(self, guild_id: int, after_user_id: int) -> Batch:
-        """Recompute the levels of the next members after `after_user_id`, in one unit."""
-        return await self.db.run_fast_write(self._levels, guild_id, after_user_id)
+    async def next_levels(self, guild_id: int, after_user_id: int, concerned: int = BATCH) -> Batch:
+        """Recompute the levels of the members after `after_user_id`, in one unit of work.
 
-    def _levels(self, s: Executes, guild_id: int, after_user_id: int) -> Batch:
+        It stops at the `concerned`-th member above level 0 (before or after), so a lookup
+        of those is full, or after `SCAN` members.
+        """
+        return await self.db.run_fast_write(self._levels, guild_id, after_user_id, concerned)
+
+    def _levels(self, s: Executes, guild_id: int, after_user_id: int, concerned: int) -> Batch:
         _, threshold = guild_basics(s, guild_id)
-        rows = s.execute(_NEXT_MEMBERS, {"guild": guild_id, "after": after_user_id}).all()
-        members = []
-        for user_id, old in rows:
-            new = level_from_done(self.roadmap, done_item_ids(s, guild_id, user_id), threshold)
-            if new != old:
-                s.execute(sql.set_level(s), {"guild": guild_id, "user": user_id, "new_level": new})
-            members.append((user_id, old, new))
+        members: list[tuple[int, int, int]] = []
+        found = 0
+        after = after_user_id
+        while len(members) < SCAN:
+            rows = s.execute(_NEXT_MEMBERS, {"guild": guild_id, "after": after}).all()
+            for user_id, old in rows:
+                done = done_item_ids(s, guild_id, user_id)
+                new = level_from_done(self.roadmap, done, threshold)
+                if new != old:
+                    values = {"guild": guild_id, "user": user_id, "new_level": new}
+                    s.execute(sql.set_level(s), values)
+                members.append((user_id, old, new))
+                found += 1 if old or new else 0
+                if found >= concerned:
+                    return Batch(tuple(members))
+            if len(rows) < BATCH:
+                break
+            after = rows[-1][0]
         return Batch(tuple(members))
 
     async def record(self, guild_id: int, batch: Batch, tally: Tally) -> RoleSyncState:

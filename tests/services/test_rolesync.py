@@ -37,13 +37,18 @@ async def seed(db: Database, roadmap: Roadmap, clock: FakeClock, members: int) -
     return users
 
 
+BATCHES: list[int] = []
+
+
 async def walk(service: RoleSyncService, after: int = 0) -> list[tuple[int, int, int]]:
     seen = []
+    BATCHES.clear()
     while True:
         batch = await service.next_levels(GUILD, after)
         if not batch.members:
             return seen
         seen += batch.members
+        BATCHES.append(len(batch.members))
         await service.record(GUILD, batch, Tally(given=1))
         after = batch.last_user_id
 
@@ -60,7 +65,7 @@ async def test_a_run_walks_every_member_in_batches_with_todays_threshold(
     assert {u for u, old, new in seen if (old, new) == (0, 1)} == {u for u in users if u % 3 == 0}
     done = await service.finish(GUILD, DONE)
     assert done.status == DONE and done.finished_at is not None
-    assert done.checked == len(users) and done.given == 2  # two batches recorded
+    assert done.checked == len(users) and done.given == len(BATCHES)  # a tally a batch
     assert done.changed_levels == len(users) // 3
     # Levels are stored: a second run finds nothing to change.
     await service.start(GUILD, ADMIN)
@@ -71,16 +76,18 @@ async def test_one_run_at_a_time_and_a_failed_run_goes_on_where_it_stopped(
     db: Database, roadmap: Roadmap, clock: FakeClock, service: RoleSyncService
 ) -> None:
     users = await seed(db, roadmap, clock, BATCH + 5)
+    await GuildService(db, clock).set_threshold(GUILD, 50)  # every third member reaches 1
     await service.start(GUILD, ADMIN)
-    batch = await service.next_levels(GUILD, 0)
+    batch = await service.next_levels(GUILD, 0, 10)  # stops at the 10th of them
+    assert batch.last_user_id == 30
     await service.record(GUILD, batch, Tally())
     again, started = await service.start(GUILD, 77)
     assert not started and again.after_user_id == batch.last_user_id
     # The process stopped here: a new service (a restart) finds the run and where it was.
     fresh = RoleSyncService(db, roadmap, clock)
     [unfinished] = await fresh.unfinished()
-    assert unfinished.guild_id == GUILD and unfinished.checked == BATCH
-    assert [u for u, _, _ in await walk(fresh, unfinished.after_user_id)] == users[BATCH:]
+    assert unfinished.guild_id == GUILD and unfinished.checked == 30
+    assert [u for u, _, _ in await walk(fresh, unfinished.after_user_id)] == users[30:]
     await fresh.finish(GUILD, FAILED, "the gateway went away")
     failed = await fresh.state(GUILD)
     assert failed is not None and failed.status == FAILED and failed.last_error
@@ -90,3 +97,17 @@ async def test_one_run_at_a_time_and_a_failed_run_goes_on_where_it_stopped(
     await fresh.finish(GUILD, DONE)
     restarted, started = await fresh.start(GUILD, ADMIN)  # after a finished run: from the start
     assert started and restarted.after_user_id == 0 and restarted.checked == 0
+
+
+async def test_a_batch_stops_at_its_hundredth_member_above_level_0(
+    db: Database, roadmap: Roadmap, clock: FakeClock, service: RoleSyncService
+) -> None:
+    users = await seed(db, roadmap, clock, 3 * BATCH + 30)
+    await GuildService(db, clock).set_threshold(GUILD, 50)  # every third member reaches 1
+    await service.start(GUILD, ADMIN)
+    batch = await service.next_levels(GUILD, 0)
+    concerned = [u for u, old, new in batch.members if old or new]
+    assert len(concerned) == BATCH and batch.last_user_id == concerned[-1]
+    assert [u for u, _, _ in batch.members] == users[: len(batch.members)]
+    smaller = await service.next_levels(GUILD, 0, 10)  # the levels are stored: none moves
+    assert [u for u, old, new in smaller.members if old or new] == concerned[:10]
