@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import discord
 
+from bot.services.guilds import LevelRoleInfo
 from bot.ui.render import level_name
 
 if TYPE_CHECKING:
@@ -48,10 +49,18 @@ def role_problem(guild: discord.Guild, role: discord.Role | None) -> str | None:
 
 
 async def sync_member_roles(
-    bot: MilestoneBot, guild: discord.Guild, member: discord.Member, level: int
+    bot: MilestoneBot,
+    guild: discord.Guild,
+    member: discord.Member,
+    level: int,
+    roles: dict[int, LevelRoleInfo] | None = None,
 ) -> tuple[int, int]:
-    """Give the roles of levels up to `level` and take the others; return (given, taken)."""
-    roles = await bot.services.guilds.level_roles(guild.id)
+    """Give the roles of levels up to `level` and take the others; return (given, taken).
+
+    `roles` are the server's level roles when the caller read them already.
+    """
+    if roles is None:
+        roles = await bot.services.guilds.level_roles(guild.id)
     have = {r.id for r in member.roles}
     given = taken = 0
     for lvl, info in roles.items():
@@ -94,11 +103,12 @@ async def apply_change(
     """Announce new levels once and bring the member's level roles in line."""
     if change.old_level == change.new_level:
         return
+    setup = await bot.services.guilds.level_setup(guild.id)
     if isinstance(member, discord.Member):
-        await sync_member_roles(bot, guild, member, change.new_level)
+        await sync_member_roles(bot, guild, member, change.new_level, setup.roles)
     if not change.announce:
         return
-    channel_id = await bot.services.guilds.announce_channel(guild.id)
+    channel_id = setup.announce_channel_id
     channel = guild.get_channel(channel_id) if channel_id else fallback_channel
     top = max(change.announce)
     if not isinstance(channel, discord.abc.Messageable):

@@ -17,8 +17,9 @@ from bot.defaults import (
     REVIEW_CLAIM,
 )
 from bot.errors import UserError
-from bot.levelups import apply_change, role_problem, sync_member_roles
+from bot.levelups import apply_change, role_problem
 from bot.roadmap import CATEGORIES, CATEGORY_LABELS
+from bot.rolesync import RoleSyncer, describe, reporter
 from bot.services.catalog import choice_label, search
 from bot.services.checkins import OPEN_JOB, CycleInfo
 from bot.services.insights import InactivePage
@@ -58,7 +59,20 @@ class Admin(commands.GroupCog, group_name="config"):
 
     def __init__(self, bot: MilestoneBot) -> None:
         self.bot = bot
+        self.syncer = RoleSyncer(bot)
+        self._resumed = False
         super().__init__()
+
+    @commands.Cog.listener()
+    async def on_ready(self) -> None:
+        # Role syncs under way when the bot stopped go on once it is connected (once: READY
+        # comes again after a reconnect).
+        if not self._resumed:
+            self._resumed = True
+            await self.syncer.resume()
+
+    async def cog_unload(self) -> None:
+        await self.syncer.stop()
 
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
         # Discord hides /config from members without Manage Server, but a server can
@@ -130,6 +144,9 @@ class Admin(commands.GroupCog, group_name="config"):
             value=lines_field(audit) if audit else "none",
             inline=False,
         )
+        sync = await self.bot.services.rolesync.state(guild.id)
+        if sync is not None:
+            e.add_field(name="Role sync", value=describe(sync), inline=False)
         if cfg.last_error and cfg.last_error_at:
             e.add_field(
                 name="Last problem",
@@ -383,40 +400,16 @@ class Admin(commands.GroupCog, group_name="config"):
     async def sync_roles(self, interaction: discord.Interaction) -> None:
         """Recompute every member's level and give or take level roles to match."""
         assert interaction.guild is not None
-        guild = interaction.guild
+        guild_id = interaction.guild.id
         await interaction.response.defer(ephemeral=True, thinking=True)
-        changes = await self.bot.services.progress.recompute_levels(guild.id)
-        roles = await self.bot.services.guilds.level_roles(guild.id)
-        given = taken = gone = 0
-        if roles:
-            # Members at level 0 who stayed there hold no role the bot gave: skip them, so a
-            # large server is not fetched member by member.
-            concerned = {user_id: new for user_id, (old, new) in changes.items() if old or new}
-            for user_id, level in concerned.items():
-                try:
-                    member = guild.get_member(user_id) or await guild.fetch_member(user_id)
-                except discord.NotFound:
-                    gone += 1
-                    continue
-                g, t = await sync_member_roles(self.bot, guild, member, level)
-                given, taken = given + g, taken + t
-        moved = sum(1 for old, new in changes.values() if old != new)
-        text = (
-            f"Checked {len(changes)} member(s): {moved} changed level, "
-            f"{given} role(s) given, {taken} taken"
-            + (f", {gone} no longer in the server" if gone else "")
-            + "."
-        )
-        if not roles:
-            text += " No level roles are set: add them with `/config level-role`."
-        errors = [
-            r
-            for r in (await self.bot.services.guilds.level_roles(guild.id)).values()
-            if r.last_error
-        ]
-        if errors:
-            text += "\n⚠️ " + "\n⚠️ ".join(f"Level {r.level}: {r.last_error}" for r in errors)
-        await interaction.followup.send(text, ephemeral=True)
+        state, started = await self.bot.services.rolesync.start(guild_id, interaction.user.id)
+        if not started and self.syncer.running(guild_id):
+            await interaction.edit_original_response(
+                content="A role sync is already running. " + describe(state)
+            )
+            return
+        # Runs in the background: the answer is edited as it goes, /config show follows it.
+        self.syncer.start(guild_id, reporter(interaction))
 
     @app_commands.command(name="review")
     @app_commands.describe(

@@ -19,7 +19,7 @@ from bot.ui.deferral import within
 from bot.ui.options import LevelOption
 from bot.ui.render import SUBMITTED, embed, item_line, level_name, lines_field
 from bot.ui.texts import wait_text
-from bot.ui.views import OwnedView, send_paginated
+from bot.ui.views import OwnedView, send_paginated, sent_message
 
 PER_PAGE = 15
 
@@ -311,13 +311,13 @@ class Milestones(commands.GroupCog, group_name="milestone"):
         locked = frozenset(i.id for i in items if policy.covers(i) and i.id not in done)
         view = ChecklistView(self.bot, interaction.user.id, level, done, locked)
         count = sum(1 for i in items if i.id in done)
-        await interaction.response.send_message(
+        sent = await interaction.response.send_message(
             f"**{level_name(self.bot.roadmap, level)}** checklist: {count}/{len(items)} done. "
             "Select what you have done; deselect to undo.",
             view=view,
             ephemeral=True,
         )
-        view.message = await interaction.original_response()
+        view.message = sent_message(sent)
 
 
 async def setup(bot: MilestoneBot) -> None:

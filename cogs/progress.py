@@ -56,8 +56,8 @@ class Progress(commands.Cog):
         assert interaction.guild_id is not None
         guild_id = interaction.guild_id
         who = member or interaction.user
-        p = await self.bot.services.progress.member_progress(guild_id, who.id)
-        rank = await self.bot.services.leaderboard.rank(guild_id, who.id)
+        overview = await self.bot.services.overview.progress_overview(guild_id, who.id)
+        p, rank, streak = overview.progress, overview.rank, overview.streak
         roadmap = self.bot.roadmap
         e = embed(
             f"Progress of {who.display_name}",
@@ -76,7 +76,6 @@ class Progress(commands.Cog):
             ),
             inline=False,
         )
-        streak = await self.bot.services.checkins.streak(guild_id, who.id)
         e.add_field(name="Check-in streak", value=f"{streak} week(s)", inline=True)
         if p.started_on:
             today = self.bot.services.members.today(p.timezone)

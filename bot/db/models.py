@@ -484,3 +484,25 @@ class MetricTotal(Base):
     metric_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     members: Mapped[int] = mapped_column(Integer, default=0)
     rating_sum: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class RoleSync(Base):
+    """A server's `/config sync-roles` run: where it stands, so a restart resumes it."""
+
+    __tablename__ = "role_syncs"
+
+    guild_id: Mapped[int] = mapped_column(Snowflake, primary_key=True, autoincrement=False)
+    status: Mapped[str] = mapped_column(String(16))  # "running", "done" or "failed"
+    requested_by: Mapped[int] = mapped_column(Snowflake)
+    after_user_id: Mapped[int] = mapped_column(Snowflake, default=0)  # members up to it: done
+    total: Mapped[int] = mapped_column(Integer, default=0)  # members when it started
+    checked: Mapped[int] = mapped_column(Integer, default=0)
+    changed_levels: Mapped[int] = mapped_column(Integer, default=0)
+    given: Mapped[int] = mapped_column(Integer, default=0)
+    taken: Mapped[int] = mapped_column(Integer, default=0)
+    gone: Mapped[int] = mapped_column(Integer, default=0)  # members no longer in the server
+    failed: Mapped[int] = mapped_column(Integer, default=0)  # role changes Discord refused
+    last_error: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[dt.datetime] = mapped_column(TZDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(TZDateTime, default=utcnow)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(TZDateTime)

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import functools
+import contextlib
+import queue
+import sqlite3
+import threading
+import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import Engine, Table, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
@@ -20,10 +23,96 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.db.fast import Runner, Statements
+
 T = TypeVar("T")
 
-WRITE_THREADS = 4
-"""Threads for synchronous write units of work; SQLite takes one writer at a time anyway."""
+READER_THREADS = 3  # SQLite reads at once (WAL: they never wait for the writer)
+THREAD_CACHE_KIB = 512  # page cache of each worker thread's connection
+
+
+class Workers:
+    """A few threads that run units of work for the event loop.
+
+    `asyncio.to_thread` costs more than a small unit of work: a context copy, a
+    concurrent.futures Future (with its Condition and lock) chained to an asyncio Future.
+    Here a job is a queue put and a `call_soon_threadsafe` back. Threads start on first use.
+    """
+
+    def __init__(self, count: int, on_exit: Callable[[], None] | None = None) -> None:
+        self.count = count
+        self.on_exit = on_exit  # run by each thread as it ends
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._threads: list[threading.Thread] = []
+        self._lock = threading.Lock()
+        self._stopped = False
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run `fn(*args)` on a worker thread and return (or raise) what it does."""
+        if self._stopped:
+            raise RuntimeError("the database was closed (Database.dispose)")
+        if len(self._threads) < self.count:
+            self._start()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        self._queue.put((loop, future, fn, args))
+        return await future
+
+    def _start(self) -> None:
+        with self._lock:
+            while len(self._threads) < self.count:
+                thread = threading.Thread(
+                    target=self._work, name=f"db-worker-{len(self._threads)}", daemon=True
+                )
+                thread.start()
+                self._threads.append(thread)
+
+    def _work(self) -> None:
+        while True:
+            job = self._queue.get()
+            if job is None:
+                if self.on_exit is not None:
+                    self.on_exit()
+                return
+            loop, future, fn, args = job
+            try:
+                result = fn(*args)
+            except BaseException as exc:
+                _call_back(loop, _set_exception, future, exc)
+            else:
+                _call_back(loop, _set_result, future, result)
+
+    async def stop(self, timeout: float = 10) -> None:  # noqa: ASYNC109
+        """Let the threads finish their jobs and end (waiting without blocking the loop:
+        a job may wait for a lock that a transaction on the loop holds)."""
+        with self._lock:
+            self._stopped = True
+            threads, self._threads = self._threads, []
+        for _ in threads:
+            self._queue.put(None)
+
+        def join() -> None:
+            deadline = time.monotonic() + timeout
+            for thread in threads:
+                thread.join(max(0.0, deadline - time.monotonic()))
+
+        if threads:
+            await asyncio.get_running_loop().run_in_executor(None, join)
+
+
+def _call_back(loop: asyncio.AbstractEventLoop, fn: Callable[..., None], *args: Any) -> None:
+    with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits for this any more
+        loop.call_soon_threadsafe(fn, *args)
+
+
+def _set_result(future: asyncio.Future[Any], result: Any) -> None:
+    if not future.done():
+        future.set_result(result)
+
+
+def _set_exception(future: asyncio.Future[Any], exc: BaseException) -> None:
+    if not future.done():
+        future.set_exception(exc)
 
 
 class Database:
@@ -33,7 +122,9 @@ class Database:
     at BEGIN on SQLite (BEGIN IMMEDIATE): a deferred transaction that reads and then writes
     fails at once with "database is locked" when another writer is active, busy timeout or
     not. On PostgreSQL both are the same. `run_write` runs a synchronous unit of work in such
-    a transaction, for the hot paths.
+    a transaction, for the hot paths; `run_read` does the same for reads. `run_fast_read` and
+    `run_fast_write` run units of work made of prepared Core statements only, on SQLite
+    straight through the sqlite3 module (`bot.db.fast`).
     """
 
     def __init__(self, url: str, *, echo: bool = False) -> None:
@@ -43,11 +134,15 @@ class Database:
         kwargs: dict[str, Any] = {"echo": echo, "pool_pre_ping": self.dialect != "sqlite"}
         self._thread_writes: sessionmaker[Session] | None = None
         self._thread_reads: sessionmaker[Session] | None = None
+        self._statements: Statements | None = None
+        self._local = threading.local()
+        # Writes take turns on one thread (SQLite has one writer at a time anyway), so a
+        # write waiting for the lock never holds up the reads. Both are threads of their
+        # own: on asyncio's default executor a write waiting on a lock (another process, a
+        # backup) would starve what else runs there (aiohttp's DNS lookups, among others).
+        self._readers = Workers(READER_THREADS, self._close_thread_connection)
+        self._writer = Workers(1, self._close_thread_connection)
         self._sync_engine: Engine | None = None
-        # Writes waiting on a lock (another process, a backup) wait on threads of their own:
-        # on asyncio's default executor they would starve what else runs there (aiohttp's
-        # DNS lookups for Discord, among others).
-        self._writers: ThreadPoolExecutor | None = None
         if self.dialect == "sqlite":
             ensure_sqlite_folder(url)
             kwargs["connect_args"] = {"timeout": 30}
@@ -63,8 +158,10 @@ class Database:
                 self._sync_engine.execution_options(sqlite_immediate=True),
                 expire_on_commit=False,
             )
-            self._writers = ThreadPoolExecutor(WRITE_THREADS, thread_name_prefix="db-write")
             self._thread_reads = sessionmaker(self._sync_engine, expire_on_commit=False)
+            self._sqlite_path = parsed.database or ""
+            if self._sqlite_path not in ("", ":memory:"):  # a file each thread can open
+                self._statements = Statements(self._sync_engine.dialect)
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         if self.dialect == "sqlite":
             _configure_sqlite(self.engine.sync_engine)
@@ -78,9 +175,8 @@ class Database:
         `work` is plain synchronous SQLAlchemy code. On SQLite it runs on a worker thread in
         a single hop; on PostgreSQL through the async session's `run_sync`.
         """
-        if self._writers is not None:
-            call = functools.partial(self._write_on_thread, work, *args)
-            return await asyncio.get_running_loop().run_in_executor(self._writers, call)
+        if self._thread_writes is not None:
+            return await self._writer.run(self._write_on_thread, work, *args)
         async with self.write.begin() as s:
             return await s.run_sync(work, *args)
 
@@ -91,7 +187,7 @@ class Database:
         hop to a worker thread, as `run_write` does; on PostgreSQL through `run_sync`.
         """
         if self._thread_reads is not None:
-            return await asyncio.to_thread(self._read_on_thread, work, *args)
+            return await self._readers.run(self._read_on_thread, work, *args)
         async with self.read() as s:
             return await s.run_sync(work, *args)
 
@@ -109,6 +205,55 @@ class Database:
         """Every engine whose pool holds connections (for the pool gauge of /metrics)."""
         return [self.engine] + ([self._sync_engine] if self._sync_engine is not None else [])
 
+    async def run_fast_read(self, work: Callable[..., T], *args: Any) -> T:
+        """Run `work(runner, *args)` in one read transaction and return its result.
+
+        The twin of `run_fast_write` for the hot reads: every statement of an interaction in one
+        hop to a worker thread. `work` runs prepared Core statements with
+        `runner.execute(statement, params)` (the `Executes` protocol) and nothing else: on
+        SQLite the runner is a `bot.db.fast.Runner` on the thread's own sqlite3 connection
+        (WAL: readers never wait for the writer); on PostgreSQL, the async connection's
+        `run_sync` hands it a SQLAlchemy Connection.
+        """
+        if self._statements is not None:
+            return await self._readers.run(self._on_thread, "BEGIN", work, *args)
+        async with self.engine.connect() as conn:
+            result = await conn.run_sync(work, *args)
+            await conn.rollback()
+            return result
+
+    async def run_fast_write(self, work: Callable[..., T], *args: Any) -> T:
+        """Like `run_write`, for a unit of work of prepared Core statements only.
+
+        On SQLite it runs on the worker thread's own sqlite3 connection (BEGIN IMMEDIATE),
+        without a Session around each statement; on PostgreSQL through `run_sync`. Use
+        `run_write` for work that needs the ORM (`add`, `get`).
+        """
+        if self._statements is not None:
+            return await self._writer.run(self._on_thread, "BEGIN IMMEDIATE", work, *args)
+        async with self.write.begin() as s:
+            return await s.run_sync(work, *args)
+
+    def _close_thread_connection(self) -> None:
+        conn: sqlite3.Connection | None = getattr(self._local, "connection", None)
+        if conn is not None:
+            self._local.connection = None
+            conn.close()
+
+    def _on_thread(self, begin: str, work: Callable[..., T], *args: Any) -> T:
+        assert self._statements is not None
+        conn: sqlite3.Connection | None = getattr(self._local, "connection", None)
+        if conn is None:
+            conn = self._local.connection = _sqlite_connect(self._sqlite_path)
+        conn.execute(begin)
+        try:
+            result = work(Runner(conn, self._statements), *args)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+        return result
+
     async def checkpoint(self) -> None:
         """Copy the SQLite write-ahead log into the database file, off the request path.
 
@@ -123,10 +268,10 @@ class Database:
     async def dispose(self) -> None:
         """Close every pooled connection (without it the process may hang at exit)."""
         await self.engine.dispose()
-        if self._writers is not None:
-            self._writers.shutdown(wait=False)
         if self._sync_engine is not None:
             self._sync_engine.dispose()
+        await self._readers.stop()
+        await self._writer.stop()
 
 
 def ensure_sqlite_folder(url: str) -> None:
@@ -137,18 +282,40 @@ def ensure_sqlite_folder(url: str) -> None:
         Path(database).parent.mkdir(parents=True, exist_ok=True)
 
 
+class Executes(Protocol):
+    """What a unit of work runs statements on: a Session, a Connection or a fast Reader."""
+
+    def execute(self, statement: Any, params: Any = None, /) -> Any:
+        """Run a statement with its parameters; return its result."""
+
+
+def _sqlite_connect(path: str) -> sqlite3.Connection:
+    """A worker thread's own connection, set up as the engine's connections are."""
+    conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+    _set_pragmas(conn)
+    # A smaller page cache than SQLite's 2 MB default: each of these connections fills its
+    # cache with pages of random members (the operating system caches the file anyway),
+    # and four full caches are most of what the process would grow by under load.
+    conn.execute(f"PRAGMA cache_size=-{THREAD_CACHE_KIB}")
+    return conn
+
+
+def _set_pragmas(dbapi_connection: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA wal_autocheckpoint=0")  # Database.checkpoint runs in background.
+    cursor.close()
+
+
 def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy emit BEGIN itself (pysqlite's own handling defers it badly).
         dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA busy_timeout=30000")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA wal_autocheckpoint=0")  # Database.checkpoint runs in background.
-        cursor.close()
+        _set_pragmas(dbapi_connection)
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
@@ -156,9 +323,41 @@ def _configure_sqlite(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
-def upsert(session: AsyncSession | Session, table: Table | Any) -> Any:
+def upsert(session: Executes | AsyncSession, table: Table | Any) -> Any:
     """Return a dialect-specific INSERT that supports ON CONFLICT clauses."""
-    name = session.bind.dialect.name if session.bind is not None else "sqlite"
-    module = postgresql if name == "postgresql" else sqlite
+    return insert_for(dialect_of(session), table)
+
+
+def dialect_of(session: Executes | AsyncSession) -> str:
+    """The name of the dialect a session, connection or runner speaks."""
+    dialect = getattr(session, "dialect", None)
+    if dialect is None:
+        bind = getattr(session, "bind", None)
+        dialect = bind.dialect if bind is not None else None
+    return dialect.name if dialect is not None else "sqlite"
+
+
+def insert_for(dialect: str, table: Table | Any) -> Any:
+    """A dialect-specific INSERT (with ON CONFLICT clauses) into a table or model."""
+    module = postgresql if dialect == "postgresql" else sqlite
     target = table.__table__ if hasattr(table, "__table__") else table
     return module.insert(target)
+
+
+def prepared(build: Callable[[str], T]) -> Callable[[Executes | AsyncSession], T]:
+    """A statement built once per dialect, with bind parameters for its values.
+
+    Building a statement costs more than running it (a few hundred microseconds against
+    tens); one built once is also found in SQLAlchemy's compiled cache every time after.
+    `build(dialect)` returns the statement; call the result with a session to get it.
+    """
+    built: dict[str, T] = {}
+
+    def get(session: Executes | AsyncSession) -> T:
+        name = dialect_of(session)
+        stmt = built.get(name)
+        if stmt is None:
+            stmt = built[name] = build(name)
+        return stmt
+
+    return get

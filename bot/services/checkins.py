@@ -7,11 +7,11 @@ import math
 from collections.abc import Container, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import exists, func, or_, select, update
+from sqlalchemy import bindparam, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock, SystemClock
-from bot.db import Database, upsert
+from bot.db import Database, Executes, upsert
 from bot.db.models import (
     AwayPeriod,
     CheckinAnswer,
@@ -656,24 +656,7 @@ class CheckinService:
 
     async def streak(self, guild_id: int, user_id: int) -> int:
         """Return the member's streak of consecutive answered cycles (away weeks kept)."""
-        now = self.clock.now()
-        async with self.db.read() as s:
-            cycles = await _cycle_rows(s, guild_id, None)
-            answered = set(
-                await s.scalars(
-                    select(CheckinAnswer.cycle_id).where(
-                        CheckinAnswer.guild_id == guild_id, CheckinAnswer.user_id == user_id
-                    )
-                )
-            )
-            away = (
-                await s.execute(
-                    select(AwayPeriod.starts_on, AwayPeriod.ends_on).where(
-                        AwayPeriod.guild_id == guild_id, AwayPeriod.user_id == user_id
-                    )
-                )
-            ).all()
-        return count_streak(cycles, answered, [(a, b) for a, b in away], now)
+        return await self.db.run_fast_read(streak_of, guild_id, user_id, self.clock.now())
 
     async def set_away(
         self,
@@ -896,6 +879,47 @@ async def _top_streaks(
     )
     names: dict[int, str] = dict(name_rows.all())
     return tuple(StreakEntry(user_id, names.get(user_id) or "", streak) for user_id, streak in best)
+
+
+_cy = CheckinCycle.__table__.c
+_ans = CheckinAnswer.__table__.c
+_away = AwayPeriod.__table__.c
+STREAK_PAGE = 16
+# Newest cycles first, each with whether the member answered it: a streak walks back only
+# as far as it goes, a page at a time, instead of reading every cycle of the server.
+_STREAK_CYCLES = (
+    select(
+        _cy.id,
+        _cy.opens_at,
+        _cy.closes_at,
+        _cy.closed_at,
+        exists().where(_ans.cycle_id == _cy.id, _ans.user_id == bindparam("user")),
+    )
+    .where(_cy.guild_id == bindparam("guild"))
+    .order_by(_cy.opens_at.desc(), _cy.id.desc())
+    .limit(STREAK_PAGE)
+    .offset(bindparam("offset"))
+)
+_AWAY = select(_away.starts_on, _away.ends_on).where(
+    _away.guild_id == bindparam("guild"), _away.user_id == bindparam("user")
+)
+
+
+def streak_of(s: Executes, guild_id: int, user_id: int, now: dt.datetime) -> int:
+    """A member's streak (see `count_streak`) as plain synchronous code, in one unit of work."""
+    key = {"guild": guild_id, "user": user_id}
+    away = [(start, end) for start, end in s.execute(_AWAY, key)]
+    streak, offset = 0, 0
+    while True:
+        rows = s.execute(_STREAK_CYCLES, {**key, "offset": offset}).all()
+        for row in rows:
+            cycle = _CycleRow(row.id, row.opens_at, row.closes_at, row.closed_at)
+            streak, go_on = streak_step(streak, cycle, bool(row[4]), away, now)
+            if not go_on:
+                return streak
+        if len(rows) < STREAK_PAGE:
+            return streak
+        offset += STREAK_PAGE
 
 
 async def _cycle_rows(s: AsyncSession, guild_id: int, up_to: dt.datetime | None) -> list[_CycleRow]:

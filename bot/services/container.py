@@ -14,9 +14,11 @@ from bot.services.insights import InsightsService
 from bot.services.leaderboard import LeaderboardService
 from bot.services.members import MemberService
 from bot.services.mydata import MyDataService
+from bot.services.overview import OverviewService
 from bot.services.progress import ProgressService
 from bot.services.reminders import ReminderService
 from bot.services.reviews import ReviewService
+from bot.services.rolesync import RoleSyncService
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,8 @@ class Services:
     reviews: ReviewService
     assessments: AssessmentService
     insights: InsightsService
+    overview: OverviewService
+    rolesync: RoleSyncService
 
 
 def build(db: Database, roadmap: Roadmap, clock: Clock) -> Services:
@@ -49,4 +53,6 @@ def build(db: Database, roadmap: Roadmap, clock: Clock) -> Services:
         reviews=ReviewService(db, roadmap, progress, clock),
         assessments=AssessmentService(db, roadmap, clock),
         insights=InsightsService(db, roadmap, clock),
+        overview=OverviewService(db, progress, clock),
+        rolesync=RoleSyncService(db, roadmap, clock),
     )

@@ -6,12 +6,11 @@ import datetime as dt
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session
 
 from bot.clock import Clock, SystemClock
-from bot.db import Database, upsert
+from bot.db import Database, Executes, upsert
 from bot.db.models import AuditEntry, GuildSettings, LevelRole, Member
 from bot.defaults import CARDS, LEVEL_THRESHOLD, TIMEZONE
 from bot.errors import UserError
@@ -54,15 +53,40 @@ class GuildConfig:
     cards: bool = CARDS
 
 
-def guild_basics(s: Session, guild_id: int) -> tuple[ZoneInfo, int]:
+_settings = GuildSettings.__table__.c
+_BASICS = select(_settings.timezone, _settings.level_threshold).where(
+    _settings.guild_id == bindparam("guild")
+)
+
+
+_roles = LevelRole.__table__.c
+_LEVEL_ROLES = (
+    select(
+        _roles.level, _roles.role_id, _roles.configured_by, _roles.last_error, _roles.last_error_at
+    )
+    .where(_roles.guild_id == bindparam("guild"))
+    .order_by(_roles.level)
+)
+_ANNOUNCE = select(_settings.announce_channel_id).where(_settings.guild_id == bindparam("guild"))
+
+
+@dataclass(frozen=True)
+class LevelSetup:
+    """A server's level roles (by level) and its announcement channel, if chosen."""
+
+    roles: dict[int, LevelRoleInfo]
+    announce_channel_id: int | None
+
+
+def _level_setup(s: Executes, guild_id: int) -> LevelSetup:
+    key = {"guild": guild_id}
+    roles = {row.level: LevelRoleInfo(*row) for row in s.execute(_LEVEL_ROLES, key).all()}
+    return LevelSetup(roles, s.execute(_ANNOUNCE, key).scalar_one_or_none())
+
+
+def guild_basics(s: Executes, guild_id: int) -> tuple[ZoneInfo, int]:
     """The server's timezone (UTC when unset) and level threshold, in one read."""
-    row = (
-        s.execute(
-            select(GuildSettings.timezone, GuildSettings.level_threshold).where(
-                GuildSettings.guild_id == guild_id
-            )
-        )
-    ).one_or_none()
+    row = s.execute(_BASICS, {"guild": guild_id}).one_or_none()
     if row is None:
         return ZoneInfo(TIMEZONE), LEVEL_THRESHOLD
     return ZoneInfo(row.timezone or TIMEZONE), row.level_threshold
@@ -85,6 +109,15 @@ class GuildService:
     def __init__(self, db: Database, clock: Clock | None = None) -> None:
         self.db = db
         self.clock: Clock = clock or SystemClock()
+        # What a level change reads (level roles, announcement channel), per server, kept
+        # until this service changes it: a server's settings change only through the one
+        # process that owns it. The count of changes spots a read racing a change.
+        self._setups: dict[int, LevelSetup] = {}
+        self._changes: dict[int, int] = {}
+
+    def _changed(self, guild_id: int) -> None:
+        self._changes[guild_id] = self._changes.get(guild_id, 0) + 1
+        self._setups.pop(guild_id, None)
 
     async def _set(self, guild_id: int, **values: object) -> None:
         async with self.db.write.begin() as s:
@@ -99,6 +132,7 @@ class GuildService:
     async def set_announce_channel(self, guild_id: int, channel_id: int | None) -> None:
         """Post level-ups in this channel (None: where they happen)."""
         await self._set(guild_id, announce_channel_id=channel_id)
+        self._changed(guild_id)
 
     async def set_threshold(self, guild_id: int, percent: int) -> None:
         """Set the share of each level's checklist needed to reach it."""
@@ -126,10 +160,18 @@ class GuildService:
 
     async def announce_channel(self, guild_id: int) -> int | None:
         """Where level-ups go, if an admin chose a channel."""
-        async with self.db.read() as s:
-            return await s.scalar(
-                select(GuildSettings.announce_channel_id).where(GuildSettings.guild_id == guild_id)
-            )
+        return (await self.level_setup(guild_id)).announce_channel_id
+
+    async def level_setup(self, guild_id: int) -> LevelSetup:
+        """What a level change needs to know, in one read: level roles, announcements."""
+        found = self._setups.get(guild_id)
+        if found is not None:
+            return found
+        changes = self._changes.get(guild_id, 0)
+        setup = await self.db.run_fast_read(_level_setup, guild_id)
+        if self._changes.get(guild_id, 0) == changes:
+            self._setups[guild_id] = setup
+        return setup
 
     async def set_level_role(self, guild_id: int, level: int, role_id: int, admin_id: int) -> None:
         """Give `role_id` to members who reach `level`."""
@@ -147,6 +189,7 @@ class GuildService:
                     },
                 )
             )
+        self._changed(guild_id)
 
     async def clear_level_role(self, guild_id: int, level: int) -> int | None:
         """Stop giving a level's role; return the role id that was set, if any."""
@@ -159,24 +202,12 @@ class GuildService:
             await s.execute(
                 delete(LevelRole).where(LevelRole.guild_id == guild_id, LevelRole.level == level)
             )
-            return role_id
+        self._changed(guild_id)
+        return role_id
 
     async def level_roles(self, guild_id: int) -> dict[int, LevelRoleInfo]:
         """The configured level roles, by level."""
-        async with self.db.read() as s:
-            rows = (
-                await s.scalars(
-                    select(LevelRole)
-                    .where(LevelRole.guild_id == guild_id)
-                    .order_by(LevelRole.level)
-                )
-            ).all()
-        return {
-            r.level: LevelRoleInfo(
-                r.level, r.role_id, r.configured_by, r.last_error, r.last_error_at
-            )
-            for r in rows
-        }
+        return (await self.level_setup(guild_id)).roles
 
     async def record_role_error(self, guild_id: int, level: int, error: str | None) -> None:
         """Remember (or clear, with None) why a level role could not be managed."""
@@ -186,6 +217,7 @@ class GuildService:
                 .where(LevelRole.guild_id == guild_id, LevelRole.level == level)
                 .values(last_error=error, last_error_at=self.clock.now() if error else None)
             )
+        self._changed(guild_id)
 
     async def config(self, guild_id: int, *, audit_limit: int = 10) -> GuildConfig:
         """Everything `/config show` lists."""

@@ -20,7 +20,7 @@ from sqlalchemy import case, delete, false, func, select, update
 from sqlalchemy.orm import Session
 
 from bot.clock import Clock, SystemClock
-from bot.db import Database, upsert
+from bot.db import Database, Executes, upsert
 from bot.db.models import (
     ActivityDay,
     AssessmentRating,
@@ -49,7 +49,7 @@ def utc_day(moment: dt.datetime) -> dt.date:
 # --- counters, kept inside each unit of work ------------------------------------------------
 
 
-def _bump(s: Session, model: Any, rows: Sequence[dict[str, Any]], *counts: str) -> None:
+def _bump(s: Executes, model: Any, rows: Sequence[dict[str, Any]], *counts: str) -> None:
     """Add each row's counts to the counter rows with the same key (one statement)."""
     rows = [r for r in rows if any(r[c] for c in counts)]
     if not rows:
@@ -122,7 +122,7 @@ def hidden_changed(s: Session, guild_id: int, user_id: int, hidden: bool) -> Non
     )
 
 
-def levels_changed(s: Session, guild_id: int, moves: Sequence[tuple[int, int]]) -> None:
+def levels_changed(s: Executes, guild_id: int, moves: Sequence[tuple[int, int]]) -> None:
     """Members went from level `old` to `new` (level 0 is not counted: it is the rest)."""
     deltas: Counter[int] = Counter()
     for old, new in moves:

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import false, func, select, tuple_
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import bindparam, false, func, select, tuple_
 
 from bot.clock import Clock, SystemClock
-from bot.db import Database
-from bot.db.models import Member, PeriodScore, PeriodTotal, ScoreBucket
+from bot.db import Database, Executes
+from bot.db.models import Member, PeriodScore, PeriodTotal, ScoreBucket, TZDateTime
 from bot.services.guilds import guild_basics
 from bot.services.scores import period_bounds
 from bot.services.scores import period_start as local_period_start
@@ -53,6 +52,7 @@ class Page:
     pages: int
     total: int
     starts_on: dt.date | None = None  # the week's or month's first day, in the server's zone
+    viewer_name: str | None = None  # the name stored for the member asking, if asked
 
 
 def period_start(period: Period, now: dt.datetime, tz: ZoneInfo) -> dt.datetime | None:
@@ -67,6 +67,83 @@ def _pages(total: int, page: int) -> tuple[int, int]:
     return pages, min(max(page, 0), pages - 1)
 
 
+_m = Member.__table__.c
+_ps = PeriodScore.__table__.c
+_pt = PeriodTotal.__table__.c
+_sb = ScoreBucket.__table__.c
+
+# Built once: a page or a rank runs a handful of these in one read (see Database.run_fast_read).
+_BUCKETS = (
+    select(_sb.n, _sb.members)
+    .where(_sb.guild_id == bindparam("guild"), _sb.members > 0)
+    .order_by(_sb.n.desc())
+)
+_ALL_TIME_ROWS = (
+    select(_m.user_id, _m.display_name, _m.completed_count, _m.level, _m.avatar_path)
+    .where(
+        _m.guild_id == bindparam("guild"),
+        _m.hidden == false(),
+        _m.completed_count > 0,
+        _m.completed_count <= bindparam("top"),
+    )
+    .order_by(_m.completed_count.desc(), _m.last_completed_at, _m.user_id)
+    .limit(PAGE_SIZE)
+    .offset(bindparam("offset"))
+)
+_PERIOD_KEY = (
+    _pt.guild_id == bindparam("guild"),
+    _pt.period == bindparam("period"),
+    _pt.starts_on == bindparam("starts_on"),
+)
+_PERIOD_TOTAL = select(_pt.members).where(*_PERIOD_KEY)
+# The total rides along with the rows: one round trip for the whole page.
+_PERIOD_ROWS = (
+    select(
+        _ps.user_id,
+        _m.display_name,
+        _ps.n,
+        _m.level,
+        _m.avatar_path,
+        select(_pt.members).where(*_PERIOD_KEY).scalar_subquery(),
+    )
+    .join_from(
+        PeriodScore.__table__,
+        Member.__table__,
+        (_m.guild_id == _ps.guild_id) & (_m.user_id == _ps.user_id),
+    )
+    .where(
+        _ps.guild_id == bindparam("guild"),
+        _ps.period == bindparam("period"),
+        _ps.starts_on == bindparam("starts_on"),
+        _ps.hidden == false(),
+    )
+    .order_by(_ps.n.desc(), _ps.last_at, _ps.user_id)
+    .limit(PAGE_SIZE)
+    .offset(bindparam("offset"))
+)
+_RANK = select(
+    select(func.coalesce(func.sum(_sb.members), 0))
+    .where(_sb.guild_id == bindparam("guild"), _sb.n > bindparam("count"))
+    .scalar_subquery(),
+    select(func.count())
+    .select_from(Member.__table__)
+    .where(
+        _m.guild_id == bindparam("guild"),
+        _m.hidden == false(),
+        _m.completed_count == bindparam("count"),
+        tuple_(_m.last_completed_at, _m.user_id)
+        < tuple_(bindparam("last_at", type_=TZDateTime()), bindparam("user")),
+    )
+    .scalar_subquery(),
+)
+_NAME = select(_m.display_name).where(
+    _m.guild_id == bindparam("guild"), _m.user_id == bindparam("user")
+)
+_RANKED = select(_m.hidden, _m.completed_count, _m.last_completed_at).where(
+    _m.guild_id == bindparam("guild"), _m.user_id == bindparam("user")
+)
+
+
 class LeaderboardService:
     """Builds leaderboard pages and ranks; every query walks an index in ranking order."""
 
@@ -75,114 +152,97 @@ class LeaderboardService:
         self.clock: Clock = clock or SystemClock()
 
     async def page(
-        self, guild_id: int, period: Period, page: int = 0, *, as_of: dt.datetime | None = None
+        self,
+        guild_id: int,
+        period: Period,
+        page: int = 0,
+        *,
+        as_of: dt.datetime | None = None,
+        viewer: int | None = None,
     ) -> Page:
         """One page of the ranking; ties go to who got there first.
 
         `as_of` keeps the week or month of a board that is paged through (default: now).
+        With `viewer`, the page also carries the display name stored for that member.
         """
         now = as_of or self.clock.now()
-        async with self.db.read() as s:
-            if period is Period.ALL:
-                return await self._all_time_page(s, guild_id, page)
-            tz, _ = await s.run_sync(guild_basics, guild_id)
-            starts_on = local_period_start(period.value, now, tz)
-            key = (
-                PeriodScore.guild_id == guild_id,
-                PeriodScore.period == period.value,
-                PeriodScore.starts_on == starts_on,
-                PeriodScore.hidden == false(),
-            )
-            # The total rides along with the rows: one round trip for the whole page.
-            count = select(PeriodTotal.members).where(
-                PeriodTotal.guild_id == guild_id,
-                PeriodTotal.period == period.value,
-                PeriodTotal.starts_on == starts_on,
-            )
-            query = (
-                select(
-                    PeriodScore.user_id,
-                    Member.display_name,
-                    PeriodScore.n,
-                    Member.level,
-                    Member.avatar_path,
-                    count.scalar_subquery(),
-                )
-                .join(
-                    Member,
-                    (Member.guild_id == PeriodScore.guild_id)
-                    & (Member.user_id == PeriodScore.user_id),
-                )
-                .where(*key)
-                .order_by(PeriodScore.n.desc(), PeriodScore.last_at, PeriodScore.user_id)
-                .limit(PAGE_SIZE)
-            )
-            rows = (await s.execute(query.offset(max(page, 0) * PAGE_SIZE))).all()
-            if rows:
-                total = rows[0][5]
-                pages, page = _pages(total, page)
-            else:  # Past the end (or nothing yet): count, then show the last page.
-                total = await s.scalar(count) or 0
-                pages, page = _pages(total, page)
-                if total:
-                    rows = (await s.execute(query.offset(page * PAGE_SIZE))).all()
-        since = period_bounds(period.value, starts_on, tz)[0]
-        return Page(period, since, _entries(rows, page), page, pages, total, starts_on)
-
-    async def _all_time_page(self, s: AsyncSession, guild_id: int, page: int) -> Page:
-        # Members per completed count give the total, and let a deep page start at its count
-        # instead of stepping over every member ranked above it.
-        found = await s.execute(
-            select(ScoreBucket.n, ScoreBucket.members)
-            .where(ScoreBucket.guild_id == guild_id, ScoreBucket.members > 0)
-            .order_by(ScoreBucket.n.desc())
-        )
-        buckets = [(n, members) for n, members in found]
-        total = sum(members for _, members in buckets)
-        pages, page = _pages(total, page)
-        top, ahead = _bucket_at(buckets, page * PAGE_SIZE)
-        rows = (
-            await s.execute(
-                select(
-                    Member.user_id,
-                    Member.display_name,
-                    Member.completed_count,
-                    Member.level,
-                    Member.avatar_path,
-                )
-                .where(
-                    Member.guild_id == guild_id,
-                    Member.hidden == false(),
-                    Member.completed_count > 0,
-                    Member.completed_count <= top,
-                )
-                .order_by(Member.completed_count.desc(), Member.last_completed_at, Member.user_id)
-                .limit(PAGE_SIZE)
-                .offset(page * PAGE_SIZE - ahead)
-            )
-        ).all()
-        return Page(Period.ALL, None, _entries(rows, page), page, pages, total)
+        return await self.db.run_fast_read(read_page, guild_id, period, page, now, viewer)
 
     async def rank(self, guild_id: int, user_id: int) -> int | None:
         """The member's all-time rank, or None when hidden or with nothing done."""
-        async with self.db.read() as s:
-            me = await s.get(Member, (guild_id, user_id))
-            if me is None or me.hidden or me.completed_count == 0:
-                return None
-            ahead = select(func.coalesce(func.sum(ScoreBucket.members), 0)).where(
-                ScoreBucket.guild_id == guild_id, ScoreBucket.n > me.completed_count
-            )
-            tied_first = select(func.count()).where(
-                Member.guild_id == guild_id,
-                Member.hidden == false(),
-                Member.completed_count == me.completed_count,
-                tuple_(Member.last_completed_at, Member.user_id)
-                < tuple_(me.last_completed_at, user_id),
-            )
-            above, tied = (
-                await s.execute(select(ahead.scalar_subquery(), tied_first.scalar_subquery()))
-            ).one()
-        return int(above) + int(tied) + 1
+        return await self.db.run_fast_read(read_rank, guild_id, user_id)
+
+
+def read_page(
+    s: Executes, guild_id: int, period: Period, page: int, now: dt.datetime, viewer: int | None
+) -> Page:
+    """`LeaderboardService.page` as plain synchronous code (one unit of work)."""
+    viewer_name = (
+        s.execute(_NAME, {"guild": guild_id, "user": viewer}).scalar_one_or_none()
+        if viewer is not None
+        else None
+    )
+    if period is Period.ALL:
+        board = _all_time_page(s, guild_id, page)
+    else:
+        board = _period_page(s, guild_id, period, page, now)
+    return replace(board, viewer_name=viewer_name)
+
+
+def _period_page(s: Executes, guild_id: int, period: Period, page: int, now: dt.datetime) -> Page:
+    tz, _ = guild_basics(s, guild_id)
+    starts_on = local_period_start(period.value, now, tz)
+    key = {"guild": guild_id, "period": period.value, "starts_on": starts_on}
+    rows = s.execute(_PERIOD_ROWS, {**key, "offset": max(page, 0) * PAGE_SIZE}).all()
+    if rows:
+        total = rows[0][5]
+        pages, page = _pages(total, page)
+    else:  # Past the end (or nothing yet): count, then show the last page.
+        total = s.execute(_PERIOD_TOTAL, key).scalar_one_or_none() or 0
+        pages, page = _pages(total, page)
+        if total:
+            rows = s.execute(_PERIOD_ROWS, {**key, "offset": page * PAGE_SIZE}).all()
+    since = period_bounds(period.value, starts_on, tz)[0]
+    return Page(period, since, _entries(rows, page), page, pages, total, starts_on)
+
+
+def _all_time_page(s: Executes, guild_id: int, page: int) -> Page:
+    # Members per completed count give the total, and let a deep page start at its count
+    # instead of stepping over every member ranked above it.
+    buckets = [(n, members) for n, members in s.execute(_BUCKETS, {"guild": guild_id})]
+    total = sum(members for _, members in buckets)
+    pages, page = _pages(total, page)
+    top, ahead = _bucket_at(buckets, page * PAGE_SIZE)
+    rows = s.execute(
+        _ALL_TIME_ROWS, {"guild": guild_id, "top": top, "offset": page * PAGE_SIZE - ahead}
+    ).all()
+    return Page(Period.ALL, None, _entries(rows, page), page, pages, total)
+
+
+def read_rank(s: Executes, guild_id: int, user_id: int) -> int | None:
+    """`LeaderboardService.rank` as plain synchronous code."""
+    me = s.execute(_RANKED, {"guild": guild_id, "user": user_id}).one_or_none()
+    if me is None:
+        return None
+    return rank_of(s, guild_id, user_id, me.hidden, me.completed_count, me.last_completed_at)
+
+
+def rank_of(
+    s: Executes,
+    guild_id: int,
+    user_id: int,
+    hidden: bool,
+    completed: int,
+    last_completed_at: dt.datetime | None,
+) -> int | None:
+    """The rank of a member whose counters are known (None when hidden or with nothing)."""
+    if hidden or completed == 0 or last_completed_at is None:
+        return None
+    above, tied = s.execute(
+        _RANK,
+        {"guild": guild_id, "user": user_id, "count": completed, "last_at": last_completed_at},
+    ).one()
+    return int(above) + int(tied) + 1
 
 
 def _entries(rows: Sequence[Any], page: int) -> tuple[Entry, ...]:

@@ -9,12 +9,19 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, func, select, union_all, update
+from sqlalchemy import bindparam, delete, func, select, union_all, update
 from sqlalchemy.orm import Session
 
 from bot.clock import Clock, SystemClock
-from bot.db import Database, upsert
-from bot.db.models import AuditEntry, CheckinAnswer, Completion, LevelAnnouncement, Member
+from bot.db import Database, Executes, upsert
+from bot.db.models import (
+    AuditEntry,
+    CheckinAnswer,
+    Completion,
+    LevelAnnouncement,
+    Member,
+    TZDateTime,
+)
 from bot.defaults import ACTIVITY_DAYS
 from bot.errors import NotFoundError, UserError
 from bot.roadmap import Item, Roadmap
@@ -24,6 +31,43 @@ from bot.text import clean_text
 from bot.weekly import local_to_utc, local_today, safe_timezone
 
 MAX_EVIDENCE = 500
+
+# The hot reads, built once (see `Database.run_fast_read`): plain Core statements on tables.
+_members = Member.__table__.c
+_completions = Completion.__table__.c
+_answers = CheckinAnswer.__table__.c
+_MEMBER_ROW = select(
+    _members.display_name,
+    _members.level,
+    _members.started_on,
+    _members.timezone,
+    _members.hidden,
+    _members.completed_count,
+    _members.last_completed_at,
+).where(_members.guild_id == bindparam("guild"), _members.user_id == bindparam("user"))
+_DONE_IDS = select(_completions.item_id).where(
+    _completions.guild_id == bindparam("guild"), _completions.user_id == bindparam("user")
+)
+_RECENT = (
+    select(_completions.item_id, _completions.completed_at, _completions.evidence)
+    .where(_completions.guild_id == bindparam("guild"), _completions.user_id == bindparam("user"))
+    # A checklist item and its projects share a time: the id breaks the tie.
+    .order_by(_completions.completed_at.desc(), _completions.item_id)
+    .limit(bindparam("limit"))
+)
+_SINCE = bindparam("since", type_=TZDateTime())
+_MOMENTS = union_all(
+    select(_completions.completed_at.label("at")).where(
+        _completions.guild_id == bindparam("guild"),
+        _completions.user_id == bindparam("user"),
+        _completions.completed_at >= _SINCE,
+    ),
+    select(_answers.submitted_at.label("at")).where(
+        _answers.guild_id == bindparam("guild"),
+        _answers.user_id == bindparam("user"),
+        _answers.submitted_at >= _SINCE,
+    ),
+)
 
 
 @dataclass(frozen=True)
@@ -107,6 +151,8 @@ class MemberProgress:
     hidden: bool
     projects_done: int = 0
     projects_total: int = 0
+    completed_count: int = 0  # the stored counter the rankings use
+    last_completed_at: dt.datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -524,30 +570,29 @@ class ProgressService:
 
     async def done_ids(self, guild_id: int, user_id: int) -> set[str]:
         """Ids of the items a member has done."""
-        async with self.db.read() as s:
-            return await s.run_sync(_done_ids, guild_id, user_id)
+        return await self.db.run_fast_read(_done_ids, guild_id, user_id)
 
     async def member_progress(
         self, guild_id: int, user_id: int, *, recent: int = 5
     ) -> MemberProgress:
         """A member's level, per-level counts, totals and latest completions."""
-        async with self.db.read() as s:
-            member = await s.get(Member, (guild_id, user_id))
-            rows = (
-                await s.execute(
-                    select(Completion.item_id, Completion.completed_at, Completion.evidence)
-                    .where(Completion.guild_id == guild_id, Completion.user_id == user_id)
-                    # A checklist item and its projects share a time: the id breaks the tie.
-                    .order_by(Completion.completed_at.desc(), Completion.item_id)
-                )
-            ).all()
+        return await self.db.run_fast_read(self.read_progress, guild_id, user_id, recent)
+
+    def read_progress(
+        self, s: Executes, guild_id: int, user_id: int, recent: int = 5
+    ) -> MemberProgress:
+        """`member_progress` as plain synchronous code, for a unit of work (one hop)."""
+        key = {"guild": guild_id, "user": user_id}
+        member = s.execute(_MEMBER_ROW, key).one_or_none()
+        known = [self.roadmap.item(i) for i in _done_ids(s, guild_id, user_id)]
+        done = {i.id for i in known if i is not None}
+        projects_done = sum(1 for i in known if i is not None and i.is_project)
+        latest = s.execute(_RECENT, {**key, "limit": recent}).all() if recent > 0 else []
         done_items = [
             DoneItem(item, row.completed_at, row.evidence)
-            for row in rows
+            for row in latest
             if (item := self.roadmap.item(row.item_id)) is not None
         ]
-        done = {d.item.id for d in done_items}
-        projects_done = sum(1 for d in done_items if d.item.is_project)
         level = member.level if member else 0
         levels = tuple(
             LevelProgress(
@@ -568,14 +613,16 @@ class ProgressService:
             display_name=member.display_name if member else "",
             level=level,
             levels=levels,
-            completed=len(done_items) - projects_done,
+            completed=len(done) - projects_done,
             total=len(self.roadmap.items),
-            recent=tuple(done_items[:recent]),
+            recent=tuple(done_items),
             started_on=member.started_on if member else None,
             timezone=member.timezone if member else None,
             hidden=member.hidden if member else False,
             projects_done=projects_done,
             projects_total=len(self.roadmap.projects),
+            completed_count=member.completed_count if member else 0,
+            last_completed_at=member.last_completed_at if member else None,
         )
 
     async def activity(
@@ -589,20 +636,8 @@ class ProgressService:
         today = local_today(self.clock.now(), zone)
         first = today - dt.timedelta(days=days - 1)
         since = local_to_utc(first, dt.time(0, 0), zone)
-        moments = union_all(
-            select(Completion.completed_at.label("at")).where(
-                Completion.guild_id == guild_id,
-                Completion.user_id == user_id,
-                Completion.completed_at >= since,
-            ),
-            select(CheckinAnswer.submitted_at.label("at")).where(
-                CheckinAnswer.guild_id == guild_id,
-                CheckinAnswer.user_id == user_id,
-                CheckinAnswer.submitted_at >= since,
-            ),
-        )
-        async with self.db.read() as s:
-            rows = (await s.execute(moments)).scalars().all()
+        key = {"guild": guild_id, "user": user_id, "since": since}
+        rows = await self.db.run_fast_read(_moments, key)
         counts: dict[dt.date, int] = {}
         for moment in rows:
             day = local_today(moment, zone)
@@ -702,13 +737,15 @@ def member_name(display_name: str | None) -> str:
     return clean_text(display_name or "")[:MAX_NAME]
 
 
-def _done_ids(s: Session, guild_id: int, user_id: int) -> set[str]:
-    rows = s.execute(
-        select(Completion.item_id).where(
-            Completion.guild_id == guild_id, Completion.user_id == user_id
-        )
-    )
-    return set(rows.scalars())
+def _done_ids(s: Executes, guild_id: int, user_id: int) -> set[str]:
+    return set(s.execute(_DONE_IDS, {"guild": guild_id, "user": user_id}).scalars().all())
+
+
+done_item_ids = _done_ids  # for other units of work: what counts as done is decided here
+
+
+def _moments(s: Executes, key: dict[str, Any]) -> list[dt.datetime]:
+    return list(s.execute(_MOMENTS, key).scalars().all())
 
 
 def _audit(

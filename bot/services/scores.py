@@ -17,8 +17,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, delete, func, select, update
 from sqlalchemy.orm import Session
 
-from bot.db import upsert
-from bot.db.models import Completion, Member, PeriodScore, PeriodTotal, ScoreBucket
+from bot.db import Executes, upsert
+from bot.db.models import Completion, Member, PeriodScore, PeriodTotal
+from bot.services import prepared as sql
 from bot.services.guilds import guild_basics
 
 PERIODS = ("week", "month")
@@ -44,95 +45,68 @@ def period_bounds(period: str, starts_on: dt.date, tz: ZoneInfo) -> tuple[dt.dat
     )
 
 
-def move_bucket(s: Session, guild_id: int, old: int, new: int) -> None:
+def move_bucket(s: Executes, guild_id: int, old: int, new: int) -> None:
     """A shown member went from `old` to `new` completed items (one statement)."""
-    rows = [{"guild_id": guild_id, "n": n, "members": d} for n, d in ((old, -1), (new, 1)) if n > 0]
+    rows = [(n, d) for n, d in ((old, -1), (new, 1)) if n > 0]
     if not rows:
         return
-    stmt = upsert(s, ScoreBucket).values(rows)
-    s.execute(
-        stmt.on_conflict_do_update(
-            index_elements=["guild_id", "n"],
-            set_={"members": ScoreBucket.members + stmt.excluded.members},
-        )
-    )
+    params: dict[str, object] = {"guild": guild_id}
+    for i, (n, delta) in enumerate(rows):
+        params[f"n{i}"], params[f"members{i}"] = n, delta
+    s.execute(sql.bucket_rows[len(rows) - 1](s), params)
 
 
 def _count_members(
-    s: Session, guild_id: int, periods: Sequence[tuple[str, dt.date]], delta: int
+    s: Executes, guild_id: int, periods: Sequence[tuple[str, dt.date]], delta: int
 ) -> None:
     """Add `delta` shown members to the totals of these periods (one statement)."""
     if not periods:
         return
-    stmt = upsert(s, PeriodTotal).values(
-        [
-            {"guild_id": guild_id, "period": period, "starts_on": starts_on, "members": delta}
-            for period, starts_on in periods
-        ]
-    )
-    s.execute(
-        stmt.on_conflict_do_update(
-            index_elements=["guild_id", "period", "starts_on"],
-            set_={"members": PeriodTotal.members + stmt.excluded.members},
+    if len(periods) > len(sql.total_rows):  # more than a week and a month: one at a time
+        for one in periods:
+            _count_members(s, guild_id, [one], delta)
+        return
+    params: dict[str, object] = {"guild": guild_id}
+    for i, (period, starts_on) in enumerate(periods):
+        params[f"period{i}"], params[f"starts_on{i}"], params[f"members{i}"] = (
+            period,
+            starts_on,
+            delta,
         )
-    )
+    s.execute(sql.total_rows[len(periods) - 1](s), params)
 
 
 def add_completion(
-    s: Session, guild_id: int, user_id: int, at: dt.datetime, hidden: bool, tz: ZoneInfo
+    s: Executes, guild_id: int, user_id: int, at: dt.datetime, hidden: bool, tz: ZoneInfo
 ) -> None:
     """Count a completion made at `at` in its week and month."""
-    stmt = upsert(s, PeriodScore).values(
-        [
-            {
-                "guild_id": guild_id,
-                "period": period,
-                "starts_on": period_start(period, at, tz),
-                "user_id": user_id,
-                "n": 1,
-                "last_at": at,
-                "hidden": hidden,
-            }
-            for period in PERIODS
-        ]
-    )
     counted = s.execute(
-        stmt.on_conflict_do_update(
-            index_elements=["guild_id", "period", "starts_on", "user_id"],
-            set_={"n": PeriodScore.n + 1, "last_at": stmt.excluded.last_at},
-        ).returning(PeriodScore.period, PeriodScore.starts_on, PeriodScore.n)
+        sql.count_completion(s),
+        {
+            "guild": guild_id,
+            "user": user_id,
+            "at": at,
+            "hidden": hidden,
+            "week": period_start("week", at, tz),
+            "month": period_start("month", at, tz),
+        },
     ).all()
     if not hidden:  # A member's first completion of a period adds them to its total.
         _count_members(s, guild_id, [(p, d) for p, d, n in counted if n == 1], +1)
 
 
 def remove_completion(
-    s: Session, guild_id: int, user_id: int, completed_at: dt.datetime, hidden: bool, tz: ZoneInfo
+    s: Executes, guild_id: int, user_id: int, completed_at: dt.datetime, hidden: bool, tz: ZoneInfo
 ) -> None:
     """Uncount a completion (already deleted) from its week and month."""
     for period in PERIODS:
         starts_on = period_start(period, completed_at, tz)
         start, end = period_bounds(period, starts_on, tz)
-        key = (
-            PeriodScore.guild_id == guild_id,
-            PeriodScore.period == period,
-            PeriodScore.starts_on == starts_on,
-            PeriodScore.user_id == user_id,
-        )
-        last = (
-            select(func.max(Completion.completed_at))
-            .where(
-                Completion.guild_id == guild_id,
-                Completion.user_id == user_id,
-                Completion.completed_at >= start,
-                Completion.completed_at < end,
-            )
-            .scalar_subquery()
-        )
-        gone = s.execute(delete(PeriodScore).where(*key, PeriodScore.n <= 1)).rowcount  # type: ignore[attr-defined]
+        key = {"guild": guild_id, "user": user_id, "of_period": period, "of_start": starts_on}
+        gone = s.execute(sql.drop_last_of_period(s), key).rowcount
         if gone and not hidden:
             _count_members(s, guild_id, [(period, starts_on)], -1)
-        s.execute(update(PeriodScore).where(*key).values(n=PeriodScore.n - 1, last_at=last))
+        s.execute(sql.uncount_completion(s), {**key, "start": start, "end": end})
 
 
 def set_hidden(s: Session, guild_id: int, user_id: int, hidden: bool, completed: int) -> None:

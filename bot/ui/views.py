@@ -178,10 +178,24 @@ async def send_paginated(
         )
         return
     view = Paginator(interaction.user.id, render, content.pages, pictures=content.file is not None)
-    await interaction.response.send_message(
+    sent = await interaction.response.send_message(
         embed=content.embed, files=files, view=view, ephemeral=ephemeral
     )
-    view.message = await interaction.original_response()
+    view.message = sent_message(sent)
+
+
+def sent_message(
+    sent: object,
+) -> discord.InteractionMessage | discord.WebhookMessage | None:
+    """The message an answer created, to edit later without asking for it again.
+
+    A first answer's callback carries its message (`InteractionCallbackResponse.resource`);
+    an answer that came after an automatic deferral is the edited or sent message itself.
+    """
+    if isinstance(sent, discord.InteractionMessage | discord.WebhookMessage):
+        return sent
+    resource = getattr(sent, "resource", None)
+    return resource if isinstance(resource, discord.InteractionMessage) else None
 
 
 class Confirm(OwnedView):

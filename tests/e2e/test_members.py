@@ -432,7 +432,7 @@ async def test_unexpected_error_is_apologised_for_and_logged(
     async def boom(*args: object, **kwargs: object) -> None:
         raise RuntimeError("database on fire")
 
-    monkeypatch.setattr(world.bot.services.leaderboard, "rank", boom)
+    monkeypatch.setattr(world.bot.services.overview, "progress_overview", boom)
     res, text = await world.run(world.alice, "progress", member=world.bob.id)
     assert res.ephemeral
     ref = text.split("reference `")[1].split("`")[0]

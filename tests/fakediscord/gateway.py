@@ -1,6 +1,7 @@
 """The fake's gateway: the websocket a discord.py client connects to.
 
-HELLO, IDENTIFY, READY and a GUILD_CREATE per guild, heartbeats, member chunks, and the events
+HELLO, IDENTIFY, READY and a GUILD_CREATE per guild, heartbeats, member lookups
+(REQUEST_GUILD_MEMBERS by ids or name prefix, answered with GUILD_MEMBERS_CHUNK), and the events
 the store announces (:meth:`Gateway._dispatch_all`), each sent to the clients whose intents ask
 for it.
 
@@ -23,7 +24,7 @@ import aiohttp
 from aiohttp import web
 
 from .models import FakeGuild, FakeMember
-from .state import State
+from .state import LARGE_THRESHOLD, State
 from .wire import INTENT_GUILD_MEMBERS
 
 log = logging.getLogger("fakediscord")
@@ -87,6 +88,8 @@ class Gateway(State):
         super().__init__(**kwargs)
         self.heartbeat_interval_ms = heartbeat_interval_ms
         self.identify_payloads: list[dict[str, Any]] = []
+        #: the REQUEST_GUILD_MEMBERS payloads clients sent, in order
+        self.member_requests: list[dict[str, Any]] = []
         self._conns: list[_GatewayConn] = []
         self._conns_changed = asyncio.Condition()
         self.gateway_refused = False
@@ -205,6 +208,58 @@ class Gateway(State):
             ):
                 conn.dispatch("GUILD_MEMBER_UPDATE", copy.deepcopy(data))
 
+    def _request_guild_members(self, conn: _GatewayConn, d: dict[str, Any]) -> None:
+        """REQUEST_GUILD_MEMBERS, answered with GUILD_MEMBERS_CHUNK events as Discord does.
+
+        By `user_ids` (at most 100; ids not in the guild come back in `not_found`) or by a
+        `query` prefix of the username or nickname (at most `limit`, at most 100). The whole
+        list (`query` "" and `limit` 0) needs the privileged GUILD_MEMBERS intent, which the
+        client must have identified with; it comes in chunks of 1000 members.
+        """
+        self.member_requests.append(copy.deepcopy(d))
+        guild = self.guilds.get(int(d["guild_id"]))
+        members = list(guild.members.values()) if guild is not None else []
+        not_found: list[str] = []
+        user_ids = d.get("user_ids")
+        query = d.get("query")
+        limit = int(d.get("limit") or 0)
+        if user_ids is not None:
+            ids = [int(u) for u in (user_ids if isinstance(user_ids, list) else [user_ids])]
+            if len(ids) > 100:
+                log.error("fakediscord: REQUEST_GUILD_MEMBERS with %d user_ids (max 100)", len(ids))
+                return
+            by_id = guild.members if guild is not None else {}
+            found = [by_id[u] for u in ids if u in by_id]
+            not_found = [str(u) for u in ids if u not in by_id]
+        elif query == "" and limit == 0:
+            if not conn.intents & INTENT_GUILD_MEMBERS:
+                log.error(
+                    "fakediscord: REQUEST_GUILD_MEMBERS for the whole member list needs the "
+                    "GUILD_MEMBERS intent"
+                )
+                return
+            found = members
+        else:
+            prefix = str(query or "").lower()
+            found = [
+                m
+                for m in members
+                if m.name.lower().startswith(prefix) or (m.nick or "").lower().startswith(prefix)
+            ][: min(max(limit, 1), 100)]
+        chunks = [found[i : i + 1000] for i in range(0, len(found), 1000)] or [[]]
+        for index, part in enumerate(chunks):
+            chunk: dict[str, Any] = {
+                "guild_id": str(d["guild_id"]),
+                "members": [m.payload() for m in part],
+                "chunk_index": index,
+                "chunk_count": len(chunks),
+            }
+            if index == 0 and not_found:
+                chunk["not_found"] = not_found
+            if d.get("nonce"):
+                chunk["nonce"] = d["nonce"]
+            conn.dispatch("GUILD_MEMBERS_CHUNK", chunk)
+
     async def _ws_handler(self, request: web.Request) -> web.StreamResponse:
         if self.gateway_refused:
             self.gateway_refusals += 1
@@ -279,25 +334,14 @@ class Gateway(State):
                     "_trace": ["fakediscord"],
                 },
             )
+            threshold = int(d.get("large_threshold") or LARGE_THRESHOLD)
             for guild in held:
-                conn.dispatch("GUILD_CREATE", self._guild_create_payload(guild))
+                conn.dispatch("GUILD_CREATE", self._guild_create_payload(guild, threshold))
             await self._conns_changed_notify()
         elif op == 6:  # resume: not supported -> invalid session, client re-identifies
             conn.send({"op": 9, "d": False})
         elif op == 8:  # request guild members
-            gid = int(d["guild_id"])
-            req_guild = self.guilds.get(gid)
-            members = [m.payload() for m in req_guild.members.values()] if req_guild else []
-            chunk: dict[str, Any] = {
-                "guild_id": str(gid),
-                "members": members,
-                "chunk_index": 0,
-                "chunk_count": 1,
-                "not_found": [],
-            }
-            if d.get("nonce"):
-                chunk["nonce"] = d["nonce"]
-            conn.dispatch("GUILD_MEMBERS_CHUNK", chunk)
+            self._request_guild_members(conn, d)
         elif op in (3, 4):  # presence / voice state updates: ignore
             pass
         else:

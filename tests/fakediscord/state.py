@@ -38,6 +38,9 @@ from .wire import (
 
 log = logging.getLogger("fakediscord")
 
+#: IDENTIFY's default large_threshold (discord.py sends 250)
+LARGE_THRESHOLD = 250
+
 
 class State:
     """The objects a Discord server holds, and what the bot posted."""
@@ -555,16 +558,22 @@ class State:
             users[ch.recipient_id] = self.users[ch.recipient_id].user
         return ch.payload(users)
 
-    def _guild_create_payload(self, guild: FakeGuild) -> dict[str, Any]:
+    def _guild_create_payload(
+        self, guild: FakeGuild, large_threshold: int = LARGE_THRESHOLD
+    ) -> dict[str, Any]:
+        # Like Discord, a guild above the client's large_threshold comes without its member
+        # list (but the bot's own member): a client asks for members when it needs them.
+        large = len(guild.members) > large_threshold
+        members = [guild.members[self.bot_id]] if large else list(guild.members.values())
         data = guild.base_payload()
         data.update(
             {
                 "unavailable": False,
                 "joined_at": iso_now(),
-                "large": False,
+                "large": large,
                 "member_count": len(guild.members),
                 "channels": [c.payload() for c in guild.channels.values()],
-                "members": [m.payload() for m in guild.members.values()],
+                "members": [m.payload() for m in members],
                 "threads": [],
                 "presences": [],
                 "voice_states": [],

@@ -543,3 +543,62 @@ async def bob_default(env: Env, bob: FakeMember) -> bytes:
     user = await env.bot.fetch_user(bob.id)
     assert user.avatar is None
     return await user.display_avatar.read()
+
+
+async def test_members_are_looked_up_by_id_over_the_gateway_without_the_members_intent(
+    env: Env,
+) -> None:
+    fake, bot = env.fake, env.bot
+    assert not bot.intents.members  # the privileged intent is not needed for this
+    bob = fake.add_member(env.guild.id, name="bob", nick="Bobby")
+    guild = bot.get_guild(env.guild.id)
+    assert guild is not None
+    found = await guild.query_members(user_ids=[env.alice.id, bob.id, 12345], cache=False)
+    assert sorted(m.name for m in found) == ["alice", "bob"]
+    assert {m.id: m.nick for m in found}[bob.id] == "Bobby"
+    assert guild.get_member(bob.id) is None  # cache=False keeps nothing
+    request = fake.member_requests[-1]
+    assert request["user_ids"] == [env.alice.id, bob.id, 12345] and request["nonce"]
+    by_name = await guild.query_members(query="bob", limit=5)
+    assert [m.id for m in by_name] == [bob.id]
+    assert guild.get_member(bob.id) is not None  # cached this time
+    # Asking for the whole list without the intent gets no answer (and the fake says why).
+    with pytest.raises(ValueError):
+        await guild.query_members(query="")  # discord.py refuses it already
+
+
+async def test_many_members_come_in_one_chunk_per_hundred_ids(env: Env) -> None:
+    fake, bot = env.fake, env.bot
+    ids = [fake.add_member(env.guild.id, name=f"m{i}").id for i in range(250)]
+    guild = bot.get_guild(env.guild.id)
+    assert guild is not None
+    found: list[discord.Member] = []
+    for start in range(0, len(ids), 100):
+        found += await guild.query_members(user_ids=ids[start : start + 100], cache=False)
+    assert sorted(m.id for m in found) == sorted(ids)
+    assert [len(r["user_ids"]) for r in fake.member_requests] == [100, 100, 50]
+
+
+async def test_the_whole_member_list_in_chunks_of_a_thousand_with_the_members_intent() -> None:
+    fake = FakeDiscord()
+    await fake.start()
+    fake.install()
+    guild = fake.add_guild(name="Big")
+    for i in range(1500):
+        fake.add_member(guild.id, name=f"m{i}")
+    intents = discord.Intents.none()
+    intents.guilds = intents.members = True
+    client = discord.Client(intents=intents, chunk_guilds_at_startup=False)
+    task = asyncio.create_task(client.start("fake-token"))
+    try:
+        await asyncio.wait_for(client.wait_until_ready(), 5)
+        cached = client.get_guild(guild.id)
+        assert cached is not None and cached.large  # GUILD_CREATE came without the members
+        members = await cached.chunk()
+        assert len(members) == len(guild.members)
+        assert fake.member_requests[-1]["query"] == "" and fake.member_requests[-1]["limit"] == 0
+    finally:
+        await client.close()
+        await asyncio.wait_for(task, 5)
+        await fake.close()
+        fake.uninstall()

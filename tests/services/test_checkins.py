@@ -12,6 +12,7 @@ from bot.db.models import CheckinAnswer, Completion, LevelAnnouncement, Member
 from bot.errors import UserError
 from bot.services.checkins import (
     MAX_TEXT,
+    STREAK_PAGE,
     Answers,
     CheckinService,
     parse_hours,
@@ -395,3 +396,20 @@ async def test_participation_and_hours_for_the_charts(
     assert hours[0].opens_on == (DUE + 2 * WEEK).date()
     assert [h.hours for h in await service.hours(GUILD, 1, weeks=2)] == [10.5, 11.5]
     assert await service.hours(GUILD, 77) == ()
+
+
+async def test_a_long_streak_is_walked_back_page_by_page(
+    service: CheckinService, clock: FakeClock
+) -> None:
+    # More weeks than one page of cycles (the streak reads them newest first, a page a time).
+    weeks = STREAK_PAGE * 2 + 3
+    ids = []
+    for week in range(weeks):
+        ids.append(await _weeks_from(service, week))
+        if week != 4:  # member 1 missed week 4 only
+            await _answer(service, 1, week)
+        await _answer(service, 2, week)
+        await _close_all(service, ids[-1:])
+    clock.set(DUE + weeks * WEEK)
+    assert await service.streak(GUILD, 2) == weeks
+    assert await service.streak(GUILD, 1) == weeks - 5

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+from typing import Any
 
 import pytest
 
@@ -192,3 +194,55 @@ async def test_cards_are_on_by_default_and_switch_per_server_and_member(
     await guilds.set_cards(G1, True)
     await members.update_profile(G1, ADMIN, cards=True)
     assert await guilds.cards_on(G1, ADMIN)
+
+
+async def test_the_level_setup_kept_in_memory_agrees_with_the_database(
+    db: Database, clock: FakeClock
+) -> None:
+    """After every change of level roles or the announcement channel, what a level change
+    reads (kept between changes) is what a service reading the database afresh finds."""
+    guilds = GuildService(db, clock)
+
+    async def agree() -> None:
+        kept = await guilds.level_setup(G1)
+        assert kept == await GuildService(db, clock).level_setup(G1)
+        assert kept is await guilds.level_setup(G1)  # served from memory until a change
+
+    await agree()
+    await guilds.set_level_role(G1, 1, 7001, ADMIN)
+    await agree()
+    await guilds.set_announce_channel(G1, 555)
+    await agree()
+    await guilds.record_role_error(G1, 1, "boom")
+    await agree()
+    await guilds.record_role_error(G1, 1, None)
+    await agree()
+    await guilds.set_level_role(G1, 1, 7011, OTHER_ADMIN)
+    await agree()
+    await guilds.clear_level_role(G1, 1)
+    await agree()
+    await guilds.set_announce_channel(G1, None)
+    await guilds.set_threshold(G1, 50)  # not part of it, but the same row
+    await agree()
+
+
+async def test_a_read_racing_a_change_is_not_kept(
+    db: Database, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    guilds = GuildService(db, clock)
+    gate = asyncio.Event()
+    read = db.run_fast_read
+
+    async def slow_read(work: Any, *args: Any) -> Any:
+        found = await read(work, *args)  # read before the change commits...
+        await gate.wait()  # ...and handed back after it
+        return found
+
+    monkeypatch.setattr(db, "run_fast_read", slow_read)
+    racing = asyncio.create_task(guilds.level_setup(G1))
+    await asyncio.sleep(0.05)
+    await guilds.set_level_role(G1, 1, 7001, ADMIN)
+    gate.set()
+    assert (await racing).roles == {}  # what it read, before the change
+    monkeypatch.setattr(db, "run_fast_read", read)
+    assert list((await guilds.level_setup(G1)).roles) == [1]  # not kept: read again

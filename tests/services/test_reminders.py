@@ -6,13 +6,14 @@ import datetime as dt
 import itertools
 
 import pytest
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 
 from bot.db import Database
-from bot.db.models import Completion
+from bot.db.models import Completion, Member
 from bot.errors import UserError
 from bot.roadmap import Roadmap
 from bot.services.checkins import Answers, CheckinService
+from bot.services.mydata import MyDataService
 from bot.services.reminders import DM_JOB, POST_JOB, ReminderService, next_principle
 from bot.weekly import WeeklyTime
 from tests.support.fakes import FakeClock, FakePublisher, scheduler_with_jobs
@@ -231,3 +232,56 @@ async def test_member_reminder_uses_member_timezone(
     scheduler = scheduler_with_jobs(db, roadmap, clock, FakePublisher())
     upcoming = await scheduler.upcoming((GUILD, 5))
     assert [(r.kind, r.due_at) for r in upcoming] == [(DM_JOB, status.next_at)]
+
+
+async def test_the_untold_dm_failures_kept_in_memory_agree_with_the_database(
+    db: Database, roadmap: Roadmap, clock: FakeClock
+) -> None:
+    """After every operation that records, tells or clears a DM failure, the notice the
+    after-command check gives is the one the database holds (it reads no row itself)."""
+    service = ReminderService(db, roadmap, clock)
+    clock.set(NOON)
+    for user in (1, 2, 3):
+        await service.subscribe(GUILD, user)
+
+    async def untold_in_db() -> set[int]:
+        async with db.read() as s:
+            rows = await s.execute(
+                select(Member.user_id).where(
+                    Member.guild_id == GUILD,
+                    Member.dm_failed_at.is_not(None),
+                    Member.dm_failure_told.is_(False),
+                )
+            )
+            return {user for (user,) in rows}
+
+    async def agree() -> None:
+        expected = await untold_in_db()
+        # A second service reads the database afresh: both must tell the same members.
+        fresh = ReminderService(db, roadmap, clock)
+        for user in (1, 2, 3):
+            told = await service.take_dm_failure_notice(GUILD, user)
+            assert told == (user in expected)
+            assert not await fresh.take_dm_failure_notice(GUILD, user)  # told just now
+        assert await untold_in_db() == set()
+
+    assert not await service.take_dm_failure_notice(GUILD, 1)  # loads the (empty) set
+    await service.record_dm_failure(GUILD, 1)
+    await service.record_dm_failure(GUILD, 2)
+    await agree()
+    # Told another way (the channel post lists them), then subscribing again clears it.
+    await service.subscribe(GUILD, 1)
+    await service.record_dm_failure(GUILD, 1)
+    await service.record_dm_failure(GUILD, 3)
+    await service.configure(GUILD, channel_id=CHANNEL, weekday=2, time=dt.time(12))
+    post = await service.channel_reminder(GUILD)
+    assert post is not None and set(post.dm_failed_user_ids) == {1, 3}
+    await agree()
+    await service.subscribe(GUILD, 3)
+    await service.record_dm_failure(GUILD, 3)
+    await MyDataService(db, clock).delete(GUILD, 3)
+    await agree()
+    await service.subscribe(GUILD, 2)
+    await service.record_dm_failure(GUILD, 2)
+    await service.subscribe(GUILD, 2)  # cleared before anyone was told
+    await agree()

@@ -1,0 +1,266 @@
+"""The statements of the hot write paths, built once per dialect with bind parameters.
+
+Building a SQLAlchemy statement costs several times more than running it; one built once is
+found in the compiled cache every time after (see `bot.db.prepared`). Each name is called
+with the session to get the statement, then executed with a dict of its parameters.
+"""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Date,
+    Integer,
+    String,
+    Table,
+    bindparam,
+    delete,
+    func,
+    select,
+    text,
+    update,
+)
+
+from bot.db import insert_for, prepared
+from bot.db.models import (
+    AuditEntry,
+    Completion,
+    LevelAnnouncement,
+    Member,
+    PeriodScore,
+    PeriodTotal,
+    ScoreBucket,
+    TZDateTime,
+)
+
+MEMBERS = cast(Table, Member.__table__)
+COMPLETIONS = cast(Table, Completion.__table__)
+PERIOD_SCORES = cast(Table, PeriodScore.__table__)
+_m = MEMBERS.c
+_c = COMPLETIONS.c
+_ps = PERIOD_SCORES.c
+_pt = PeriodTotal.__table__.c
+_sb = ScoreBucket.__table__.c
+
+
+def _at(name: str) -> Any:
+    return bindparam(name, type_=TZDateTime())
+
+
+def _key(table: Any) -> tuple[Any, ...]:
+    return (table.guild_id == bindparam("guild"), table.user_id == bindparam("user"))
+
+
+# -- completions --------------------------------------------------------------------------
+
+insert_completion = prepared(
+    lambda d: (
+        insert_for(d, Completion)
+        .values(
+            guild_id=bindparam("guild", type_=BigInteger()),
+            user_id=bindparam("user", type_=BigInteger()),
+            item_id=bindparam("item", type_=String()),
+            completed_at=_at("at"),
+            evidence=bindparam("evidence", type_=String()),
+            granted_by=bindparam("actor", type_=BigInteger()),
+        )
+        .on_conflict_do_nothing()
+    )
+)
+
+delete_completion = prepared(
+    lambda d: (
+        delete(COMPLETIONS)
+        .where(*_key(_c), _c.item_id == bindparam("item"))
+        .returning(_c.completed_at)
+    )
+)
+
+
+insert_audit = prepared(
+    lambda d: insert_for(d, AuditEntry).values(
+        guild_id=bindparam("guild", type_=BigInteger()),
+        actor_id=bindparam("actor", type_=BigInteger()),
+        member_id=bindparam("member", type_=BigInteger()),
+        item_id=bindparam("item", type_=String()),
+        action=bindparam("action", type_=String()),
+        created_at=_at("at"),
+    )
+)
+
+
+# -- members ------------------------------------------------------------------------------
+
+
+def _member_completed(d: str, *, named: bool) -> Any:
+    stmt = insert_for(d, Member).values(
+        guild_id=bindparam("guild", type_=BigInteger()),
+        user_id=bindparam("user", type_=BigInteger()),
+        display_name=bindparam("name", type_=String()),
+        completed_count=1,
+        last_completed_at=_at("at"),
+        created_at=_at("at"),
+    )
+    changes: dict[str, Any] = {
+        "completed_count": _m.completed_count + 1,
+        "last_completed_at": stmt.excluded.last_completed_at,
+    }
+    if named:
+        changes["display_name"] = stmt.excluded.display_name
+    return stmt.on_conflict_do_update(
+        index_elements=["guild_id", "user_id"], set_=changes
+    ).returning(_m.completed_count, _m.hidden, _m.level)
+
+
+member_completed = prepared(lambda d: _member_completed(d, named=False))
+member_completed_named = prepared(lambda d: _member_completed(d, named=True))
+
+
+def _member_undone(named: bool) -> Any:
+    last = select(func.max(_c.completed_at)).where(*_key(_c)).scalar_subquery()
+    changes: dict[str, Any] = {"completed_count": _m.completed_count - 1, "last_completed_at": last}
+    if named:
+        changes["display_name"] = bindparam("name", type_=String())
+    return (
+        update(MEMBERS)
+        .where(*_key(_m))
+        .values(**changes)
+        .returning(_m.completed_count, _m.hidden, _m.level)
+    )
+
+
+member_undone = prepared(lambda d: _member_undone(False))
+member_undone_named = prepared(lambda d: _member_undone(True))
+
+member_counters = prepared(lambda d: select(_m.level, _m.completed_count).where(*_key(_m)))
+
+set_level = prepared(
+    lambda d: update(MEMBERS).where(*_key(_m)).values(level=bindparam("new_level"))
+)
+
+
+def _touch(d: str, *, named: bool) -> Any:
+    stmt = insert_for(d, Member).values(
+        guild_id=bindparam("guild", type_=BigInteger()),
+        user_id=bindparam("user", type_=BigInteger()),
+        display_name=bindparam("name", type_=String()),
+        created_at=_at("at"),
+    )
+    if named:
+        return stmt.on_conflict_do_update(
+            index_elements=["guild_id", "user_id"],
+            set_={"display_name": stmt.excluded.display_name},
+        )
+    return stmt.on_conflict_do_nothing()
+
+
+touch_named = prepared(lambda d: _touch(d, named=True))
+touch_unnamed = prepared(lambda d: _touch(d, named=False))
+
+announce_level = prepared(
+    lambda d: (
+        insert_for(d, LevelAnnouncement)
+        .values(
+            guild_id=bindparam("guild", type_=BigInteger()),
+            user_id=bindparam("user", type_=BigInteger()),
+            level=bindparam("level"),
+            reached_at=_at("at"),
+        )
+        .on_conflict_do_nothing()
+    )
+)
+
+
+# -- leaderboard counters -----------------------------------------------------------------
+
+
+# Multi-row VALUES are not cached by SQLAlchemy (it compiles them on every run): the two-row
+# upserts are written out, in SQL that SQLite and PostgreSQL both accept.
+def _add_one(d: str, model: Any, columns: dict[str, Any], key: list[str]) -> Any:
+    """A one-row upsert that adds the row's `members` to what is stored."""
+    stmt = insert_for(d, model).values(
+        guild_id=bindparam("guild", type_=BigInteger()),
+        **{name: bindparam(f"{name}0", type_=type_) for name, type_ in columns.items()},
+    )
+    return stmt.on_conflict_do_update(
+        index_elements=key, set_={"members": model.__table__.c.members + stmt.excluded.members}
+    )
+
+
+def _add_two(table: str, columns: dict[str, Any], key: list[str]) -> Any:
+    """The same for two rows."""
+    names = ["guild_id", *columns]
+    rows = ", ".join(
+        "(" + ", ".join([":guild", *(f":{name}{i}" for name in columns)]) + ")" for i in (0, 1)
+    )
+    sql = (
+        f"INSERT INTO {table} ({', '.join(names)}) VALUES {rows} "
+        f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET members = {table}.members + excluded.members"
+    )
+    binds = [bindparam("guild", type_=BigInteger())] + [
+        bindparam(f"{name}{i}", type_=type_)
+        for i in (0, 1)
+        for name, type_ in columns.items()
+        if type_ is not None
+    ]
+    return text(sql).bindparams(*binds)
+
+
+_BUCKET: dict[str, Any] = {"n": Integer(), "members": Integer()}
+_BUCKET_KEY = ["guild_id", "n"]
+bucket_rows = (
+    prepared(lambda d: _add_one(d, ScoreBucket, _BUCKET, _BUCKET_KEY)),
+    prepared(lambda d: _add_two("score_buckets", _BUCKET, _BUCKET_KEY)),
+)
+_TOTAL: dict[str, Any] = {"period": String(), "starts_on": Date(), "members": Integer()}
+_TOTAL_KEY = ["guild_id", "period", "starts_on"]
+total_rows = (
+    prepared(lambda d: _add_one(d, PeriodTotal, _TOTAL, _TOTAL_KEY)),
+    prepared(lambda d: _add_two("period_totals", _TOTAL, _TOTAL_KEY)),
+)
+
+# A completion counts in its week and its month: one statement for both rows.
+count_completion = prepared(
+    lambda d: (
+        text(
+            "INSERT INTO period_scores (guild_id, period, starts_on, user_id, n, last_at, hidden)"
+            " VALUES (:guild, 'week', :week, :user, 1, :at, :hidden),"
+            " (:guild, 'month', :month, :user, 1, :at, :hidden)"
+            " ON CONFLICT (guild_id, period, starts_on, user_id)"
+            " DO UPDATE SET n = period_scores.n + 1, last_at = excluded.last_at"
+            " RETURNING period, starts_on, n"
+        )
+        .bindparams(
+            bindparam("guild", type_=BigInteger()),
+            bindparam("user", type_=BigInteger()),
+            bindparam("week", type_=Date()),
+            bindparam("month", type_=Date()),
+            bindparam("at", type_=TZDateTime()),
+            bindparam("hidden", type_=Boolean()),
+        )
+        .columns(period=String(), starts_on=Date(), n=Integer())
+    )
+)
+
+_PERIOD_KEY = (
+    _ps.guild_id == bindparam("guild"),
+    _ps.period == bindparam("of_period"),
+    _ps.starts_on == bindparam("of_start"),
+    _ps.user_id == bindparam("user"),
+)
+drop_last_of_period = prepared(lambda d: delete(PERIOD_SCORES).where(*_PERIOD_KEY, _ps.n <= 1))
+
+
+def _uncount_completion() -> Any:
+    last = (
+        select(func.max(_c.completed_at))
+        .where(*_key(_c), _c.completed_at >= _at("start"), _c.completed_at < _at("end"))
+        .scalar_subquery()
+    )
+    return update(PERIOD_SCORES).where(*_PERIOD_KEY).values(n=_ps.n - 1, last_at=last)
+
+
+uncount_completion = prepared(lambda d: _uncount_completion())

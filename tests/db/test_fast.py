@@ -1,0 +1,169 @@
+"""The hot units of work on SQLite's own connections give what SQLAlchemy would give."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from typing import Any
+
+import pytest
+from sqlalchemy import select, text
+from sqlalchemy.exc import IntegrityError
+
+from bot.db import Database
+from bot.db.models import AuditEntry, Completion, Member
+from bot.roadmap import Roadmap
+from bot.services import checkins, guilds, leaderboard, prepared, progress
+from bot.services.members import MemberService
+from bot.services.progress import ProgressService, touch_member
+from bot.services.scores import period_start
+from tests.support.fakes import FakeClock
+
+GUILD = 5
+
+
+@pytest.fixture
+async def busy(db: Database, roadmap: Roadmap, clock: FakeClock) -> Database:
+    """A server where 20 members completed, undid and hid things."""
+    service = ProgressService(db, roadmap, clock)
+    members = MemberService(db, clock)
+    async with db.write.begin() as s:
+        await guilds.save_settings(s, GUILD, {"timezone": "Europe/Berlin"}, clock.now())
+    rng = random.Random(5)
+    items = [i.id for i in roadmap.items]
+    for step in range(300):
+        clock.advance(dt.timedelta(minutes=rng.choice((1, 30, 600))))
+        user = rng.randrange(1, 21)
+        if step % 7 == 6:
+            done = sorted(await service.done_ids(GUILD, user))
+            if done:
+                await service.undo(GUILD, user, rng.choice(done), display_name=f"m{user}")
+        else:
+            await service.complete(
+                GUILD, user, rng.choice(items), display_name=f"m{user}", evidence="e" * step
+            )
+    await members.update_profile(GUILD, 3, hidden=True, started_on=dt.date(2024, 1, 2))
+    return db
+
+
+def read_statements(now: dt.datetime) -> list[tuple[Any, dict[str, Any]]]:
+    """Every prepared read of the hot paths, with parameters that find rows."""
+    berlin = period_start("week", now, guilds.ZoneInfo("Europe/Berlin"))
+    out: list[tuple[Any, dict[str, Any]]] = []
+    for user in (1, 3, 7, 99):
+        key = {"guild": GUILD, "user": user}
+        out += [
+            (progress._MEMBER_ROW, key),
+            (progress._DONE_IDS, key),
+            (progress._RECENT, {**key, "limit": 5}),
+            (leaderboard._NAME, key),
+            (leaderboard._RANKED, key),
+            (checkins._AWAY, key),
+            (checkins._STREAK_CYCLES, {**key, "offset": 0}),
+            (leaderboard._RANK, {**key, "count": 3, "last_at": now}),
+        ]
+    period = {"guild": GUILD, "period": "week", "starts_on": berlin}
+    out += [
+        (leaderboard._BUCKETS, {"guild": GUILD}),
+        (leaderboard._ALL_TIME_ROWS, {"guild": GUILD, "top": 200, "offset": 0}),
+        (leaderboard._PERIOD_ROWS, {**period, "offset": 0}),
+        (leaderboard._PERIOD_TOTAL, period),
+        (guilds._BASICS, {"guild": GUILD}),
+        (guilds._LEVEL_ROLES, {"guild": GUILD}),
+        (guilds._ANNOUNCE, {"guild": GUILD}),
+    ]
+    return out
+
+
+async def test_every_hot_read_gives_what_sqlalchemy_gives(
+    busy: Database, clock: FakeClock, sqlite_only: None
+) -> None:
+    statements = read_statements(clock.now())
+
+    def fast(runner: Any) -> list[list[tuple[Any, ...]]]:
+        return [[tuple(row) for row in runner.execute(st, p).all()] for st, p in statements]
+
+    got = await busy.run_read(fast)
+    async with busy.engine.connect() as conn:
+        want = [[tuple(row) for row in (await conn.execute(st, p)).all()] for st, p in statements]
+    assert got == want
+    # Values and their types: aware datetimes, dates, booleans, as SQLAlchemy returns them.
+    assert [[[type(v) for v in row] for row in rows] for rows in got] == [
+        [[type(v) for v in row] for row in rows] for rows in want
+    ]
+    assert any(rows for rows in got[:-3])  # the scene has rows to compare
+
+
+async def test_result_methods_behave_like_sqlalchemys(busy: Database) -> None:
+    def run(s: Any) -> dict[str, Any]:
+        key = {"guild": GUILD, "user": 1}
+        missing = {"guild": GUILD, "user": 12345}
+        return {
+            "one": s.execute(progress._MEMBER_ROW, key).one().display_name,
+            "none": s.execute(progress._MEMBER_ROW, missing).one_or_none(),
+            "scalar": s.execute(leaderboard._NAME, key).scalar_one_or_none(),
+            "scalars": sorted(s.execute(progress._DONE_IDS, key).scalars().all()),
+            "first": s.execute(progress._RECENT, {**key, "limit": 2}).first()[0],
+        }
+
+    fast = await busy.run_read(run)
+    async with busy.read() as s:
+        slow = await s.run_sync(run)
+    assert fast == slow
+
+
+async def test_a_fast_write_fills_column_defaults_like_an_orm_insert(
+    db: Database, clock: FakeClock
+) -> None:
+    now = clock.now()
+    await db.run_fast_write(touch_member, GUILD, 1, "fast", now)
+    async with db.write.begin() as s:
+        await s.run_sync(touch_member, GUILD, 2, "slow", now)
+        s.add(Member(guild_id=GUILD, user_id=3, display_name="orm", created_at=now))
+    async with db.read() as s:
+        rows = {
+            m.user_id: {c.key: getattr(m, c.key) for c in Member.__table__.columns}
+            for m in await s.scalars(select(Member).where(Member.guild_id == GUILD))
+        }
+    for user in (1, 2):
+        rows[user].pop("display_name"), rows[user].pop("user_id")
+    rows[3].pop("display_name"), rows[3].pop("user_id")
+    assert rows[1] == rows[2] == rows[3]
+
+
+async def test_a_failing_fast_write_leaves_nothing_and_raises_sqlalchemys_error(
+    db: Database, clock: FakeClock
+) -> None:
+    now = clock.now()
+
+    def twice(s: Any) -> None:
+        s.execute(
+            prepared.insert_audit(s),
+            {"guild": GUILD, "actor": 1, "member": 2, "item": "x", "action": "grant", "at": now},
+        )
+        touch_member(s, GUILD, 1, "first", now)
+        s.execute(text("INSERT INTO members (guild_id, user_id) VALUES (:g, :u)"), {"g": 1})
+
+    with pytest.raises(IntegrityError):
+        await db.run_fast_write(twice)
+    async with db.read() as s:
+        assert await s.scalar(select(AuditEntry.id)) is None
+        assert await s.scalar(select(Member.user_id)) is None
+    # The thread's connection is usable again afterwards.
+    await db.run_fast_write(touch_member, GUILD, 1, "again", now)
+    names = await db.run_read(
+        lambda s: s.execute(leaderboard._NAME, {"guild": GUILD, "user": 1}).scalar()
+    )
+    assert names == "again"
+
+
+async def test_reads_see_every_committed_write(
+    db: Database, roadmap: Roadmap, clock: FakeClock
+) -> None:
+    service = ProgressService(db, roadmap, clock)
+    item = roadmap.items[0].id
+    for user in range(1, 30):
+        await service.complete(GUILD, user, item)
+        assert item in await service.done_ids(GUILD, user)  # any reader thread sees it
+    async with db.read() as s:
+        assert await s.scalar(select(Completion.user_id).order_by(Completion.user_id)) == 1
