@@ -4,7 +4,8 @@ A member rates any of the 15 metrics from 1 to 5; what they leave out is not rat
 records an assessment dated by the member's own day (their timezone); a second one the
 same day replaces that day's. A metric (or a whole group) left out is reported as missing
 from that assessment: no earlier rating is copied into it. The trend of a metric is read
-from the assessments that rated it: the latest, the one before, and the first.
+from the assessments that rated it: the latest, the one before, and the first; the history
+chart reads every rating of each metric over time.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from bot.clock import Clock, SystemClock
@@ -53,6 +55,14 @@ class MetricTrend:
     latest: Rating | None
     previous: Rating | None
     first: Rating | None
+
+
+@dataclass(frozen=True)
+class MetricRatings:
+    """Every rating of one metric, oldest first (empty when never rated)."""
+
+    metric: Metric
+    ratings: tuple[Rating, ...]
 
 
 @dataclass(frozen=True)
@@ -182,23 +192,19 @@ class AssessmentService:
         history = await self.history(guild_id, user_id)
         return {t.metric.id: t.latest for t in history.trends if t.latest is not None}
 
+    async def ratings(self, guild_id: int, user_id: int) -> tuple[MetricRatings, ...]:
+        """Each roadmap metric's ratings over time, oldest first (for the history chart)."""
+        async with self.db.read() as s:
+            by_metric = await self._ratings(s, guild_id, user_id)
+        return tuple(
+            MetricRatings(metric, tuple(by_metric.get(metric.id, ())))
+            for metric in self.roadmap.metrics
+        )
+
     async def history(self, guild_id: int, user_id: int) -> History:
         """Each metric's latest rating, the one before and the first, and how many."""
         async with self.db.read() as s:
-            rows = (
-                await s.execute(
-                    select(
-                        AssessmentRating.metric_id,
-                        AssessmentRating.rating,
-                        AssessmentRating.taken_on,
-                    )
-                    .where(
-                        AssessmentRating.guild_id == guild_id,
-                        AssessmentRating.user_id == user_id,
-                    )
-                    .order_by(AssessmentRating.taken_on)
-                )
-            ).all()
+            by_metric = await self._ratings(s, guild_id, user_id)
             count, first_on, last_on = (
                 await s.execute(
                     select(
@@ -206,9 +212,6 @@ class AssessmentService:
                     ).where(Assessment.guild_id == guild_id, Assessment.user_id == user_id)
                 )
             ).one()
-        by_metric: dict[str, list[Rating]] = {}
-        for metric_id, rating, taken_on in rows:
-            by_metric.setdefault(metric_id, []).append(Rating(rating, taken_on))
         trends = []
         for metric in self.roadmap.metrics:
             seen = by_metric.get(metric.id, [])
@@ -221,6 +224,28 @@ class AssessmentService:
                 )
             )
         return History(user_id, int(count or 0), first_on, last_on, tuple(trends))
+
+    @staticmethod
+    async def _ratings(s: AsyncSession, guild_id: int, user_id: int) -> dict[str, list[Rating]]:
+        """A member's ratings by metric id, oldest first."""
+        rows = (
+            await s.execute(
+                select(
+                    AssessmentRating.metric_id,
+                    AssessmentRating.rating,
+                    AssessmentRating.taken_on,
+                )
+                .where(
+                    AssessmentRating.guild_id == guild_id,
+                    AssessmentRating.user_id == user_id,
+                )
+                .order_by(AssessmentRating.taken_on)
+            )
+        ).all()
+        by_metric: dict[str, list[Rating]] = {}
+        for metric_id, rating, taken_on in rows:
+            by_metric.setdefault(metric_id, []).append(Rating(rating, taken_on))
+        return by_metric
 
     # -- the server's cadence --
 

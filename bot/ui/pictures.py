@@ -18,10 +18,12 @@ import aiohttp
 import discord
 
 from bot.roadmap import Roadmap
+from bot.services.assessments import MetricRatings
 from bot.services.checkins import CycleCount, WeekHours
 from bot.services.leaderboard import Page, Period
 from bot.services.progress import Activity, MemberProgress
 from bot.ui.cards import (
+    AssessmentChart,
     CardError,
     CycleBar,
     HoursChart,
@@ -243,6 +245,16 @@ def hours_chart(user_id: int, display_name: str, weeks: Sequence[WeekHours]) -> 
     return HoursChart(user_id, display_name, tuple((w.opens_on, w.hours) for w in weeks))
 
 
-# Self-assessment history (`/assess history`, text only so far) gets its chart the same way:
-# `AssessmentChart(user_id, display_name, {metric: [(day, rating), ...]})`, drawn with
-# `bot.cards.assessment(chart)` and attached with `picture(..., embed, "assessment.png")`.
+def assessment_chart(
+    user_id: int, display_name: str, metrics: Sequence[MetricRatings]
+) -> AssessmentChart:
+    """`/assess history`'s chart: each rated metric's ratings over time, in roadmap order."""
+    return AssessmentChart(
+        user_id,
+        display_name,
+        {
+            m.metric.name: tuple((r.taken_on, r.rating) for r in m.ratings)
+            for m in metrics
+            if m.ratings
+        },
+    )

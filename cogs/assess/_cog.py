@@ -9,6 +9,8 @@ from discord.ext import commands
 from bot.bot import MilestoneBot
 from bot.errors import UserError
 from bot.services.assessments import Saved
+from bot.ui.cards import CardRenderer
+from bot.ui.pictures import assessment_chart, files, picture
 from cogs.assess._views import AssessmentFlow, history_embed
 
 
@@ -52,8 +54,25 @@ class Assess(commands.GroupCog, group_name="assess"):
                     f"{who.display_name} is hidden from the leaderboards, so their "
                     "self-assessment is private."
                 )
-        history = await self.assessments.history(interaction.guild_id, who.id)
+        guild_id = interaction.guild_id
+        history = await self.assessments.history(guild_id, who.id)
         e = history_embed(f"Self-assessment of {who.display_name}", history)
         if history.assessments == 0 and who.id != interaction.user.id:
             e.description = f"{who.display_name} has not rated themselves yet."
-        await interaction.response.send_message(embed=e, ephemeral=True)
+        cards = self.bot.cards if history.assessments else None  # none yet: no chart of them
+        if cards is not None and not await self.bot.services.guilds.cards_on(
+            guild_id, interaction.user.id
+        ):
+            cards = None
+        if cards is None:
+            await interaction.response.send_message(embed=e, ephemeral=True)
+            return
+        # The embed is the text version; the chart goes with it unless it cannot be had.
+        await interaction.response.defer(ephemeral=True, thinking=True)
+
+        async def draw_chart(renderer: CardRenderer) -> bytes:
+            metrics = await self.assessments.ratings(guild_id, who.id)
+            return await renderer.assessment(assessment_chart(who.id, who.display_name, metrics))
+
+        file = await picture(draw_chart(cards), e, "assessment.png")
+        await interaction.followup.send(embed=e, files=files(file), ephemeral=True)

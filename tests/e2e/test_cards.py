@@ -1,5 +1,5 @@
-"""End to end: the pictures in answers (progress card, leaderboard cards, check-in charts),
-their settings, and the embed alone whenever a picture cannot be had.
+"""End to end: the pictures in answers (progress card, leaderboard cards, check-in charts, the
+self-assessment chart), their settings, and the embed alone whenever a picture cannot be had.
 
 The clock is fixed (a Wednesday in 2030), so each card is the same picture on every run and is
 compared with an image stored in tests/e2e/golden/ (UPDATE_GOLDEN=1 rewrites them); pixels
@@ -16,8 +16,24 @@ import pytest
 from PIL import Image
 
 from bot.services.checkins import Answers
-from bot.ui.cards import CardRenderer, CycleBar, ParticipationChart, render_participation
-from bot.ui.cards.canvas import ACCENT, GOLD, GREEN, HEAT, PANEL, TRACK, default_colour
+from bot.ui.cards import (
+    AssessmentChart,
+    CardRenderer,
+    CycleBar,
+    ParticipationChart,
+    render_assessment,
+    render_participation,
+)
+from bot.ui.cards.canvas import (
+    ACCENT,
+    ACCENT_LIGHT,
+    GOLD,
+    GREEN,
+    HEAT,
+    PANEL,
+    TRACK,
+    default_colour,
+)
 from bot.ui.cards.charts import DIM_ACCENT
 from bot.ui.cards.progress import CELL, cell_origin, heat_level
 from tests.e2e.harness import World, button_id
@@ -344,6 +360,110 @@ async def test_checkin_summary_carries_participation_and_history_hours(world: Wo
     _, image = card_of(world, await res.final(), "hours.png")
     assert image.size == (1200, 600)
     assert near(image.getpixel((964 + 20, 520)), GREEN)  # the latest week's bar
+
+
+# --- self-assessment --------------------------------------------------------------------
+
+SKILLS, CERTS, INNOVATION = (
+    "technical.skill-assessments",
+    "technical.certifications",
+    "impact.innovation",
+)
+
+
+async def alice_assessed(world: World) -> dict[str, list[tuple[dt.date, int]]]:
+    """alice rated herself three times (one metric only once); what the chart should show."""
+    assert world.bot is not None
+    for days_ago, ratings in (
+        (60, {SKILLS: 2, CERTS: 1}),
+        (30, {SKILLS: 3, CERTS: 1, INNOVATION: 4}),
+        (0, {SKILLS: 4, CERTS: 2}),
+    ):
+        world.clock.set(NOW - days_ago * DAY)
+        await world.bot.services.assessments.save(world.guild.id, world.alice.id, ratings)
+    world.clock.set(NOW)
+    day = {n: (NOW - n * DAY).date() for n in (60, 30, 0)}
+    return {
+        "Skill Assessments": [(day[60], 2), (day[30], 3), (day[0], 4)],
+        "Certification Achievements": [(day[60], 1), (day[30], 1), (day[0], 2)],
+        "Innovation": [(day[30], 4)],
+    }
+
+
+async def test_assess_history_carries_a_chart_per_metric(world: World) -> None:
+    alice, bob = world.alice, world.bob
+    expected = await alice_assessed(world)
+
+    res, text = await world.run(alice, "assess history")
+    assert res.type == 5 and res.ephemeral  # deferred, and still only hers to see
+    assert "3 assessment(s)" in text and "Skill Assessments: **4** · ↑ from 3" in text
+    png, image = card_of(world, await res.final(), "assessment.png")
+    assert image.size == (1200, 320) and len(png) < 1024 * 1024  # one row of three charts
+    chart = AssessmentChart(alice.id, alice.name, expected)
+    # The renderer's picture of exactly her ratings (one rating off differs by about 0.28).
+    assert mean_difference(image, decode(render_assessment(chart))) < 0.1
+
+    # Each panel steps from the rating before to the latest (a rating of 1 at y=258, 5 at
+    # y=182, 19 a step), with a dot at each rating: the latest at the right edge (x=px+342),
+    # Innovation's one rating of 30 days ago half-way (x=px+189), drawn on to the edge.
+    def ypos(rating: int) -> int:
+        return 258 - 19 * (rating - 1)
+
+    for px, before, latest in ((40, 3, 4), (419, 1, 2)):
+        assert near(image.getpixel((px + 330, ypos(before))), ACCENT), px
+        assert near(image.getpixel((px + 330, ypos(before) + 19)), PANEL, 24), px
+        assert near(image.getpixel((px + 342, ypos(latest))), ACCENT_LIGHT), px
+    assert near(image.getpixel((798 + 189, ypos(4))), ACCENT_LIGHT)
+    assert near(image.getpixel((798 + 330, ypos(4))), ACCENT)
+
+    # Another member sees the same picture (hers, drawn once); nothing to chart: no picture.
+    res, text = await world.run(bob, "assess history", member=alice)
+    assert "Self-assessment of alice" in text
+    assert card_of(world, await res.final(), "assessment.png")[0] == png
+    res, text = await world.run(bob, "assess history")
+    assert res.type == 4 and "No self-assessment yet" in text  # answered at once
+    no_card(await res.final())
+
+
+async def test_assess_history_is_text_alone_when_the_chart_fails_or_cards_are_off(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert world.bot is not None and world.bot.cards is not None
+    alice = world.alice
+    await alice_assessed(world)
+    failing = CardRenderer(processes=False, renderers={"assessment": broken})
+    with monkeypatch.context() as patch:
+        patch.setattr(world.bot, "cards", failing)
+        res, text = await world.run(alice, "assess history")
+        no_card(await res.final())
+        assert res.ephemeral and "3 assessment(s)" in text
+    failing.close()
+    [failure] = [r for r in world.errors.records if "could not draw the" in r.getMessage()]
+    assert failure.exc_info is not None
+    world.errors.records.remove(failure)
+
+    async def down(*args: object, **kwargs: object) -> None:
+        raise ConnectionError("database went away")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(world.bot.services.assessments, "ratings", down)
+        res, text = await world.run(alice, "assess history")
+        no_card(await res.final())
+        assert res.ephemeral and "3 assessment(s)" in text
+    [failure] = [r for r in world.errors.records if "could not make a picture" in r.getMessage()]
+    assert failure.exc_info is not None and isinstance(failure.exc_info[1], ConnectionError)
+    world.errors.records.remove(failure)
+
+    await admin(world, "config cards", state="off")
+    res, text = await world.run(alice, "assess history")
+    assert res.type == 4 and "3 assessment(s)" in text  # nothing to draw: answered at once
+    no_card(await res.final())
+    await admin(world, "config cards", state="on")
+    await world.run(alice, "profile", cards=False)
+    res, _ = await world.run(alice, "assess history")
+    no_card(await res.final())
+    res, _ = await world.run(world.bob, "assess history", member=alice)  # the choice of who asks
+    card_of(world, await res.final(), "assessment.png")
 
 
 # --- the worker process -----------------------------------------------------------------

@@ -73,6 +73,24 @@ async def test_trend_latest_previous_and_first(svc: AssessmentService, clock: Fa
     assert history.last_on == (T0 + dt.timedelta(days=90)).date()
 
 
+async def test_ratings_of_each_metric_over_time(svc: AssessmentService, clock: FakeClock):
+    assert all(m.ratings == () for m in await svc.ratings(G1, ALICE))  # none yet
+    for days, ratings in ((0, {SKILLS: 2, CERTS: 1}), (30, {SKILLS: 3}), (60, {SKILLS: 4})):
+        clock.set(T0 + dt.timedelta(days=days))
+        await svc.save(G1, ALICE, ratings)
+    clock.set(T0 + dt.timedelta(days=60, hours=2))
+    await svc.save(G1, ALICE, {SKILLS: 5, CERTS: 2})  # replaces that day's
+    await svc.save(G1, BOB, {SKILLS: 1})  # another member: not hers
+    series = await svc.ratings(G1, ALICE)
+    assert [m.metric.id for m in series] == [m.id for m in svc.roadmap.metrics]
+    by_id = {m.metric.id: [(r.taken_on, r.rating) for r in m.ratings] for m in series}
+    day = [(T0 + dt.timedelta(days=d)).date() for d in (0, 30, 60)]
+    assert by_id[SKILLS] == [(day[0], 2), (day[1], 3), (day[2], 5)]
+    assert by_id[CERTS] == [(day[0], 1), (day[2], 2)]  # a day left out is no point
+    assert sum(1 for points in by_id.values() if points) == 2
+    assert all(m.ratings == () for m in await svc.ratings(G2, ALICE))  # another server
+
+
 async def test_a_group_left_out_is_reported_missing_and_never_copied(
     svc: AssessmentService, roadmap: Roadmap, db: Database, clock: FakeClock
 ):

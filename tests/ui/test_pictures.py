@@ -1,17 +1,20 @@
 """Pictures in answers, offline: avatar paths, the avatar cache and its failures, drawing that
-fails into "no picture"."""
+fails into "no picture", charts made from the services' results."""
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 
 import aiohttp
 import discord
 import pytest
 
+from bot.roadmap import Roadmap
+from bot.services.assessments import MetricRatings, Rating
 from bot.ui.cards import CardError
-from bot.ui.pictures import Avatars, attach, avatar_path, draw, files
+from bot.ui.pictures import Avatars, assessment_chart, attach, avatar_path, draw, files
 
 PNG = b"\x89PNG fake avatar"
 
@@ -110,3 +113,22 @@ async def test_drawing_that_fails_is_no_picture(caplog: pytest.LogCaptureFixture
     file = attach(embed, b"png", "x.png")
     assert file is not None and embed.image.url == "attachment://x.png"
     assert files(file) == [file] and file.fp.read() == b"png"
+
+
+def test_the_assessment_chart_has_the_rated_metrics_in_roadmap_order(roadmap: Roadmap) -> None:
+    first, second, third = roadmap.metrics[:3]
+    day1, day2 = dt.date(2030, 1, 5), dt.date(2030, 2, 4)
+    chart = assessment_chart(
+        7,
+        "Ana",
+        (
+            MetricRatings(first, (Rating(2, day1), Rating(4, day2))),
+            MetricRatings(second, ()),  # never rated: no chart of it
+            MetricRatings(third, (Rating(3, day2),)),
+        ),
+    )
+    assert (chart.user_id, chart.display_name) == (7, "Ana")
+    assert list(chart.metrics.items()) == [
+        (first.name, ((day1, 2), (day2, 4))),
+        (third.name, ((day2, 3),)),
+    ]
