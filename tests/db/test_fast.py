@@ -83,7 +83,7 @@ async def test_every_hot_read_gives_what_sqlalchemy_gives(
     def fast(runner: Any) -> list[list[tuple[Any, ...]]]:
         return [[tuple(row) for row in runner.execute(st, p).all()] for st, p in statements]
 
-    got = await busy.run_read(fast)
+    got = await busy.run_fast_read(fast)
     async with busy.engine.connect() as conn:
         want = [[tuple(row) for row in (await conn.execute(st, p)).all()] for st, p in statements]
     assert got == want
@@ -106,7 +106,7 @@ async def test_result_methods_behave_like_sqlalchemys(busy: Database) -> None:
             "first": s.execute(progress._RECENT, {**key, "limit": 2}).first()[0],
         }
 
-    fast = await busy.run_read(run)
+    fast = await busy.run_fast_read(run)
     async with busy.read() as s:
         slow = await s.run_sync(run)
     assert fast == slow
@@ -119,7 +119,15 @@ async def test_a_fast_write_fills_column_defaults_like_an_orm_insert(
     await db.run_fast_write(touch_member, GUILD, 1, "fast", now)
     async with db.write.begin() as s:
         await s.run_sync(touch_member, GUILD, 2, "slow", now)
-        s.add(Member(guild_id=GUILD, user_id=3, display_name="orm", created_at=now))
+        s.add(
+            Member(
+                guild_id=GUILD,
+                user_id=3,
+                display_name="orm",
+                created_at=now,
+                last_active_on=now.date(),  # what touch_member counts as the first activity
+            )
+        )
     async with db.read() as s:
         rows = {
             m.user_id: {c.key: getattr(m, c.key) for c in Member.__table__.columns}
@@ -151,7 +159,7 @@ async def test_a_failing_fast_write_leaves_nothing_and_raises_sqlalchemys_error(
         assert await s.scalar(select(Member.user_id)) is None
     # The thread's connection is usable again afterwards.
     await db.run_fast_write(touch_member, GUILD, 1, "again", now)
-    names = await db.run_read(
+    names = await db.run_fast_read(
         lambda s: s.execute(leaderboard._NAME, {"guild": GUILD, "user": 1}).scalar()
     )
     assert names == "again"

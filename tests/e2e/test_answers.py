@@ -153,11 +153,11 @@ async def test_a_slow_command_is_deferred_and_its_error_stays_private(world: Wor
     assert world.bot is not None
     gate = asyncio.Event()
 
-    async def slow_rank(*args: Any, **kwargs: Any) -> None:
+    async def slow_read(*args: Any, **kwargs: Any) -> None:
         await gate.wait()
-        raise RuntimeError("rank unavailable")
+        raise RuntimeError("progress unavailable")
 
-    world.bot.services.leaderboard.rank = slow_rank  # type: ignore[method-assign]
+    world.bot.services.overview.progress_overview = slow_read  # type: ignore[method-assign]
     res = await world.fake.slash(world.guild.id, world.alice.id, "progress")
     await res.response(10)
     assert res.type == 5 and not res.ephemeral  # /progress is public: it thinks in public

@@ -8,13 +8,16 @@ that encode the figures (bars, heatmap cells, the avatar) are checked on top of 
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from pathlib import Path
 from typing import Any
 
 import pytest
 from PIL import Image
+from sqlalchemy import select
 
+from bot.db.models import Member
 from bot.services.checkins import Answers
 from bot.ui.cards import (
     AssessmentChart,
@@ -191,6 +194,16 @@ async def test_each_leaderboard_page_carries_its_card_and_next_redraws(world: Wo
     # Bars against the page's top count (4): member00's full and gold, member09's a quarter.
     assert near(image.getpixel((1020, 160)), GOLD)
     assert near(image.getpixel((840, 736)), ACCENT) and near(image.getpixel((900, 736)), TRACK)
+
+    # Her avatar is stored after the answer, not before it: wait for that write.
+    stored = select(Member.avatar_path).where(
+        Member.guild_id == world.guild.id, Member.user_id == alice.id
+    )
+    for _ in range(200):
+        async with world.bot.db.read() as s:
+            if await s.scalar(stored):
+                break
+        await asyncio.sleep(0.02)
 
     # Only the member who ran it turns the pages.
     other = await fake.click(world.guild.id, bob.id, message, button_id(message, "Next"))
