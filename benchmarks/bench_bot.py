@@ -5,7 +5,7 @@ Usage (from the repository root)::
     python benchmarks/bench_bot.py [--db PATH] [--samples 400] [--rounds 4] [--servers 1000]
                                    [--throughput-seconds 20] [--sync-seconds 60]
                                    [--database-url postgresql://...] [--postgres]
-                                   [--profile FILE.svg]
+                                   [--profile FILE.svg] [--cards]
 
 Three processes: this one runs the fake Discord (REST + gateway on 127.0.0.1, from
 tests/fakediscord) and drives it; the real bot (`python -m bot`, unmodified) and a bare
@@ -845,6 +845,13 @@ async def run(args: argparse.Namespace, database_url: str, workdir: Path) -> Non
             f"RSS bare {bare.rss_mib():.0f} MiB, bot {real.rss_mib():.0f} MiB"
         )
 
+        if not args.cards:  # the text answers, as before pictures (see --cards)
+            fake.target = REAL_TOKEN
+            res = await fake.slash(
+                bench.guild, admin, "config cards", {"state": "off"}, channel_id=channel
+            )
+            if await bench.answered(res) is None:
+                raise RuntimeError(f"the bot did not answer /config cards\n{real.tail()}")
         await bench.open_pages(8)
         kinds = [k for k, _ in KINDS if not args.kinds or k in args.kinds.split(",")]
         # Warm-up: caches, connections and code paths, then the measured rounds.
@@ -1062,6 +1069,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="run the bot on a throwaway local PostgreSQL cluster",
     )
     parser.add_argument("--seed", type=int, default=8)
+    parser.add_argument(
+        "--cards",
+        action="store_true",
+        help="leave pictures on (default: /config cards off, so the text answers are measured;"
+        " benchmarks/bench_cards.py measures the pictures)",
+    )
     parser.add_argument("--kinds", help="only these interactions, e.g. progress,levels")
     parser.add_argument(
         "--profile", type=Path, help="sample the bot with py-spy during the load (raw stacks)"
