@@ -158,10 +158,6 @@ class GuildService:
             row = (await s.execute(select(*(q.scalar_subquery() for q in switches)))).one()
         return all(CARDS if value is None else bool(value) for value in row)
 
-    async def announce_channel(self, guild_id: int) -> int | None:
-        """Where level-ups go, if an admin chose a channel."""
-        return (await self.level_setup(guild_id)).announce_channel_id
-
     async def level_setup(self, guild_id: int) -> LevelSetup:
         """What a level change needs to know, in one read: level roles, announcements."""
         found = self._setups.get(guild_id)

@@ -12,15 +12,15 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import case, delete, false, func, select, update
+from sqlalchemy import bindparam, case, delete, false, func, select, update
 from sqlalchemy.orm import Session
 
 from bot.clock import Clock, SystemClock
-from bot.db import Database, Executes, upsert
+from bot.db import Database, Executes, insert_for, prepared, upsert
 from bot.db.models import (
     ActivityDay,
     AssessmentRating,
@@ -49,22 +49,41 @@ def utc_day(moment: dt.datetime) -> dt.date:
 # --- counters, kept inside each unit of work ------------------------------------------------
 
 
+_BUMPS: dict[tuple[Any, tuple[str, ...]], Callable[[Executes], Any]] = {}
+
+
+def _bump_statement(model: Any, counts: tuple[str, ...]) -> Callable[[Executes], Any]:
+    """The upsert adding one row's `counts` to the stored row with its key, built once per
+    dialect: a multi-row VALUES would be compiled anew on every change."""
+    found = _BUMPS.get((model, counts))
+    if found is None:
+        table = model.__table__
+        key = [c.key for c in table.primary_key.columns]
+
+        def build(dialect: str) -> Any:
+            stmt = insert_for(dialect, model).values(
+                {name: bindparam(f"v_{name}", type_=table.c[name].type) for name in [*key, *counts]}
+            )
+            return stmt.on_conflict_do_update(
+                index_elements=key,
+                set_={c: table.c[c] + getattr(stmt.excluded, c) for c in counts},
+            )
+
+        found = _BUMPS[(model, counts)] = prepared(build)
+    return found
+
+
 def _bump(s: Executes, model: Any, rows: Sequence[dict[str, Any]], *counts: str) -> None:
-    """Add each row's counts to the counter rows with the same key (one statement)."""
+    """Add each row's counts to the counter rows with the same key."""
     rows = [r for r in rows if any(r[c] for c in counts)]
     if not rows:
         return
-    key = [c.key for c in model.__table__.primary_key.columns]
-    stmt = upsert(s, model).values(rows)
-    s.execute(
-        stmt.on_conflict_do_update(
-            index_elements=key,
-            set_={c: getattr(model, c) + getattr(stmt.excluded, c) for c in counts},
-        )
-    )
+    stmt = _bump_statement(model, counts)(s)
+    for row in rows:
+        s.execute(stmt, {f"v_{name}": value for name, value in row.items()})
 
 
-def member_added(s: Session, guild_id: int, day: dt.date) -> None:
+def member_added(s: Executes, guild_id: int, day: dt.date) -> None:
     """A new member row: count them as last active on the day they appeared."""
     _bump(
         s,
@@ -76,7 +95,7 @@ def member_added(s: Session, guild_id: int, day: dt.date) -> None:
 
 
 def moved_activity(
-    s: Session, guild_id: int, old: dt.date | None, new: dt.date, hidden: bool
+    s: Executes, guild_id: int, old: dt.date | None, new: dt.date, hidden: bool
 ) -> None:
     """A member's last active day moved from `old` to `new`."""
     if old == new:
@@ -136,24 +155,26 @@ def levels_changed(s: Executes, guild_id: int, moves: Sequence[tuple[int, int]])
     _bump(s, LevelCount, rows, "members")
 
 
-def item_counted(s: Session, guild_id: int, item_ids: Sequence[str], delta: int) -> None:
+def item_counted(s: Executes, guild_id: int, item_ids: Sequence[str], delta: int) -> None:
     """Members completed (delta 1) or undid (delta -1) these items."""
     rows = [{"guild_id": guild_id, "item_id": i, "members": delta} for i in item_ids]
     _bump(s, ItemCount, rows, "members")
 
 
-def _start(s: Session, guild_id: int, user_id: int) -> dt.date | None:
-    row = s.execute(
-        select(Member.started_on, Member.created_at).where(
-            Member.guild_id == guild_id, Member.user_id == user_id
-        )
-    ).one_or_none()
+_m = Member.__table__.c
+_START = select(_m.started_on, _m.created_at).where(
+    _m.guild_id == bindparam("guild"), _m.user_id == bindparam("user")
+)
+
+
+def _start(s: Executes, guild_id: int, user_id: int) -> dt.date | None:
+    row = s.execute(_START, {"guild": guild_id, "user": user_id}).one_or_none()
     if row is None:
         return None
     return row.started_on or utc_day(row.created_at)
 
 
-def level_reached(s: Session, guild_id: int, user_id: int, level: int, at: dt.datetime) -> None:
+def level_reached(s: Executes, guild_id: int, user_id: int, level: int, at: dt.datetime) -> None:
     """A member reached a level for the first time ever: count how long it took them.
 
     The time runs from their journey start (`/profile started`), else from the day the bot

@@ -95,28 +95,46 @@ insert_audit = prepared(
 # -- members ------------------------------------------------------------------------------
 
 
-def _member_completed(d: str, *, named: bool) -> Any:
-    stmt = insert_for(d, Member).values(
-        guild_id=bindparam("guild", type_=BigInteger()),
-        user_id=bindparam("user", type_=BigInteger()),
-        display_name=bindparam("name", type_=String()),
-        completed_count=1,
-        last_completed_at=_at("at"),
-        created_at=_at("at"),
+create_member = prepared(
+    lambda d: (
+        insert_for(d, Member)
+        .values(
+            guild_id=bindparam("guild", type_=BigInteger()),
+            user_id=bindparam("user", type_=BigInteger()),
+            display_name=bindparam("name", type_=String()),
+            created_at=_at("at"),
+            last_active_on=bindparam("today", type_=Date()),
+        )
+        .on_conflict_do_nothing()
     )
+)
+
+rename_member = prepared(
+    lambda d: update(MEMBERS).where(*_key(_m)).values(display_name=bindparam("name"))
+)
+
+# The member's row is locked first (PostgreSQL; SQLite's write lock covers it already).
+lock_member = prepared(lambda d: select(_m.last_active_on).where(*_key(_m)).with_for_update())
+
+
+def _member_completed(named: bool) -> Any:
     changes: dict[str, Any] = {
         "completed_count": _m.completed_count + 1,
-        "last_completed_at": stmt.excluded.last_completed_at,
+        "last_completed_at": _at("at"),
+        "last_active_on": bindparam("today", type_=Date()),
     }
     if named:
-        changes["display_name"] = stmt.excluded.display_name
-    return stmt.on_conflict_do_update(
-        index_elements=["guild_id", "user_id"], set_=changes
-    ).returning(_m.completed_count, _m.hidden, _m.level)
+        changes["display_name"] = bindparam("name", type_=String())
+    return (
+        update(MEMBERS)
+        .where(*_key(_m))
+        .values(**changes)
+        .returning(_m.completed_count, _m.hidden, _m.level)
+    )
 
 
-member_completed = prepared(lambda d: _member_completed(d, named=False))
-member_completed_named = prepared(lambda d: _member_completed(d, named=True))
+member_completed = prepared(lambda d: _member_completed(False))
+member_completed_named = prepared(lambda d: _member_completed(True))
 
 
 def _member_undone(named: bool) -> Any:
@@ -141,24 +159,6 @@ set_level = prepared(
     lambda d: update(MEMBERS).where(*_key(_m)).values(level=bindparam("new_level"))
 )
 
-
-def _touch(d: str, *, named: bool) -> Any:
-    stmt = insert_for(d, Member).values(
-        guild_id=bindparam("guild", type_=BigInteger()),
-        user_id=bindparam("user", type_=BigInteger()),
-        display_name=bindparam("name", type_=String()),
-        created_at=_at("at"),
-    )
-    if named:
-        return stmt.on_conflict_do_update(
-            index_elements=["guild_id", "user_id"],
-            set_={"display_name": stmt.excluded.display_name},
-        )
-    return stmt.on_conflict_do_nothing()
-
-
-touch_named = prepared(lambda d: _touch(d, named=True))
-touch_unnamed = prepared(lambda d: _touch(d, named=False))
 
 announce_level = prepared(
     lambda d: (

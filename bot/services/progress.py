@@ -9,16 +9,13 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, delete, func, select, union_all, update
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, select, union_all
 
 from bot.clock import Clock, SystemClock
-from bot.db import Database, Executes, upsert
+from bot.db import Database, Executes
 from bot.db.models import (
-    AuditEntry,
     CheckinAnswer,
     Completion,
-    LevelAnnouncement,
     Member,
     TZDateTime,
 )
@@ -26,6 +23,7 @@ from bot.defaults import ACTIVITY_DAYS
 from bot.errors import NotFoundError, UserError
 from bot.roadmap import Item, Roadmap
 from bot.services import insights, scores
+from bot.services import prepared as sql
 from bot.services.guilds import guild_basics
 from bot.text import clean_text
 from bot.weekly import local_to_utc, local_today, safe_timezone
@@ -229,7 +227,7 @@ class ProgressService:
         """Mark an item done (a no-op when it already is)."""
         item = self.resolve(item_id)
         evidence = clean_evidence(evidence)
-        return await self.db.run_write(
+        return await self.db.run_fast_write(
             self._complete,
             guild_id,
             user_id,
@@ -251,7 +249,7 @@ class ProgressService:
     ) -> ProgressChange:
         """Mark an item not done (a no-op when it is not done)."""
         item = self.resolve(item_id)
-        return await self.db.run_write(
+        return await self.db.run_fast_write(
             self._undo, guild_id, user_id, item, display_name, actor_id, self.clock.now()
         )
 
@@ -277,13 +275,13 @@ class ProgressService:
                 f"`{sorted(unknown)[0][:80]}` is not on the level {level} checklist: "
                 "run `/milestone checklist` again."
             )
-        return await self.db.run_write(
+        return await self.db.run_fast_write(
             self._set_checklist, guild_id, user_id, items, wanted, display_name, self.clock.now()
         )
 
     def complete_in(
         self,
-        s: Session,
+        s: Executes,
         guild_id: int,
         user_id: int,
         item: Item,
@@ -300,7 +298,7 @@ class ProgressService:
 
     def _complete(
         self,
-        s: Session,
+        s: Executes,
         guild_id: int,
         user_id: int,
         item: Item,
@@ -338,7 +336,7 @@ class ProgressService:
 
     def _undo(
         self,
-        s: Session,
+        s: Executes,
         guild_id: int,
         user_id: int,
         item: Item,
@@ -370,7 +368,7 @@ class ProgressService:
 
     def _insert(
         self,
-        s: Session,
+        s: Executes,
         guild_id: int,
         user_id: int,
         item: Item,
@@ -384,47 +382,30 @@ class ProgressService:
 
         Returns the member's (completed_count, hidden, level) after it.
         """
+        key = {"guild": guild_id, "user": user_id}
         inserted = s.execute(
-            upsert(s, Completion)
-            .values(
-                guild_id=guild_id,
-                user_id=user_id,
-                item_id=item.id,
-                completed_at=now,
-                evidence=evidence,
-                granted_by=actor_id,
-            )
-            .on_conflict_do_nothing()
+            sql.insert_completion(s),
+            {**key, "item": item.id, "at": now, "evidence": evidence, "actor": actor_id},
         )
-        if inserted.rowcount != 1:  # type: ignore[attr-defined]
+        if inserted.rowcount != 1:
             return None
         last_active = _lock_member(s, guild_id, user_id, display_name, now)
         today = insights.utc_day(now)
-        changes: dict[str, Any] = {
-            "completed_count": Member.completed_count + 1,
-            "last_completed_at": now,
-            "last_active_on": today,
-        }
-        if display_name:
-            changes["display_name"] = member_name(display_name)
-        member = s.execute(
-            update(Member)
-            .where(Member.guild_id == guild_id, Member.user_id == user_id)
-            .values(**changes)
-            .returning(Member.completed_count, Member.hidden, Member.level)
-        ).one()
+        name = member_name(display_name)
+        counted = sql.member_completed_named if name else sql.member_completed
+        member = s.execute(counted(s), {**key, "at": now, "today": today, "name": name}).one()
         insights.moved_activity(s, guild_id, last_active, today, member.hidden)
         insights.item_counted(s, guild_id, [item.id], +1)
         if not member.hidden:
             scores.move_bucket(s, guild_id, member.completed_count - 1, member.completed_count)
         scores.add_completion(s, guild_id, user_id, now, member.hidden, tz)
         if actor_id is not None:
-            s.add(_audit(guild_id, actor_id, user_id, item.id, "grant", now))
+            _audit(s, guild_id, actor_id, user_id, item.id, "grant", now)
         return member
 
     def _delete(
         self,
-        s: Session,
+        s: Executes,
         guild_id: int,
         user_id: int,
         item: Item,
@@ -437,46 +418,26 @@ class ProgressService:
 
         Returns the member's (completed_count, hidden, level) after it.
         """
+        key = {"guild": guild_id, "user": user_id}
         completed_at = s.execute(
-            delete(Completion)
-            .where(
-                Completion.guild_id == guild_id,
-                Completion.user_id == user_id,
-                Completion.item_id == item.id,
-            )
-            .returning(Completion.completed_at)
+            sql.delete_completion(s), {**key, "item": item.id}
         ).scalar_one_or_none()
         if completed_at is None:
             return None
-        last = (
-            select(func.max(Completion.completed_at))
-            .where(Completion.guild_id == guild_id, Completion.user_id == user_id)
-            .scalar_subquery()
-        )
-        changes: dict[str, Any] = {
-            "completed_count": Member.completed_count - 1,
-            "last_completed_at": last,
-        }
-        display_name = member_name(display_name)
-        if display_name:
-            changes["display_name"] = display_name
-        member = s.execute(
-            update(Member)
-            .where(Member.guild_id == guild_id, Member.user_id == user_id)
-            .values(**changes)
-            .returning(Member.completed_count, Member.hidden, Member.level)
-        ).one()
+        name = member_name(display_name)
+        uncounted = sql.member_undone_named if name else sql.member_undone
+        member = s.execute(uncounted(s), {**key, "name": name}).one()
         insights.item_counted(s, guild_id, [item.id], -1)
         if not member.hidden:
             scores.move_bucket(s, guild_id, member.completed_count + 1, member.completed_count)
         scores.remove_completion(s, guild_id, user_id, completed_at, member.hidden, tz)
         if actor_id is not None:
-            s.add(_audit(guild_id, actor_id, user_id, item.id, "revoke", now))
+            _audit(s, guild_id, actor_id, user_id, item.id, "revoke", now)
         return member
 
     def _unchanged(
         self,
-        s: Session,
+        s: Executes,
         guild_id: int,
         user_id: int,
         item: Item,
@@ -484,16 +445,12 @@ class ProgressService:
         now: dt.datetime,
     ) -> ProgressChange:
         touch_member(s, guild_id, user_id, display_name, now)
-        member = s.execute(
-            select(Member.level, Member.completed_count).where(
-                Member.guild_id == guild_id, Member.user_id == user_id
-            )
-        ).one()
+        member = s.execute(sql.member_counters(s), {"guild": guild_id, "user": user_id}).one()
         return ProgressChange(item, False, member.level, member.level, (), member.completed_count)
 
     def _set_checklist(
         self,
-        s: Session,
+        s: Executes,
         guild_id: int,
         user_id: int,
         items: tuple[Item, ...],
@@ -538,7 +495,7 @@ class ProgressService:
 
     def _settle(
         self,
-        s: Session,
+        s: Executes,
         guild_id: int,
         user_id: int,
         old_level: int,
@@ -550,20 +507,13 @@ class ProgressService:
         # change, whichever item it is.
         new_level = level_from_done(self.roadmap, _done_ids(s, guild_id, user_id), threshold)
         announce: list[int] = []
+        key = {"guild": guild_id, "user": user_id}
         if new_level != old_level:
-            s.execute(
-                update(Member)
-                .where(Member.guild_id == guild_id, Member.user_id == user_id)
-                .values(level=new_level)
-            )
+            s.execute(sql.set_level(s), {**key, "new_level": new_level})
             insights.levels_changed(s, guild_id, [(old_level, new_level)])
         for level in range(old_level + 1, new_level + 1):
-            result = s.execute(
-                upsert(s, LevelAnnouncement)
-                .values(guild_id=guild_id, user_id=user_id, level=level, reached_at=now)
-                .on_conflict_do_nothing()
-            )
-            if result.rowcount == 1:  # type: ignore[attr-defined]
+            result = s.execute(sql.announce_level(s), {**key, "level": level, "at": now})
+            if result.rowcount == 1:
                 announce.append(level)
                 insights.level_reached(s, guild_id, user_id, level, now)
         return new_level, tuple(announce)
@@ -645,89 +595,46 @@ class ProgressService:
                 counts[day] = counts.get(day, 0) + 1
         return Activity(today, first, counts)
 
-    async def recompute_levels(self, guild_id: int) -> dict[int, tuple[int, int]]:
-        """Recompute every member's level with today's threshold: {user: (old, new)}."""
-        checklist_ids = [i.id for lvl in self.roadmap.levels for i in lvl.checklist]
-        async with self.db.write.begin() as s:
-            _, threshold = await s.run_sync(guild_basics, guild_id)
-            levels = dict(
-                (
-                    await s.execute(
-                        select(Member.user_id, Member.level).where(Member.guild_id == guild_id)
-                    )
-                ).all()
-            )
-            done: dict[int, set[str]] = {user: set() for user in levels}
-            rows = await s.execute(
-                select(Completion.user_id, Completion.item_id).where(
-                    Completion.guild_id == guild_id, Completion.item_id.in_(checklist_ids)
-                )
-            )
-            for user, item_id in rows.all():
-                done.setdefault(user, set()).add(item_id)
-            changes: dict[int, tuple[int, int]] = {}
-            for user, items in done.items():
-                new = level_from_done(self.roadmap, items, threshold)
-                old = levels.get(user, 0)
-                changes[user] = (old, new)
-                if new != old:
-                    await s.execute(
-                        update(Member)
-                        .where(Member.guild_id == guild_id, Member.user_id == user)
-                        .values(level=new)
-                    )
-            moves = [(old, new) for user, (old, new) in changes.items() if user in levels]
-            await s.run_sync(insights.levels_changed, guild_id, moves)
-        return changes
-
 
 def create_member(
-    s: Session, guild_id: int, user_id: int, display_name: str | None, now: dt.datetime
+    s: Executes, guild_id: int, user_id: int, display_name: str | None, now: dt.datetime
 ) -> bool:
     """Create the member row (and count the member) unless it exists; tell which."""
     today = insights.utc_day(now)
     result = s.execute(
-        upsert(s, Member)
-        .values(
-            guild_id=guild_id,
-            user_id=user_id,
-            display_name=member_name(display_name),
-            created_at=now,
-            last_active_on=today,
-        )
-        .on_conflict_do_nothing()
+        sql.create_member(s),
+        {
+            "guild": guild_id,
+            "user": user_id,
+            "name": member_name(display_name),
+            "at": now,
+            "today": today,
+        },
     )
-    created = result.rowcount == 1  # type: ignore[attr-defined]
+    created = result.rowcount == 1
     if created:
         insights.member_added(s, guild_id, today)
     return bool(created)
 
 
 def touch_member(
-    s: Session, guild_id: int, user_id: int, display_name: str | None, now: dt.datetime
+    s: Executes, guild_id: int, user_id: int, display_name: str | None, now: dt.datetime
 ) -> None:
     """Create the member row if needed and remember the name Discord showed us."""
-    if not create_member(s, guild_id, user_id, display_name, now) and display_name:
-        s.execute(
-            update(Member)
-            .where(Member.guild_id == guild_id, Member.user_id == user_id)
-            .values(display_name=member_name(display_name))
-        )
+    name = member_name(display_name)
+    if not create_member(s, guild_id, user_id, display_name, now) and name:
+        s.execute(sql.rename_member(s), {"guild": guild_id, "user": user_id, "name": name})
 
 
 def _lock_member(
-    s: Session, guild_id: int, user_id: int, display_name: str | None, now: dt.datetime
+    s: Executes, guild_id: int, user_id: int, display_name: str | None, now: dt.datetime
 ) -> dt.date | None:
     """Lock the member's row (creating it first if needed); return their last active day."""
-    query = (
-        select(Member.last_active_on)
-        .where(Member.guild_id == guild_id, Member.user_id == user_id)
-        .with_for_update()
-    )
-    row = s.execute(query).one_or_none()
+    key = {"guild": guild_id, "user": user_id}
+    row = s.execute(sql.lock_member(s), key).one_or_none()
     if row is None:
         create_member(s, guild_id, user_id, display_name, now)
-        row = s.execute(query).one()
+        row = s.execute(sql.lock_member(s), key).one()
     last_active: dt.date | None = row.last_active_on
     return last_active
 
@@ -749,13 +656,22 @@ def _moments(s: Executes, key: dict[str, Any]) -> list[dt.datetime]:
 
 
 def _audit(
-    guild_id: int, actor_id: int, member_id: int, item_id: str, action: str, now: dt.datetime
-) -> AuditEntry:
-    return AuditEntry(
-        guild_id=guild_id,
-        actor_id=actor_id,
-        member_id=member_id,
-        item_id=item_id,
-        action=action,
-        created_at=now,
+    s: Executes,
+    guild_id: int,
+    actor_id: int,
+    member_id: int,
+    item_id: str,
+    action: str,
+    now: dt.datetime,
+) -> None:
+    s.execute(
+        sql.insert_audit(s),
+        {
+            "guild": guild_id,
+            "actor": actor_id,
+            "member": member_id,
+            "item": item_id,
+            "action": action,
+            "at": now,
+        },
     )

@@ -15,11 +15,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, bindparam, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.clock import Clock, SystemClock
-from bot.db import Database, upsert
+from bot.db import Database, Executes, upsert
 from bot.db.models import AuditEntry, Completion, ReviewerRole, ReviewSettings, ReviewSubmission
 from bot.defaults import LEVEL_COUNT, REVIEW_CLAIM, REVIEW_STATS_DAYS
 from bot.errors import NotFoundError, UserError
@@ -300,6 +300,13 @@ class ReviewService:
         """
         item = self.progress.resolve(item_id)
         evidence = clean_evidence(evidence)
+        now = self.clock.now()
+        # Most items need no review: those complete on the fast path in one unit of work.
+        change = await self.db.run_fast_write(
+            self._complete_unless_reviewed, guild_id, user_id, item, display_name, evidence, now
+        )
+        if change is not None:
+            return change
         return await self.db.run_write(
             self._complete_or_submit,
             guild_id,
@@ -308,8 +315,24 @@ class ReviewService:
             display_name,
             evidence,
             channel_id,
-            self.clock.now(),
+            now,
         )
+
+    def _complete_unless_reviewed(
+        self,
+        s: Executes,
+        guild_id: int,
+        user_id: int,
+        item: Item,
+        display_name: str | None,
+        evidence: str | None,
+        now: dt.datetime,
+    ) -> ProgressChange | None:
+        """Complete the item unless it needs review (None: submit it instead)."""
+        settings = s.execute(_SETTINGS, {"guild": guild_id}).one_or_none()
+        if _policy_of(guild_id, settings).covers(item) and not _is_done(s, guild_id, user_id, item):
+            return None
+        return self.progress.complete_in(s, guild_id, user_id, item, display_name, evidence, now)
 
     def _complete_or_submit(
         self,
@@ -701,9 +724,8 @@ def _policy(s: Session, guild_id: int) -> ReviewPolicy:
     return _policy_of(guild_id, s.get(ReviewSettings, guild_id), roles)
 
 
-def _policy_of(
-    guild_id: int, settings: ReviewSettings | None, roles: tuple[int, ...] = ()
-) -> ReviewPolicy:
+def _policy_of(guild_id: int, settings: Any, roles: tuple[int, ...] = ()) -> ReviewPolicy:
+    """The policy from a `review_settings` row (an ORM object or a Core row) or None."""
     if settings is None:
         return ReviewPolicy(guild_id, frozenset(), None, None, roles)
     return ReviewPolicy(
@@ -717,17 +739,21 @@ def _policy_of(
     )
 
 
-def _is_done(s: Session, guild_id: int, user_id: int, item: Item) -> bool:
-    return (
-        s.scalar(
-            select(Completion.item_id).where(
-                Completion.guild_id == guild_id,
-                Completion.user_id == user_id,
-                Completion.item_id == item.id,
-            )
-        )
-        is not None
-    )
+_rs = ReviewSettings.__table__.c
+_SETTINGS = select(
+    _rs.projects, _rs.professional, _rs.checklist, _rs.from_level, _rs.channel_id
+).where(_rs.guild_id == bindparam("guild"))
+_c = Completion.__table__.c
+_DONE = select(_c.item_id).where(
+    _c.guild_id == bindparam("guild"),
+    _c.user_id == bindparam("user"),
+    _c.item_id == bindparam("item"),
+)
+
+
+def _is_done(s: Executes, guild_id: int, user_id: int, item: Item) -> bool:
+    key = {"guild": guild_id, "user": user_id, "item": item.id}
+    return s.execute(_DONE, key).first() is not None
 
 
 def _waits(

@@ -150,7 +150,10 @@ async def test_a_failing_fast_write_leaves_nothing_and_raises_sqlalchemys_error(
             {"guild": GUILD, "actor": 1, "member": 2, "item": "x", "action": "grant", "at": now},
         )
         touch_member(s, GUILD, 1, "first", now)
-        s.execute(text("INSERT INTO members (guild_id, user_id) VALUES (:g, :u)"), {"g": 1})
+        # The same member again (and without the columns that must be set): refused.
+        s.execute(
+            text("INSERT INTO members (guild_id, user_id) VALUES (:g, :u)"), {"g": GUILD, "u": 1}
+        )
 
     with pytest.raises(IntegrityError):
         await db.run_fast_write(twice)

@@ -40,16 +40,16 @@ async def test_defaults_for_a_new_server(guilds: GuildService):
     assert config.level_roles == ()
     assert config.recent_audit == ()
     assert config.last_error is None
-    assert await guilds.announce_channel(G1) is None
+    assert (await guilds.level_setup(G1)).announce_channel_id is None
 
 
 async def test_announce_channel_set_and_cleared(guilds: GuildService):
     await guilds.set_announce_channel(G1, 555)
-    assert await guilds.announce_channel(G1) == 555
+    assert (await guilds.level_setup(G1)).announce_channel_id == 555
     assert (await guilds.config(G1)).announce_channel_id == 555
-    assert await guilds.announce_channel(G2) is None
+    assert (await guilds.level_setup(G2)).announce_channel_id is None
     await guilds.set_announce_channel(G1, None)
-    assert await guilds.announce_channel(G1) is None
+    assert (await guilds.level_setup(G1)).announce_channel_id is None
 
 
 async def test_settings_are_independent(guilds: GuildService):

@@ -298,32 +298,6 @@ async def test_threshold_50_reaches_level_with_four_of_seven(
     assert change.new_level == 0
 
 
-async def test_recompute_levels_applies_threshold_to_everyone(
-    svc: ProgressService, db: Database, roadmap: Roadmap, clock: FakeClock
-):
-    l1, l2 = check_ids(roadmap, 1), check_ids(roadmap, 2)
-    await complete_all(svc, G1, ALICE, l1[:4] + l2[:4])
-    await complete_all(svc, G1, BOB, l1)
-    await svc.complete(G1, 33, milestone_ids(roadmap, 1)[0])
-    await complete_all(svc, G2, ALICE, l1[:4])  # another server: untouched
-
-    assert await svc.recompute_levels(G1) == {ALICE: (0, 0), BOB: (1, 1), 33: (0, 0)}
-
-    await GuildService(db, clock).set_threshold(G1, 50)
-    changes = await svc.recompute_levels(G1)
-    assert changes[ALICE] == (0, 2)
-    assert changes[BOB] == (1, 1)
-    assert changes[33] == (0, 0)
-    assert (await svc.member_progress(G1, ALICE)).level == 2
-    assert (await svc.member_progress(G2, ALICE)).level == 0
-
-    await GuildService(db, clock).set_threshold(G1, 100)
-    changes = await svc.recompute_levels(G1)
-    assert changes[ALICE] == (2, 0)
-    assert changes[BOB] == (1, 1)
-    assert (await svc.member_progress(G1, ALICE)).level == 0
-
-
 @pytest.mark.parametrize("bad", [0, -5, 101, 1000])
 async def test_threshold_out_of_range(db: Database, bad: int, clock: FakeClock):
     guilds = GuildService(db, clock)
@@ -433,11 +407,13 @@ async def test_concurrent_mixed_writes_never_lock(
     svc: ProgressService, db: Database, roadmap: Roadmap, clock: FakeClock
 ):
     from bot.services.mydata import MyDataService
+    from bot.services.rolesync import RoleSyncService
 
     ms = milestone_ids(roadmap, 1)
     await complete_all(svc, G1, BOB, ms[:3])
     jobs = [svc.complete(G1, ALICE, i) for i in ms[:6]]
-    jobs += [svc.recompute_levels(G1) for _ in range(4)]
+    syncs = RoleSyncService(db, roadmap, clock)
+    jobs += [syncs.next_levels(G1, 0) for _ in range(4)]
     jobs += [MyDataService(db, clock).delete(G1, BOB)]
     jobs += [GuildService(db, clock).set_threshold(G1, 80) for _ in range(2)]
     await asyncio.gather(*jobs)

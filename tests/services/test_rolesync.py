@@ -8,6 +8,7 @@ import pytest
 
 from bot.db import Database
 from bot.roadmap import Roadmap
+from bot.services import insights
 from bot.services.guilds import GuildService
 from bot.services.progress import ProgressService
 from bot.services.rolesync import BATCH, DONE, FAILED, RoleSyncService, Tally
@@ -67,6 +68,11 @@ async def test_a_run_walks_every_member_in_batches_with_todays_threshold(
     assert done.status == DONE and done.finished_at is not None
     assert done.checked == len(users) and done.given == len(BATCHES)  # a tally a batch
     assert done.changed_levels == len(users) // 3
+    # The members-per-level counters of /config insights moved with the levels.
+    async with db.read() as s:
+        stored = await s.run_sync(insights.stored_counts, GUILD)
+        assert stored == await s.run_sync(insights.recount, GUILD)
+    assert stored.levels[1] == len(users) // 3
     # Levels are stored: a second run finds nothing to change.
     await service.start(GUILD, ADMIN)
     assert all(old == new for _, old, new in await walk(service))

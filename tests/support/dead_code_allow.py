@@ -5,7 +5,7 @@ that YAML fills, or a test-facing property.
 """
 
 from bot.db.migrate import MIGRATION_LOCK, MIGRATION_LOCK_WAIT
-from bot.db.models import Assessment, Base, Completion, JobRun
+from bot.db.models import Assessment, Base, Completion, JobRun, RoleSync
 from bot.roadmap.loader import _PrinciplesFile, _RawLevel
 from bot.services import insights
 from bot.services.progress import ProgressChange
@@ -19,4 +19,5 @@ _ = ProgressChange.levels_gained, ProgressChange.levels_lost  # read by the serv
 _ = MIGRATION_LOCK, MIGRATION_LOCK_WAIT  # read by migrations/env.py (not checked)
 _ = ReminderSettings.own_timezone  # the server's own reminder timezone, shown by tests
 _ = Assessment.saved_at  # column: written, exported
+_ = RoleSync.finished_at  # column: written by a Core statement, shown by /config show
 _ = insights.stored_counts  # the counters as kept, compared with a recount by tests
