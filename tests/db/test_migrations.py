@@ -271,3 +271,34 @@ def test_0005_gives_ticked_checklist_items_their_projects_and_fills_the_insight_
             "SELECT user_id, completed_count FROM members ORDER BY user_id"
         ).fetchall() == [(1, 2), (2, 2), (3, 0)]
         assert con.execute("SELECT n, members FROM score_buckets").fetchall() == [(2, 1)]
+
+
+def _columns_of(create_index: str) -> str:
+    """The column list of a CREATE INDEX statement, with each column's order (DESC)."""
+    start = create_index.index("(", create_index.upper().index(" ON "))
+    depth, end = 0, start
+    while True:
+        depth += {"(": 1, ")": -1}.get(create_index[end], 0)
+        if depth == 0:
+            break
+        end += 1
+    return " ".join(create_index[start + 1 : end].replace('"', "").split()).lower()
+
+
+def test_every_index_keeps_its_columns_and_their_order(empty_db_url: str) -> None:
+    """Alembic's comparison ignores a column's DESC: a ranking index that lost it (SQLite's
+    copy of a table in 0007 did) makes every leaderboard page sort instead of walk."""
+    upgrade(empty_db_url)
+    dialect = sa.engine.make_url(empty_db_url).get_backend_name()
+    query = (
+        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
+        if dialect == "sqlite"
+        else "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema()"
+    )
+    (rows,) = run(empty_db_url, sa.text(query))
+    found = {name: _columns_of(sql) for name, sql in rows}
+    engine_dialect = sa.create_mock_engine(f"{dialect}://", lambda *a, **k: None).dialect
+    for table in Base.metadata.tables.values():
+        for index in table.indexes:
+            made = str(sa.schema.CreateIndex(index).compile(dialect=engine_dialect))
+            assert found.get(str(index.name)) == _columns_of(made), index.name
