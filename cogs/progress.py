@@ -109,7 +109,7 @@ class Progress(commands.Cog):
         if cards is None:
             await interaction.response.send_message(embed=e)
             if who.id == interaction.user.id:
-                await self._remember(interaction, p.display_name, pictures=False)
+                await self._remember(interaction, (p.display_name, p.avatar_path), pictures=False)
             return
         # The embed is the text version; the card goes with it unless it cannot be had.
         await interaction.response.defer()
@@ -133,25 +133,30 @@ class Progress(commands.Cog):
         file = await picture(draw_card(), e, "progress.png")
         await interaction.followup.send(embed=e, files=files(file))
         if who.id == interaction.user.id:
-            await self._remember(interaction, p.display_name, pictures=True)
+            await self._remember(interaction, (p.display_name, p.avatar_path), pictures=True)
 
     async def _remember(
-        self, interaction: discord.Interaction, known: str | None, *, pictures: bool
+        self,
+        interaction: discord.Interaction,
+        known: tuple[str, str | None] | None,
+        *,
+        pictures: bool,
     ) -> None:
         """After answering, store the caller's display name if it changed (and, when pictures
-        are on, the avatar the cards draw): best effort, never before the answer."""
+        are on, the avatar the cards draw): best effort, never before the answer.
+
+        `known`: the (name, avatar path) stored, when the answer read them already.
+        """
         assert interaction.guild_id is not None
         user = interaction.user
-        members = self.bot.services.members
         try:
-            if pictures:
-                await members.touch(
-                    interaction.guild_id, user.id, user.display_name, avatar_path=avatar_path(user)
-                )
-            else:
-                await members.remember_name(
-                    interaction.guild_id, user.id, user.display_name, known=known
-                )
+            await self.bot.services.members.remember(
+                interaction.guild_id,
+                user.id,
+                user.display_name,
+                avatar_path=avatar_path(user) if pictures else None,
+                known=known,
+            )
         except Exception as exc:
             log.warning("could not store the display name of %s: %r", user.id, exc)
 
@@ -227,9 +232,15 @@ class Progress(commands.Cog):
         titles = {Period.ALL: "all time", Period.MONTH: "this month", Period.WEEK: "this week"}
         cards = await self.renderer_for(interaction)
         server = interaction.guild.name if interaction.guild else None
+        looks: list[tuple[str, str | None] | None] = []  # the caller's, read with page 1
 
         async def render(page: int) -> PageContent:
-            board = await self.bot.services.leaderboard.page(guild_id, chosen, page, as_of=as_of)
+            viewer = None if looks else interaction.user.id
+            board = await self.bot.services.leaderboard.page(
+                guild_id, chosen, page, as_of=as_of, viewer=viewer
+            )
+            if viewer is not None:
+                looks.append(board.viewer_looks)
             lines = [
                 f"{MEDALS.get(e.rank, f'`{e.rank:>3}`')} **{name(e.display_name, e.user_id)}**"
                 f" · {e.completed} done · L{e.level}"
@@ -254,7 +265,7 @@ class Progress(commands.Cog):
             return PageContent(e, board.pages, file)
 
         await send_paginated(interaction, render, defer=cards is not None)
-        await self._remember(interaction, None, pictures=cards is not None)
+        await self._remember(interaction, looks[0] if looks else None, pictures=cards is not None)
 
 
 async def setup(bot: MilestoneBot) -> None:

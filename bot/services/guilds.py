@@ -59,6 +59,21 @@ _BASICS = select(_settings.timezone, _settings.level_threshold).where(
 )
 
 
+_members = Member.__table__.c
+# The server's switch and the member's (user 0: none), NULL where there is no row.
+_CARDS = select(
+    select(_settings.cards).where(_settings.guild_id == bindparam("guild")).scalar_subquery(),
+    select(_members.cards)
+    .where(_members.guild_id == bindparam("guild"), _members.user_id == bindparam("user"))
+    .scalar_subquery(),
+)
+
+
+def _cards_switches(s: Executes, key: dict[str, int]) -> tuple[bool | None, bool | None]:
+    server, member = s.execute(_CARDS, key).one()
+    return server, member
+
+
 _roles = LevelRole.__table__.c
 _LEVEL_ROLES = (
     select(
@@ -149,14 +164,10 @@ class GuildService:
 
         One round trip; a server or member without a row has the default.
         """
-        switches = [select(GuildSettings.cards).where(GuildSettings.guild_id == guild_id)]
-        if user_id is not None:
-            switches.append(
-                select(Member.cards).where(Member.guild_id == guild_id, Member.user_id == user_id)
-            )
-        async with self.db.read() as s:
-            row = (await s.execute(select(*(q.scalar_subquery() for q in switches)))).one()
-        return all(CARDS if value is None else bool(value) for value in row)
+        key = {"guild": guild_id, "user": user_id if user_id is not None else 0}
+        row = await self.db.run_fast_read(_cards_switches, key)
+        values = row if user_id is not None else row[:1]
+        return all(CARDS if value is None else bool(value) for value in values)
 
     async def level_setup(self, guild_id: int) -> LevelSetup:
         """What a level change needs to know, in one read: level roles, announcements."""

@@ -52,7 +52,8 @@ class Page:
     pages: int
     total: int
     starts_on: dt.date | None = None  # the week's or month's first day, in the server's zone
-    viewer_name: str | None = None  # the name stored for the member asking, if asked
+    # The (display name, avatar path) stored for the member asking, when asked for.
+    viewer_looks: tuple[str, str | None] | None = None
 
 
 def period_start(period: Period, now: dt.datetime, tz: ZoneInfo) -> dt.datetime | None:
@@ -136,7 +137,7 @@ _RANK = select(
     )
     .scalar_subquery(),
 )
-_NAME = select(_m.display_name).where(
+_LOOKS = select(_m.display_name, _m.avatar_path).where(
     _m.guild_id == bindparam("guild"), _m.user_id == bindparam("user")
 )
 _RANKED = select(_m.hidden, _m.completed_count, _m.last_completed_at).where(
@@ -163,7 +164,7 @@ class LeaderboardService:
         """One page of the ranking; ties go to who got there first.
 
         `as_of` keeps the week or month of a board that is paged through (default: now).
-        With `viewer`, the page also carries the display name stored for that member.
+        With `viewer`, the page also carries the name and avatar stored for that member.
         """
         now = as_of or self.clock.now()
         return await self.db.run_fast_read(read_page, guild_id, period, page, now, viewer)
@@ -177,16 +178,15 @@ def read_page(
     s: Executes, guild_id: int, period: Period, page: int, now: dt.datetime, viewer: int | None
 ) -> Page:
     """`LeaderboardService.page` as plain synchronous code (one unit of work)."""
-    viewer_name = (
-        s.execute(_NAME, {"guild": guild_id, "user": viewer}).scalar_one_or_none()
-        if viewer is not None
-        else None
-    )
+    looks = None
+    if viewer is not None:
+        row = s.execute(_LOOKS, {"guild": guild_id, "user": viewer}).one_or_none()
+        looks = ("", None) if row is None else (row.display_name, row.avatar_path)
     if period is Period.ALL:
         board = _all_time_page(s, guild_id, page)
     else:
         board = _period_page(s, guild_id, period, page, now)
-    return replace(board, viewer_name=viewer_name)
+    return replace(board, viewer_looks=looks)
 
 
 def _period_page(s: Executes, guild_id: int, period: Period, page: int, now: dt.datetime) -> Page:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from bot.clock import Clock, SystemClock
-from bot.db import Database
+from bot.db import Database, Executes
 from bot.db.models import Member
 from bot.defaults import CARDS
 from bot.errors import UserError
@@ -16,6 +16,8 @@ from bot.roadmap import Phase, Roadmap
 from bot.services import insights, scores
 from bot.services.progress import member_name, touch_member
 from bot.weekly import canonical_timezone, local_today, months_between
+
+MAX_AVATAR_PATH = 160  # the column's length
 
 
 @dataclass(frozen=True)
@@ -143,48 +145,60 @@ class MemberService:
                 )
         return await self.profile(guild_id, user_id)
 
-    async def remember_name(
-        self, guild_id: int, user_id: int, display_name: str | None, *, known: str | None = None
-    ) -> bool:
-        """Store a member's display name only if it changed; return whether it was written.
-
-        `known` is the stored name the caller has already read ("" for no row); without it,
-        it is read here. Reads never wait on the write lock, so a read-only command calls this
-        after answering, and most calls write nothing at all.
-        """
-        name = member_name(display_name)
-        if not name:
-            return False
-        if known is None:
-            async with self.db.read() as s:
-                known = await s.scalar(
-                    select(Member.display_name).where(
-                        Member.guild_id == guild_id, Member.user_id == user_id
-                    )
-                )
-        if known == name:
-            return False
-        await self.db.run_write(touch_member, guild_id, user_id, name, self.clock.now())
-        return True
-
-    async def touch(
+    async def remember(
         self,
         guild_id: int,
         user_id: int,
         display_name: str | None,
         *,
         avatar_path: str | None = None,
-    ) -> None:
-        """Remember a member's display name and, when given, their avatar.
+        known: tuple[str, str | None] | None = None,
+    ) -> bool:
+        """Store a member's display name and, when given, avatar, only where they changed.
 
-        `avatar_path` is the CDN path of the avatar Discord shows now ("" when it shows the
-        default one); None leaves the stored one as it is.
+        `avatar_path` as for `touch`; `known` is the (name, avatar path) the caller has read
+        already (("", None) for no row), else they are read here. Reads never wait on the
+        write lock, so a read-only command calls this after answering, and most calls write
+        nothing at all. Returns whether it wrote.
         """
-        async with self.db.write.begin() as s:
-            await s.run_sync(touch_member, guild_id, user_id, display_name, self.clock.now())
-            if avatar_path is not None:
-                await s.execute(
-                    update(Member)
-                    .where(Member.guild_id == guild_id, Member.user_id == user_id)
-                    .values(avatar_path=avatar_path if 0 < len(avatar_path) <= 160 else None)
-                )
+        name = member_name(display_name)
+        avatar = None if avatar_path is None else stored_avatar(avatar_path)
+        if known is None:
+            known = await self.db.run_fast_read(_stored_looks, guild_id, user_id)
+        new_name = bool(name) and name != known[0]
+        new_avatar = avatar_path is not None and avatar != known[1]
+        if not (new_name or new_avatar):
+            return False
+        now = self.clock.now()
+        await self.db.run_fast_write(_store_looks, guild_id, user_id, name, new_avatar, avatar, now)
+        return True
+
+
+def stored_avatar(avatar_path: str) -> str | None:
+    """An avatar's CDN path as stored: None for the default avatar (or an odd, long path)."""
+    return avatar_path if 0 < len(avatar_path) <= MAX_AVATAR_PATH else None
+
+
+_m = Member.__table__.c
+_KEY = (_m.guild_id == bindparam("guild"), _m.user_id == bindparam("user"))
+_LOOKS = select(_m.display_name, _m.avatar_path).where(*_KEY)
+_SET_AVATAR = update(Member).where(*_KEY).values(avatar_path=bindparam("avatar"))
+
+
+def _stored_looks(s: Executes, guild_id: int, user_id: int) -> tuple[str, str | None]:
+    row = s.execute(_LOOKS, {"guild": guild_id, "user": user_id}).one_or_none()
+    return ("", None) if row is None else (row.display_name, row.avatar_path)
+
+
+def _store_looks(
+    s: Executes,
+    guild_id: int,
+    user_id: int,
+    name: str,
+    set_avatar: bool,
+    avatar: str | None,
+    now: dt.datetime,
+) -> None:
+    touch_member(s, guild_id, user_id, name or None, now)
+    if set_avatar:
+        s.execute(_SET_AVATAR, {"guild": guild_id, "user": user_id, "avatar": avatar})

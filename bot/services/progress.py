@@ -42,6 +42,7 @@ _MEMBER_ROW = select(
     _members.hidden,
     _members.completed_count,
     _members.last_completed_at,
+    _members.avatar_path,
 ).where(_members.guild_id == bindparam("guild"), _members.user_id == bindparam("user"))
 _DONE_IDS = select(_completions.item_id).where(
     _completions.guild_id == bindparam("guild"), _completions.user_id == bindparam("user")
@@ -151,6 +152,7 @@ class MemberProgress:
     projects_total: int = 0
     completed_count: int = 0  # the stored counter the rankings use
     last_completed_at: dt.datetime | None = None
+    avatar_path: str | None = None  # the avatar's CDN path last stored
 
 
 @dataclass(frozen=True)
@@ -573,6 +575,7 @@ class ProgressService:
             projects_total=len(self.roadmap.projects),
             completed_count=member.completed_count if member else 0,
             last_completed_at=member.last_completed_at if member else None,
+            avatar_path=member.avatar_path if member else None,
         )
 
     async def activity(

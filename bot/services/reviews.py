@@ -410,14 +410,8 @@ class ReviewService:
     async def pending(self, guild_id: int, user_id: int) -> tuple[Submission, ...]:
         """The member's submissions waiting for a decision, oldest first."""
         now = self.clock.now()
-        async with self.db.read() as s:
-            rows = (
-                await s.scalars(
-                    select(Sub)
-                    .where(*_open(guild_id), Sub.user_id == user_id)
-                    .order_by(Sub.submitted_at, Sub.id)
-                )
-            ).all()
+        key = {"guild": guild_id, "user": user_id}
+        rows = await self.db.run_fast_read(_all_rows, _PENDING, key)
         return tuple(self._submission(r, now) for r in rows)
 
     # -- reviewers: queue, claims, decisions --
@@ -628,8 +622,8 @@ class ReviewService:
         """Decisions the member was not told of by DM, each returned exactly once."""
         # Checked after every command: read first, so the common case takes no write lock.
         mine = (Sub.guild_id == guild_id, Sub.user_id == user_id, Sub.notice_pending.is_(True))
-        async with self.db.read() as s:
-            ids = list(await s.scalars(select(Sub.id).where(*mine)))
+        key = {"guild": guild_id, "user": user_id}
+        ids = [row.id for row in await self.db.run_fast_read(_all_rows, _NOTICES, key)]
         if not ids:
             return ()
         now = self.clock.now()
@@ -684,7 +678,8 @@ class ReviewService:
             reviewers=tuple(reviewers),
         )
 
-    def _submission(self, row: ReviewSubmission, now: dt.datetime) -> Submission:
+    def _submission(self, row: Any, now: dt.datetime) -> Submission:
+        """A submission from its row (the ORM object or a Core row of all its columns)."""
         item = self.roadmap.item(row.item_id)
         assert item is not None, f"unknown roadmap id {row.item_id} in review_submissions"
         live = (
@@ -737,6 +732,28 @@ def _policy_of(guild_id: int, settings: Any, roles: tuple[int, ...] = ()) -> Rev
         channel_id=settings.channel_id,
         role_ids=roles,
     )
+
+
+_sub = ReviewSubmission.__table__
+_PENDING = (
+    select(_sub)
+    .where(
+        _sub.c.guild_id == bindparam("guild"),
+        _sub.c.decided_at.is_(None),
+        _sub.c.user_id == bindparam("user"),
+    )
+    .order_by(_sub.c.submitted_at, _sub.c.id)
+)
+# Checked after every command, so one small read of the index in one hop.
+_NOTICES = select(_sub.c.id).where(
+    _sub.c.guild_id == bindparam("guild"),
+    _sub.c.user_id == bindparam("user"),
+    _sub.c.notice_pending.is_(True),
+)
+
+
+def _all_rows(s: Executes, statement: Any, key: dict[str, int]) -> list[Any]:
+    return list(s.execute(statement, key).all())
 
 
 _rs = ReviewSettings.__table__.c

@@ -56,7 +56,7 @@ def read_statements(now: dt.datetime) -> list[tuple[Any, dict[str, Any]]]:
             (progress._MEMBER_ROW, key),
             (progress._DONE_IDS, key),
             (progress._RECENT, {**key, "limit": 5}),
-            (leaderboard._NAME, key),
+            (leaderboard._LOOKS, key),
             (leaderboard._RANKED, key),
             (checkins._AWAY, key),
             (checkins._STREAK_CYCLES, {**key, "offset": 0}),
@@ -101,7 +101,7 @@ async def test_result_methods_behave_like_sqlalchemys(busy: Database) -> None:
         return {
             "one": s.execute(progress._MEMBER_ROW, key).one().display_name,
             "none": s.execute(progress._MEMBER_ROW, missing).one_or_none(),
-            "scalar": s.execute(leaderboard._NAME, key).scalar_one_or_none(),
+            "scalar": s.execute(leaderboard._LOOKS, key).scalar_one_or_none(),
             "scalars": sorted(s.execute(progress._DONE_IDS, key).scalars().all()),
             "first": s.execute(progress._RECENT, {**key, "limit": 2}).first()[0],
         }
@@ -163,7 +163,7 @@ async def test_a_failing_fast_write_leaves_nothing_and_raises_sqlalchemys_error(
     # The thread's connection is usable again afterwards.
     await db.run_fast_write(touch_member, GUILD, 1, "again", now)
     names = await db.run_fast_read(
-        lambda s: s.execute(leaderboard._NAME, {"guild": GUILD, "user": 1}).scalar()
+        lambda s: s.execute(leaderboard._LOOKS, {"guild": GUILD, "user": 1}).scalar()
     )
     assert names == "again"
 

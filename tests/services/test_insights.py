@@ -49,7 +49,7 @@ async def test_members_per_level_and_per_checklist_item(
     for item_id in level_one:
         await progress.complete(G1, ALICE, item_id)
     await progress.complete(G1, BOB, level_one[0])
-    await MemberService(db, progress.clock).remember_name(G1, CAROL, "carol")
+    await MemberService(db, progress.clock).remember(G1, CAROL, "carol")
     await progress.complete(G2, CAROL, level_one[0])  # another server
     overview = await svc.overview(G1)
     assert overview.members == 3 and overview.hidden == 0
@@ -75,7 +75,7 @@ async def test_inactive_members_counted_with_hidden_ones_left_out_of_the_list(
     members = MemberService(db, clock)
     clock.set(T0)
     await progress.complete(G1, ALICE, roadmap.items[0].id, display_name="alice")
-    await members.remember_name(G1, BOB, "bob")  # never did anything
+    await members.remember(G1, BOB, "bob")  # never did anything
     await progress.complete(G1, CAROL, roadmap.items[0].id, display_name="carol")
     await members.update_profile(G1, CAROL, hidden=True)
     clock.set(T0 + dt.timedelta(days=27))
@@ -105,7 +105,7 @@ async def test_inactive_pages_in_order(svc: InsightsService, db: Database, clock
     members = MemberService(db, clock)
     for n in range(23):
         clock.set(T0 + dt.timedelta(days=n))
-        await members.remember_name(G1, 100 + n, f"m{n}")
+        await members.remember(G1, 100 + n, f"m{n}")
     clock.set(T0 + dt.timedelta(days=60))
     first = await svc.inactive_page(G1, 0, per_page=10)
     last = await svc.inactive_page(G1, 9, per_page=10)  # past the end: the last page

@@ -113,7 +113,7 @@ async def test_hidden_and_zero_members_are_not_listed(
     progress.clock.set(at(2))
     await progress.complete(G1, 2, ids[1])
     await members.update_profile(G1, 2, hidden=True)
-    await members.remember_name(G1, 3, "Zero")  # known member, nothing done
+    await members.remember(G1, 3, "Zero")  # known member, nothing done
     progress.clock.set(at(3))
     await progress.complete(G1, 4, ids[0])
     progress.clock.set(at(4))
@@ -180,7 +180,7 @@ async def test_rank_agrees_with_page_position_for_25_members_with_ties(
             await progress.complete(G1, user, ids[n])
     await members.update_profile(G1, 4, hidden=True)
     await members.update_profile(G1, 13, hidden=True)
-    await members.remember_name(G1, 26, "nothing done")
+    await members.remember(G1, 26, "nothing done")
 
     seen: list[int] = []
     page_no = 0
@@ -377,7 +377,7 @@ async def test_entries_carry_the_avatar_last_seen(
     first = progress.roadmap.items[0].id
     await progress.complete(G1, 1, first, display_name="ada")
     await progress.complete(G1, 2, first, display_name="bob")
-    await members.touch(G1, 2, "bob", avatar_path="avatars/2/b0b.png")
+    await members.remember(G1, 2, "bob", avatar_path="avatars/2/b0b.png")
     starts = {Period.ALL: None, Period.WEEK: dt.date(2025, 3, 3), Period.MONTH: dt.date(2025, 3, 1)}
     for period in Period:
         page = await board.page(G1, period)

@@ -127,24 +127,24 @@ async def test_profile_keeps_progress_and_is_per_server(
     assert (other.hidden, other.started_on) == (False, None)
 
 
-async def test_remember_name_never_erases_a_name_and_cuts_long_ones(db: Database, clock: FakeClock):
+async def test_remember_never_erases_a_name_and_cuts_long_ones(db: Database, clock: FakeClock):
     members = MemberService(db, clock)
-    await members.remember_name(G1, 5, "Ann")
-    await members.remember_name(G1, 5, None)
-    await members.remember_name(G1, 5, "")
+    await members.remember(G1, 5, "Ann")
+    await members.remember(G1, 5, None)
+    await members.remember(G1, 5, "")
     assert (await members.profile(G1, 5)).display_name == "Ann"
-    await members.remember_name(G1, 5, "N" * 300)
+    await members.remember(G1, 5, "N" * 300)
     assert (await members.profile(G1, 5)).display_name == "N" * 100
 
 
-async def test_remember_name_writes_only_a_changed_name(db: Database, clock: FakeClock):
+async def test_remember_writes_only_a_changed_name(db: Database, clock: FakeClock):
     members = MemberService(db, clock)
-    assert await members.remember_name(G1, 5, "Ann") is True  # no row yet: created
-    assert await members.remember_name(G1, 5, "Ann") is False
-    assert await members.remember_name(G1, 5, "Ann", known="Ann") is False
-    assert await members.remember_name(G1, 5, "Ann\x00") is False  # the same once cleaned
-    assert await members.remember_name(G1, 5, "") is False
-    assert await members.remember_name(G1, 5, "Ann B.", known="Ann") is True
+    assert await members.remember(G1, 5, "Ann") is True  # no row yet: created
+    assert await members.remember(G1, 5, "Ann") is False
+    assert await members.remember(G1, 5, "Ann", known=("Ann", None)) is False
+    assert await members.remember(G1, 5, "Ann\x00") is False  # the same once cleaned
+    assert await members.remember(G1, 5, "") is False
+    assert await members.remember(G1, 5, "Ann B.", known=("Ann", None)) is True
     assert (await members.profile(G1, 5)).display_name == "Ann B."
 
 
@@ -152,19 +152,19 @@ async def test_an_unchanged_name_never_waits_for_the_write_lock(
     db: Database, db_url: str, clock: FakeClock, sqlite_only: None
 ):
     members = MemberService(db, clock)
-    await members.remember_name(G1, 5, "Ann")
+    await members.remember(G1, 5, "Ann")
     path = make_url(db_url).database
     holder = sqlite3.connect(str(path), isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")
     try:
         # Returns while the lock is still held: it only read.
-        assert await members.remember_name(G1, 5, "Ann") is False
+        assert await members.remember(G1, 5, "Ann") is False
     finally:
         holder.execute("COMMIT")
         holder.close()
 
 
-async def test_profile_keeps_the_cards_choice_and_touch_the_avatar(
+async def test_profile_keeps_the_cards_choice_and_remember_the_avatar(
     db: Database, clock: FakeClock
 ) -> None:
     members = MemberService(db, clock)
@@ -179,9 +179,11 @@ async def test_profile_keeps_the_cards_choice_and_touch_the_avatar(
             assert member is not None
             return member.avatar_path
 
-    await members.touch(G1, 5, "ada", avatar_path="avatars/5/abc.png")
+    assert await members.remember(G1, 5, "ada", avatar_path="avatars/5/abc.png")
     assert await avatar() == "avatars/5/abc.png"
-    await members.touch(G1, 5, "ada")  # None: leave it
+    assert not await members.remember(G1, 5, "ada")  # None: leave it
+    assert not await members.remember(G1, 5, "ada", avatar_path="avatars/5/abc.png")
     assert await avatar() == "avatars/5/abc.png"
-    await members.touch(G1, 5, "ada", avatar_path="")  # the default avatar now
+    assert await members.remember(G1, 5, "ada", avatar_path="")  # the default avatar now
     assert await avatar() is None
+    assert not await members.remember(G1, 5, "ada", avatar_path="", known=("ada", None))
