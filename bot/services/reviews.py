@@ -202,6 +202,9 @@ class ReviewService:
         progress: ProgressService,
         clock: Clock | None = None,
     ) -> None:
+        # Per server, read on first use: members with a decision they were not told of.
+        self._untold: dict[int, set[int]] = {}
+        self._marked: dict[int, int] = {}  # decisions marked, per server: spots a racing read
         self.db = db
         self.roadmap = roadmap
         self.progress = progress
@@ -616,14 +619,35 @@ class ReviewService:
     async def mark_undelivered(self, submission_id: int) -> None:
         """The decision's DM failed: tell the member after their next command."""
         async with self.db.write.begin() as s:
-            await s.execute(update(Sub).where(Sub.id == submission_id).values(notice_pending=True))
+            row = (
+                await s.execute(
+                    update(Sub)
+                    .where(Sub.id == submission_id)
+                    .values(notice_pending=True)
+                    .returning(Sub.guild_id, Sub.user_id)
+                )
+            ).one_or_none()
+        if row is not None:
+            guild_id, user_id = row
+            self._marked[guild_id] = self._marked.get(guild_id, 0) + 1
+            if guild_id in self._untold:
+                self._untold[guild_id].add(user_id)
 
     async def take_notices(self, guild_id: int, user_id: int) -> tuple[Submission, ...]:
         """Decisions the member was not told of by DM, each returned exactly once."""
-        # Checked after every command: read first, so the common case takes no write lock.
+        # Checked after every command: the server's untold members are known in memory, so
+        # the common case reads nothing at all.
+        marked = self._marked.get(guild_id, 0)
+        known = self._untold.get(guild_id)
+        if known is None:
+            known = await self._load_untold(guild_id)
+        if user_id not in known:
+            return ()
         mine = (Sub.guild_id == guild_id, Sub.user_id == user_id, Sub.notice_pending.is_(True))
         key = {"guild": guild_id, "user": user_id}
         ids = [row.id for row in await self.db.run_fast_read(_all_rows, _NOTICES, key)]
+        if self._marked.get(guild_id, 0) == marked:
+            known.discard(user_id)  # told now (or another way, already)
         if not ids:
             return ()
         now = self.clock.now()
@@ -640,6 +664,20 @@ class ReviewService:
                 await s.scalars(select(Sub).where(Sub.id.in_(taken)).order_by(Sub.decided_at))
             ).all()
         return tuple(self._submission(r, now) for r in rows)
+
+    async def _load_untold(self, guild_id: int) -> set[int]:
+        """The server's members with a decision they were not told of.
+
+        Kept only if nothing was marked while it was read. It may hold members told since
+        (take_notices reads again): never one missing, because every decision of a server is
+        made, and marked, by the one process its interactions go to.
+        """
+        marked = self._marked.get(guild_id, 0)
+        rows = await self.db.run_fast_read(_all_rows, _UNTOLD, {"guild": guild_id})
+        found = {row.user_id for row in rows}
+        if self._marked.get(guild_id, 0) == marked:
+            self._untold[guild_id] = found
+        return found
 
     # -- numbers --
 
@@ -744,7 +782,11 @@ _PENDING = (
     )
     .order_by(_sub.c.submitted_at, _sub.c.id)
 )
-# Checked after every command, so one small read of the index in one hop.
+_UNTOLD = (
+    select(_sub.c.user_id)
+    .where(_sub.c.guild_id == bindparam("guild"), _sub.c.notice_pending.is_(True))
+    .distinct()
+)
 _NOTICES = select(_sub.c.id).where(
     _sub.c.guild_id == bindparam("guild"),
     _sub.c.user_id == bindparam("user"),

@@ -6,8 +6,10 @@ import asyncio
 import datetime as dt
 
 import pytest
+from sqlalchemy import select
 
 from bot.db import Database
+from bot.db.models import ReviewSubmission
 from bot.defaults import REVIEW_CLAIM
 from bot.errors import UserError
 from bot.roadmap import Roadmap
@@ -350,6 +352,48 @@ async def test_notices_for_closed_dms_are_taken_once(services: Services, roadmap
     [notice] = await services.reviews.take_notices(G1, ALICE)
     assert notice.id == sub.id and notice.note == "More detail"
     assert await services.reviews.take_notices(G1, ALICE) == ()
+
+
+async def test_the_untold_members_kept_in_memory_agree_with_the_database(
+    services: Services, db: Database, roadmap: Roadmap, clock: FakeClock
+) -> None:
+    """The service keeps each server's members with untold decisions between commands: after
+    every step it answers as a service reading the database afresh would."""
+    from bot.services.mydata import MyDataService
+
+    await review_checklist(services)
+    items = check_ids(roadmap, 1)
+
+    async def untold(user: int) -> tuple[int, ...]:
+        async with db.read() as s:
+            ids = await s.scalars(
+                select(ReviewSubmission.id)
+                .where(
+                    ReviewSubmission.guild_id == G1,
+                    ReviewSubmission.user_id == user,
+                    ReviewSubmission.notice_pending.is_(True),
+                )
+                .order_by(ReviewSubmission.decided_at)
+            )
+            return tuple(ids)
+
+    async def agree(user: int) -> tuple[int, ...]:
+        expected = await untold(user)
+        got = tuple(n.id for n in await services.reviews.take_notices(G1, user))
+        assert got == expected and await untold(user) == ()
+        return got
+
+    assert await agree(ALICE) == ()  # loads the server's (none)
+    first = (await submit(services, ALICE, items[0])).submission
+    second = (await submit(services, BOB, items[1])).submission
+    await services.reviews.decide(G1, first.id, REVIEWER, CHANGES, "More")
+    await services.reviews.decide(G1, second.id, REVIEWER, REJECTED, "No")
+    await services.reviews.mark_undelivered(first.id)  # marked after the load: still seen
+    await services.reviews.mark_undelivered(second.id)
+    assert await agree(ALICE) == (first.id,)
+    assert await agree(ALICE) == ()
+    await MyDataService(db, clock).delete(G1, BOB)  # bob's submissions are gone
+    assert await agree(BOB) == ()
 
 
 # --- numbers ------------------------------------------------------------------------------
