@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
+from functools import partial
 
 import discord
 from discord import app_commands
@@ -13,16 +15,22 @@ from bot.bot import MilestoneBot
 from bot.errors import UserError
 from bot.services.leaderboard import Period
 from bot.services.members import pace
+from bot.ui import pages
 from bot.ui.cards import CardRenderer
 from bot.ui.options import Day, Timezone
+from bot.ui.pages import send_pages
 from bot.ui.pictures import avatar_path, files, leaderboard_card, picture, progress_card
 from bot.ui.render import SUBMITTED, bar, clip, embed, level_name, lines_field, when
 from bot.ui.texts import pace_text
-from bot.ui.views import PageContent, send_paginated
+from bot.ui.views import PageContent
 
 log = logging.getLogger(__name__)
 
 MEDALS = {1: "🥇", 2: "🥈", 3: "🥉"}
+TITLES = {Period.ALL: "all time", Period.MONTH: "this month", Period.WEEK: "this week"}
+BOARD = "lb"  # the kind of the leaderboard's page buttons (bot.ui.pages)
+# What a leaderboard's first page saw of the member asking: stored (name, avatar), pictures.
+Viewed = tuple[tuple[str, str | None] | None, bool]
 
 
 def name(display_name: str, user_id: int) -> str:
@@ -35,6 +43,9 @@ class Progress(commands.Cog):
 
     def __init__(self, bot: MilestoneBot) -> None:
         self.bot = bot
+
+    async def cog_load(self) -> None:
+        pages.register(self.bot, BOARD, self.board_page)
 
     async def renderer_for(self, interaction: discord.Interaction) -> CardRenderer | None:
         """The card renderer when this answer gets a picture (the server's and the member's
@@ -220,52 +231,73 @@ class Progress(commands.Cog):
     )
     async def leaderboard(self, interaction: discord.Interaction, period: str = "all") -> None:
         """Rank members by milestones completed; ties go to who got there first."""
-        assert interaction.guild_id is not None
-        guild_id = interaction.guild_id
         try:
             chosen = Period(period)
         except ValueError:
             raise UserError(
                 "Pick a period from the list: all time, this month or this week."
             ) from None
-        as_of = self.bot.clock.now()
-        titles = {Period.ALL: "all time", Period.MONTH: "this month", Period.WEEK: "this week"}
+        state = f"{chosen.value}.{int(self.bot.clock.now().timestamp() * 1000)}"
+        viewed: list[Viewed] = []  # the caller's stored looks, read with page 1
+        await send_pages(interaction, BOARD, state, partial(self.board_page, viewed=viewed))
+        if viewed:
+            looks, pictures = viewed[0]
+            await self._remember(interaction, looks, pictures=pictures)
+
+    async def board_page(
+        self,
+        interaction: discord.Interaction,
+        state: str,
+        page: int,
+        *,
+        viewed: list[Viewed] | None = None,
+    ) -> PageContent:
+        """One page of a leaderboard; `state` is its period and the moment it was asked for
+        (a board paged through later keeps its week or month).
+
+        With `viewed`, the name and avatar stored for the member asking, and whether the
+        answer has a picture, are appended to it.
+        """
+        assert interaction.guild_id is not None
+        period, _, stamp = state.partition(".")
+        chosen = Period(period)
+        as_of = dt.datetime.fromtimestamp(int(stamp) / 1000, dt.UTC)
         cards = await self.renderer_for(interaction)
+        if cards is not None and not interaction.response.is_done():
+            # A picture is slow to make: acknowledge first (a click: a deferred update).
+            thinking = interaction.type is discord.InteractionType.application_command
+            await interaction.response.defer(thinking=thinking)
+        board = await self.bot.services.leaderboard.page(
+            interaction.guild_id,
+            chosen,
+            page,
+            as_of=as_of,
+            viewer=interaction.user.id if viewed is not None else None,
+        )
+        if viewed is not None:
+            viewed.append((board.viewer_looks, cards is not None))
+        lines = [
+            f"{MEDALS.get(e.rank, f'`{e.rank:>3}`')} **{name(e.display_name, e.user_id)}**"
+            f" · {e.completed} done · L{e.level}"
+            for e in board.entries
+        ]
+        text = "\n".join(lines) or "Nobody has completed anything in this period yet."
+        e = embed(f"Leaderboard: {TITLES[chosen]}", text)
+        members = "member" if board.total == 1 else "members"
+        e.set_footer(text=f"{board.total} {members} · page {board.page + 1}/{board.pages}")
+        if board.since:
+            e.description = f"since {when(board.since, 'D')}\n\n{text}"
+        if cards is None:
+            return PageContent(e, board.pages)
         server = interaction.guild.name if interaction.guild else None
-        looks: list[tuple[str, str | None] | None] = []  # the caller's, read with page 1
 
-        async def render(page: int) -> PageContent:
-            viewer = None if looks else interaction.user.id
-            board = await self.bot.services.leaderboard.page(
-                guild_id, chosen, page, as_of=as_of, viewer=viewer
-            )
-            if viewer is not None:
-                looks.append(board.viewer_looks)
-            lines = [
-                f"{MEDALS.get(e.rank, f'`{e.rank:>3}`')} **{name(e.display_name, e.user_id)}**"
-                f" · {e.completed} done · L{e.level}"
-                for e in board.entries
-            ]
-            text = "\n".join(lines) or "Nobody has completed anything in this period yet."
-            e = embed(f"Leaderboard: {titles[chosen]}", text)
-            since = f"since {when(board.since, 'D')} · " if board.since else ""
-            members = "member" if board.total == 1 else "members"
-            e.set_footer(text=f"{board.total} {members} · page {board.page + 1}/{board.pages}")
-            if since:
-                e.description = f"{since.removesuffix(' · ')}\n\n{text}"
-            if cards is None:
-                return PageContent(e, board.pages)
+        async def draw_card(renderer: CardRenderer) -> bytes:
+            paths = [entry.avatar_path for entry in board.entries]
+            avatars = await self.bot.avatars.fetch_many(paths)
+            return await renderer.leaderboard(leaderboard_card(board, avatars, server))
 
-            async def draw_card(renderer: CardRenderer) -> bytes:
-                paths = [entry.avatar_path for entry in board.entries]
-                avatars = await self.bot.avatars.fetch_many(paths)
-                return await renderer.leaderboard(leaderboard_card(board, avatars, server))
-
-            file = await picture(draw_card(cards), e, "leaderboard.png")
-            return PageContent(e, board.pages, file)
-
-        await send_paginated(interaction, render, defer=cards is not None)
-        await self._remember(interaction, looks[0] if looks else None, pictures=cards is not None)
+        file = await picture(draw_card(cards), e, "leaderboard.png")
+        return PageContent(e, board.pages, file)
 
 
 async def setup(bot: MilestoneBot) -> None:

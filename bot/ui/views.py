@@ -30,6 +30,8 @@ class PageContent:
     file: discord.File | None = None
 
 
+NOT_YOURS = "These buttons belong to whoever ran the command: run it yourself to browse."
+
 PageRenderer = Callable[[int], Awaitable[PageContent | tuple[discord.Embed, int]]]
 
 
@@ -37,7 +39,8 @@ def _content(page: PageContent | tuple[discord.Embed, int]) -> PageContent:
     return page if isinstance(page, PageContent) else PageContent(*page)
 
 
-def _files(content: PageContent) -> list[discord.File]:
+def page_files(content: PageContent) -> list[discord.File]:
+    """The files a page's message carries: its picture, or none."""
     return [] if content.file is None else [content.file]
 
 
@@ -54,10 +57,7 @@ class OwnedView(SafeView):
             return False
         if interaction.user.id == self.owner_id:
             return True
-        await interaction.response.send_message(
-            "These buttons belong to whoever ran the command: run it yourself to browse.",
-            ephemeral=True,
-        )
+        await interaction.response.send_message(NOT_YOURS, ephemeral=True)
         return False
 
     async def on_timeout(self) -> None:
@@ -121,7 +121,7 @@ class Paginator(OwnedView):
                 await edit(embed=content.embed, view=self)
                 return
             self.pictures = True
-            await edit(embed=content.embed, view=self, attachments=_files(content))
+            await edit(embed=content.embed, view=self, attachments=page_files(content))
 
     @discord.ui.button(label="◀ Previous", style=discord.ButtonStyle.secondary)
     async def previous(
@@ -155,7 +155,7 @@ async def send_paginated(
     if defer:
         await interaction.response.defer(ephemeral=ephemeral, thinking=True)
         content = _content(await render(0))
-        files = _files(content)
+        files = page_files(content)
         if content.pages <= 1:
             await interaction.followup.send(embed=content.embed, files=files, ephemeral=ephemeral)
             return
@@ -171,7 +171,7 @@ async def send_paginated(
         )
         return
     content = _content(await render(0))
-    files = _files(content)
+    files = page_files(content)
     if content.pages <= 1:
         await interaction.response.send_message(
             embed=content.embed, files=files, ephemeral=ephemeral

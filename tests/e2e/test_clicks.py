@@ -156,3 +156,33 @@ async def test_late_clicks_after_a_restart_are_told_the_view_expired(world: Worl
     # The persistent Answer button works across the restart.
     again = await fake.click(guild.id, alice.id, prompt, "checkin:answer")
     assert (await again.modal())["title"] == "Weekly check-in"
+
+
+async def test_leaderboard_pages_keep_turning_after_a_restart_and_only_for_their_owner(
+    world: World,
+) -> None:
+    """The page buttons carry their state (period, moment, page): nothing to lose at a
+    restart, and nothing kept in memory for each answer."""
+    assert world.bot is not None
+    fake, alice, guild = world.fake, world.alice, world.guild
+    await world.run(world.admin, "config cards", state="off")
+    world.clock.set(T0)
+    item = world.roadmap.items[0].id
+    for n in range(12):
+        await world.bot.services.progress.complete(
+            guild.id, 9000 + n, item, display_name=f"member{n:02d}"
+        )
+    board, text = await world.run(alice, "leaderboard", period="week")
+    assert "12 members · page 1/2" in text
+    world.clock.set(T0 + dt.timedelta(days=8))  # next week: the board keeps its own week
+    await world.restart()
+
+    turned = await fake.click(guild.id, alice.id, board.message, button_id(board.message, "Next"))
+    page2 = await turned.final()
+    assert "12 members · page 2/2" in turned.text() and "member11" in turned.text()
+    stranger = await fake.click(guild.id, world.bob.id, page2, button_id(page2, "Previous"))
+    await stranger.final()
+    assert stranger.ephemeral and "belong to whoever ran the command" in stranger.text()
+    back = await fake.click(guild.id, alice.id, page2, button_id(page2, "Previous"))
+    await back.final()
+    assert "page 1/2" in back.text() and "member00" in back.text()
