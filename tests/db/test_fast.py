@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import sqlite3
 from typing import Any
 
 import pytest
 from sqlalchemy import select, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from bot.db import Database
 from bot.db.models import AuditEntry, Completion, Member
@@ -178,3 +179,36 @@ async def test_reads_see_every_committed_write(
         assert item in await service.done_ids(GUILD, user)  # any reader thread sees it
     async with db.read() as s:
         assert await s.scalar(select(Completion.user_id).order_by(Completion.user_id)) == 1
+
+
+async def test_a_read_sqlite_turns_away_on_the_loop_goes_to_a_reader_thread(
+    db: Database, clock: FakeClock, sqlite_only: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Hot reads run on the event loop's own connection and never wait there: when SQLite
+    answers busy, the same read runs on a reader thread (which may wait); other errors
+    are raised as they are."""
+    import threading
+
+    await db.run_fast_write(touch_member, GUILD, 1, "ann", clock.now())
+    threads: list[str] = []
+
+    def name(s: Any) -> str:
+        threads.append(threading.current_thread().name)
+        return str(s.execute(leaderboard._LOOKS, {"guild": GUILD, "user": 1}).scalar())
+
+    assert await db.run_fast_read(name) == "ann"
+    assert threads == [threading.current_thread().name]  # no hop
+
+    def busy(work: Any, *args: Any) -> Any:
+        raise OperationalError("SELECT", {}, sqlite3.OperationalError("database is locked"))
+
+    monkeypatch.setattr(db, "_read_on_loop", busy)
+    assert await db.run_fast_read(name) == "ann"
+    assert threads[-1].startswith("db-worker")
+
+    def broken(work: Any, *args: Any) -> Any:
+        raise OperationalError("SELECT", {}, sqlite3.OperationalError("no such table: x"))
+
+    monkeypatch.setattr(db, "_read_on_loop", broken)
+    with pytest.raises(OperationalError):
+        await db.run_fast_read(name)
