@@ -220,8 +220,8 @@ class Database:
         """
         if self._statements is not None:
             try:
-                return self._read_on_loop(work, *args)
-            except OperationalError as exc:
+                return self._on_loop("BEGIN", work, *args)
+            except (OperationalError, sqlite3.OperationalError) as exc:
                 if not _busy(exc):
                     raise
             return await self._readers.run(self._on_thread, "BEGIN", work, *args)
@@ -238,28 +238,37 @@ class Database:
         `run_write` for work that needs the ORM (`add`, `get`).
         """
         if self._statements is not None:
+            try:
+                return self._on_loop("BEGIN IMMEDIATE", work, *args)
+            except (OperationalError, sqlite3.OperationalError) as exc:
+                if not _busy(exc):
+                    raise
             return await self._writer.run(self._on_thread, "BEGIN IMMEDIATE", work, *args)
         async with self.write.begin() as s:
             return await s.run_sync(work, *args)
 
-    def _read_on_loop(self, work: Callable[..., T], *args: Any) -> T:
-        """Run a read right here, on the event loop's own connection, without a hop.
+    def _on_loop(self, begin: str, work: Callable[..., T], *args: Any) -> T:
+        """Run a unit of work right here, on the event loop's own connection, without a hop.
 
-        A hot read takes a fraction of a millisecond of SQLite's time, less than handing it
-        to a thread and back; in WAL mode a reader never waits for a writer. It never waits
-        at all here (busy timeout 0): in the rare moment SQLite answers "busy" (another
-        process recovering the log), the caller hands the read to a reader thread instead.
+        A hot unit of work takes SQLite a fraction of a millisecond, less than handing it to
+        a thread and back. It never waits for a lock here (busy timeout 0): when SQLite
+        answers busy (another writer holds the lock: this process's writer thread, another
+        process, a backup), everything is rolled back and the caller hands the same work to a
+        thread, which may wait.
         """
         assert self._statements is not None
         conn = self._loop_connection
         if conn is None:
             conn = self._loop_connection = _sqlite_connect(self._sqlite_path)
             conn.execute("PRAGMA busy_timeout=0")
-        conn.execute("BEGIN")
+        conn.execute(begin)
         try:
-            return work(Runner(conn, self._statements), *args)
-        finally:
-            conn.execute("COMMIT")  # a read: nothing to keep or undo either way
+            result = work(Runner(conn, self._statements), *args)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+        return result
 
     def _close_thread_connection(self) -> None:
         conn: sqlite3.Connection | None = getattr(self._local, "connection", None)
@@ -393,7 +402,7 @@ def prepared(build: Callable[[str], T]) -> Callable[[Executes | AsyncSession], T
     return get
 
 
-def _busy(exc: OperationalError) -> bool:
+def _busy(exc: OperationalError | sqlite3.OperationalError) -> bool:
     """Whether SQLite turned a statement away because another connection held a lock."""
-    text = str(exc.orig).lower()
+    text = str(getattr(exc, "orig", exc)).lower()
     return "locked" in text or "busy" in text

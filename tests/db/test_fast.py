@@ -202,13 +202,45 @@ async def test_a_read_sqlite_turns_away_on_the_loop_goes_to_a_reader_thread(
     def busy(work: Any, *args: Any) -> Any:
         raise OperationalError("SELECT", {}, sqlite3.OperationalError("database is locked"))
 
-    monkeypatch.setattr(db, "_read_on_loop", busy)
+    monkeypatch.setattr(db, "_on_loop", busy)
     assert await db.run_fast_read(name) == "ann"
     assert threads[-1].startswith("db-worker")
 
     def broken(work: Any, *args: Any) -> Any:
         raise OperationalError("SELECT", {}, sqlite3.OperationalError("no such table: x"))
 
-    monkeypatch.setattr(db, "_read_on_loop", broken)
+    monkeypatch.setattr(db, "_on_loop", broken)
     with pytest.raises(OperationalError):
         await db.run_fast_read(name)
+
+
+async def test_a_fast_write_waits_for_another_writer_on_a_thread_not_on_the_loop(
+    db: Database, db_url: str, clock: FakeClock, sqlite_only: None
+) -> None:
+    """A write tries the loop's connection first and never waits there: while another
+    process holds the write lock, it waits on the writer thread, the loop goes on serving,
+    and the write is committed once the lock is free."""
+    import asyncio
+
+    from sqlalchemy.engine import make_url
+
+    await db.run_fast_write(touch_member, GUILD, 1, "ann", clock.now())  # opens the connection
+    holder = sqlite3.connect(str(make_url(db_url).database), isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        write = asyncio.create_task(db.run_fast_write(touch_member, GUILD, 2, "bob", clock.now()))
+        ticks = 0
+        for _ in range(20):  # the loop keeps running while the write waits
+            await asyncio.sleep(0.01)
+            ticks += 1
+        assert not write.done() and ticks == 20
+        looks = await db.run_fast_read(
+            lambda s: s.execute(leaderboard._LOOKS, {"guild": GUILD, "user": 1}).one()
+        )
+        assert looks.display_name == "ann"  # reads go on too
+    finally:
+        holder.execute("COMMIT")
+        holder.close()
+    await asyncio.wait_for(write, 10)
+    async with db.read() as s:
+        assert await s.scalar(select(Member.display_name).where(Member.user_id == 2)) == "bob"
