@@ -205,6 +205,15 @@ class ProgressService:
         self.db = db
         self.roadmap = roadmap
         self.clock: Clock = clock or SystemClock()
+        # Each level with the ids of its milestones and of its checklist, counted by /progress.
+        self._level_ids = tuple(
+            (
+                lvl,
+                frozenset(i.id for items in lvl.milestones.values() for i in items),
+                frozenset(i.id for i in lvl.checklist),
+            )
+            for lvl in roadmap.levels
+        )
 
     def resolve(self, item_id: str) -> Item:
         """Return the roadmap item for an id, or explain how to find one."""
@@ -550,15 +559,13 @@ class ProgressService:
             LevelProgress(
                 number=lvl.number,
                 title=lvl.title,
-                milestones_done=sum(
-                    1 for items in lvl.milestones.values() for i in items if i.id in done
-                ),
-                milestones_total=sum(len(items) for items in lvl.milestones.values()),
-                checklist_done=sum(1 for i in lvl.checklist if i.id in done),
-                checklist_total=len(lvl.checklist),
+                milestones_done=len(milestones & done),
+                milestones_total=len(milestones),
+                checklist_done=len(checklist & done),
+                checklist_total=len(checklist),
                 reached=lvl.number <= level,
             )
-            for lvl in self.roadmap.levels
+            for lvl, milestones, checklist in self._level_ids
         )
         return MemberProgress(
             user_id=user_id,
