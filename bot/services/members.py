@@ -156,10 +156,11 @@ class MemberService:
     ) -> bool:
         """Store a member's display name and, when given, avatar, only where they changed.
 
-        `avatar_path` as for `touch`; `known` is the (name, avatar path) the caller has read
-        already (("", None) for no row), else they are read here. Reads never wait on the
-        write lock, so a read-only command calls this after answering, and most calls write
-        nothing at all. Returns whether it wrote.
+        `avatar_path` is the CDN path of the avatar Discord shows now ("" for the default
+        one); None leaves the stored one as it is. `known` is the (name, avatar path) the
+        caller has read already (("", None) for no row), else they are read here. Reads
+        never wait on the write lock, so a read-only command calls this after answering, and
+        most calls write nothing at all. Returns whether it wrote.
         """
         name = member_name(display_name)
         avatar = None if avatar_path is None else stored_avatar(avatar_path)
