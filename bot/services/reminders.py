@@ -17,6 +17,7 @@ from bot.services.assessments import assessment_due
 from bot.services.guilds import save_settings
 from bot.services.members import check_timezone
 from bot.services.progress import touch_member
+from bot.services.untold import UntoldMembers
 from bot.weekly import WeeklyTime, local_today, parse_stored_time, safe_timezone
 
 POST_JOB = "reminder"
@@ -127,8 +128,7 @@ class ReminderService:
         self.roadmap = roadmap
         self.clock: Clock = clock or SystemClock()
         # Per server, read on first use: members whose DMs failed and who were not told.
-        self._untold: dict[int, set[int]] = {}
-        self._failures_recorded: dict[int, int] = {}  # per server, to spot a racing read
+        self._untold = UntoldMembers(self._load_untold)
 
     # -- the server's weekly post --
 
@@ -368,19 +368,14 @@ class ReminderService:
                 )
                 .values(dm_failed_at=now, dm_failure_told=False)
             )
-        self._failures_recorded[guild_id] = self._failures_recorded.get(guild_id, 0) + 1
-        if guild_id in self._untold:
-            self._untold[guild_id].add(user_id)
+        self._untold.mark(guild_id, user_id)
 
     async def take_dm_failure_notice(self, guild_id: int, user_id: int) -> bool:
         """Return True exactly once after a DM failure, so the member is told once."""
         # Checked after every command: the server's untold members are known in memory, so
         # the common case reads nothing at all.
-        recorded = self._failures_recorded.get(guild_id, 0)
-        known = self._untold.get(guild_id)
-        if known is None:
-            known = await self._load_untold(guild_id)
-        if user_id not in known:
+        token = await self._untold.pending(guild_id, user_id)
+        if token is None:
             return False
         untold = (
             Member.guild_id == guild_id,
@@ -390,20 +385,13 @@ class ReminderService:
         )
         async with self.db.write.begin() as s:
             result = await s.execute(update(Member).where(*untold).values(dm_failure_told=True))
-        if self._failures_recorded.get(guild_id, 0) == recorded:
-            known.discard(user_id)  # told now, or told by another way already
+        self._untold.told(guild_id, user_id, token)
         return bool(getattr(result, "rowcount", 0))
 
     async def _load_untold(self, guild_id: int) -> set[int]:
-        """Read the server's members with a DM failure they were not told about.
-
-        The set is kept only if no failure was recorded while it was being read. It may hold
-        members told since (the write above checks): never one missing. That holds because
-        every DM failure of a server is recorded by the one process that runs its jobs.
-        """
-        recorded = self._failures_recorded.get(guild_id, 0)
+        """Read the server's members with a DM failure they were not told about."""
         async with self.db.read() as s:
-            found = set(
+            return set(
                 await s.scalars(
                     select(Member.user_id).where(
                         Member.guild_id == guild_id,
@@ -412,9 +400,6 @@ class ReminderService:
                     )
                 )
             )
-        if self._failures_recorded.get(guild_id, 0) == recorded:
-            self._untold[guild_id] = found
-        return found
 
 
 async def _week_numbers(

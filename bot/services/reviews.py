@@ -25,6 +25,7 @@ from bot.defaults import LEVEL_COUNT, REVIEW_CLAIM, REVIEW_STATS_DAYS
 from bot.errors import NotFoundError, UserError
 from bot.roadmap import Item, Roadmap
 from bot.services.progress import ProgressChange, ProgressService, clean_evidence, touch_member
+from bot.services.untold import UntoldMembers
 
 APPROVED, CHANGES, REJECTED, WITHDRAWN = "approved", "changes", "rejected", "withdrawn"
 DECISIONS = (APPROVED, CHANGES, REJECTED)
@@ -203,8 +204,7 @@ class ReviewService:
         clock: Clock | None = None,
     ) -> None:
         # Per server, read on first use: members with a decision they were not told of.
-        self._untold: dict[int, set[int]] = {}
-        self._marked: dict[int, int] = {}  # decisions marked, per server: spots a racing read
+        self._untold = UntoldMembers(self._load_untold)
         self.db = db
         self.roadmap = roadmap
         self.progress = progress
@@ -628,26 +628,19 @@ class ReviewService:
                 )
             ).one_or_none()
         if row is not None:
-            guild_id, user_id = row
-            self._marked[guild_id] = self._marked.get(guild_id, 0) + 1
-            if guild_id in self._untold:
-                self._untold[guild_id].add(user_id)
+            self._untold.mark(*row)
 
     async def take_notices(self, guild_id: int, user_id: int) -> tuple[Submission, ...]:
         """Decisions the member was not told of by DM, each returned exactly once."""
         # Checked after every command: the server's untold members are known in memory, so
         # the common case reads nothing at all.
-        marked = self._marked.get(guild_id, 0)
-        known = self._untold.get(guild_id)
-        if known is None:
-            known = await self._load_untold(guild_id)
-        if user_id not in known:
+        token = await self._untold.pending(guild_id, user_id)
+        if token is None:
             return ()
         mine = (Sub.guild_id == guild_id, Sub.user_id == user_id, Sub.notice_pending.is_(True))
         key = {"guild": guild_id, "user": user_id}
         ids = [row.id for row in await self.db.run_fast_read(_all_rows, _NOTICES, key)]
-        if self._marked.get(guild_id, 0) == marked:
-            known.discard(user_id)  # told now (or another way, already)
+        self._untold.told(guild_id, user_id, token)
         if not ids:
             return ()
         now = self.clock.now()
@@ -666,18 +659,9 @@ class ReviewService:
         return tuple(self._submission(r, now) for r in rows)
 
     async def _load_untold(self, guild_id: int) -> set[int]:
-        """The server's members with a decision they were not told of.
-
-        Kept only if nothing was marked while it was read. It may hold members told since
-        (take_notices reads again): never one missing, because every decision of a server is
-        made, and marked, by the one process its interactions go to.
-        """
-        marked = self._marked.get(guild_id, 0)
+        """The server's members with a decision they were not told of."""
         rows = await self.db.run_fast_read(_all_rows, _UNTOLD, {"guild": guild_id})
-        found = {row.user_id for row in rows}
-        if self._marked.get(guild_id, 0) == marked:
-            self._untold[guild_id] = found
-        return found
+        return {row.user_id for row in rows}
 
     # -- numbers --
 
