@@ -15,6 +15,7 @@ from bot.clock import Clock, SystemClock
 from bot.db import Database, Executes
 from bot.db.models import Member, PeriodScore, PeriodTotal, ScoreBucket, TZDateTime
 from bot.services.guilds import guild_basics
+from bot.services.members import stored_looks
 from bot.services.scores import period_bounds
 from bot.services.scores import period_start as local_period_start
 
@@ -137,9 +138,6 @@ _RANK = select(
     )
     .scalar_subquery(),
 )
-_LOOKS = select(_m.display_name, _m.avatar_path).where(
-    _m.guild_id == bindparam("guild"), _m.user_id == bindparam("user")
-)
 _RANKED = select(_m.hidden, _m.completed_count, _m.last_completed_at).where(
     _m.guild_id == bindparam("guild"), _m.user_id == bindparam("user")
 )
@@ -178,10 +176,7 @@ def read_page(
     s: Executes, guild_id: int, period: Period, page: int, now: dt.datetime, viewer: int | None
 ) -> Page:
     """`LeaderboardService.page` as plain synchronous code (one unit of work)."""
-    looks = None
-    if viewer is not None:
-        row = s.execute(_LOOKS, {"guild": guild_id, "user": viewer}).one_or_none()
-        looks = ("", None) if row is None else (row.display_name, row.avatar_path)
+    looks = stored_looks(s, guild_id, viewer) if viewer is not None else None
     if period is Period.ALL:
         board = _all_time_page(s, guild_id, page)
     else:

@@ -165,7 +165,7 @@ class MemberService:
         name = member_name(display_name)
         avatar = None if avatar_path is None else stored_avatar(avatar_path)
         if known is None:
-            known = await self.db.run_fast_read(_stored_looks, guild_id, user_id)
+            known = await self.db.run_fast_read(stored_looks, guild_id, user_id)
         new_name = bool(name) and name != known[0]
         new_avatar = avatar_path is not None and avatar != known[1]
         if not (new_name or new_avatar):
@@ -186,7 +186,8 @@ _LOOKS = select(_m.display_name, _m.avatar_path).where(*_KEY)
 _SET_AVATAR = update(Member).where(*_KEY).values(avatar_path=bindparam("avatar"))
 
 
-def _stored_looks(s: Executes, guild_id: int, user_id: int) -> tuple[str, str | None]:
+def stored_looks(s: Executes, guild_id: int, user_id: int) -> tuple[str, str | None]:
+    """The (display name, avatar path) stored for a member; ("", None) without a row."""
     row = s.execute(_LOOKS, {"guild": guild_id, "user": user_id}).one_or_none()
     return ("", None) if row is None else (row.display_name, row.avatar_path)
 

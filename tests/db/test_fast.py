@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from bot.db import Database
 from bot.db.models import AuditEntry, Completion, Member
 from bot.roadmap import Roadmap
-from bot.services import checkins, guilds, leaderboard, prepared, progress
+from bot.services import checkins, guilds, leaderboard, members, prepared, progress
 from bot.services.members import MemberService
 from bot.services.progress import ProgressService, touch_member
 from bot.services.scores import period_start
@@ -57,7 +57,7 @@ def read_statements(now: dt.datetime) -> list[tuple[Any, dict[str, Any]]]:
             (progress._MEMBER_ROW, key),
             (progress._DONE_IDS, key),
             (progress._RECENT, {**key, "limit": 5}),
-            (leaderboard._LOOKS, key),
+            (members._LOOKS, key),
             (leaderboard._RANKED, key),
             (checkins._AWAY, key),
             (checkins._STREAK_CYCLES, {**key, "offset": 0}),
@@ -102,7 +102,7 @@ async def test_result_methods_behave_like_sqlalchemys(busy: Database) -> None:
         return {
             "one": s.execute(progress._MEMBER_ROW, key).one().display_name,
             "none": s.execute(progress._MEMBER_ROW, missing).one_or_none(),
-            "scalar": s.execute(leaderboard._LOOKS, key).scalar_one_or_none(),
+            "scalar": s.execute(members._LOOKS, key).scalar_one_or_none(),
             "scalars": sorted(s.execute(progress._DONE_IDS, key).scalars().all()),
             "first": s.execute(progress._RECENT, {**key, "limit": 2}).first()[0],
         }
@@ -164,7 +164,7 @@ async def test_a_failing_fast_write_leaves_nothing_and_raises_sqlalchemys_error(
     # The thread's connection is usable again afterwards.
     await db.run_fast_write(touch_member, GUILD, 1, "again", now)
     names = await db.run_fast_read(
-        lambda s: s.execute(leaderboard._LOOKS, {"guild": GUILD, "user": 1}).scalar()
+        lambda s: s.execute(members._LOOKS, {"guild": GUILD, "user": 1}).scalar()
     )
     assert names == "again"
 
@@ -194,7 +194,7 @@ async def test_a_read_sqlite_turns_away_on_the_loop_goes_to_a_reader_thread(
 
     def name(s: Any) -> str:
         threads.append(threading.current_thread().name)
-        return str(s.execute(leaderboard._LOOKS, {"guild": GUILD, "user": 1}).scalar())
+        return str(s.execute(members._LOOKS, {"guild": GUILD, "user": 1}).scalar())
 
     assert await db.run_fast_read(name) == "ann"
     assert threads == [threading.current_thread().name]  # no hop
@@ -235,7 +235,7 @@ async def test_a_fast_write_waits_for_another_writer_on_a_thread_not_on_the_loop
             ticks += 1
         assert not write.done() and ticks == 20
         looks = await db.run_fast_read(
-            lambda s: s.execute(leaderboard._LOOKS, {"guild": GUILD, "user": 1}).one()
+            lambda s: s.execute(members._LOOKS, {"guild": GUILD, "user": 1}).one()
         )
         assert looks.display_name == "ann"  # reads go on too
     finally:
