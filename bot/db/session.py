@@ -219,12 +219,7 @@ class Database:
         PostgreSQL, the async connection's `run_sync` hands it a SQLAlchemy Connection.
         """
         if self._statements is not None:
-            try:
-                return self._on_loop("BEGIN", work, *args)
-            except (OperationalError, sqlite3.OperationalError) as exc:
-                if not _busy(exc):
-                    raise
-            return await self._readers.run(self._on_thread, "BEGIN", work, *args)
+            return await self._on_sqlite("BEGIN", self._readers, work, *args)
         async with self.engine.connect() as conn:
             result = await conn.run_sync(work, *args)
             await conn.rollback()
@@ -233,19 +228,27 @@ class Database:
     async def run_fast_write(self, work: Callable[..., T], *args: Any) -> T:
         """Like `run_write`, for a unit of work of prepared Core statements only.
 
-        On SQLite it runs on the worker thread's own sqlite3 connection (BEGIN IMMEDIATE),
-        without a Session around each statement; on PostgreSQL through `run_sync`. Use
-        `run_write` for work that needs the ORM (`add`, `get`).
+        On SQLite it runs straight on sqlite3 (BEGIN IMMEDIATE), without a Session around each
+        statement: on the event loop's own connection, or on the writer thread when another
+        writer holds the lock; on PostgreSQL through `run_sync`. Use `run_write` for work that
+        needs the ORM (`add`, `get`).
         """
         if self._statements is not None:
-            try:
-                return self._on_loop("BEGIN IMMEDIATE", work, *args)
-            except (OperationalError, sqlite3.OperationalError) as exc:
-                if not _busy(exc):
-                    raise
-            return await self._writer.run(self._on_thread, "BEGIN IMMEDIATE", work, *args)
+            return await self._on_sqlite("BEGIN IMMEDIATE", self._writer, work, *args)
         async with self.write.begin() as s:
             return await s.run_sync(work, *args)
+
+    async def _on_sqlite(
+        self, begin: str, workers: Workers, work: Callable[..., T], *args: Any
+    ) -> T:
+        """Run a fast unit of work on the loop's connection, or on `workers` when SQLite
+        says busy there."""
+        try:
+            return self._on_loop(begin, work, *args)
+        except (OperationalError, sqlite3.OperationalError) as exc:
+            if not _busy(exc):
+                raise
+        return await workers.run(self._on_thread, begin, work, *args)
 
     def _on_loop(self, begin: str, work: Callable[..., T], *args: Any) -> T:
         """Run a unit of work right here, on the event loop's own connection, without a hop.
