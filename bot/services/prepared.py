@@ -117,14 +117,11 @@ rename_member = prepared(
 lock_member = prepared(lambda d: select(_m.last_active_on).where(*_key(_m)).with_for_update())
 
 
-def _member_completed(named: bool) -> Any:
-    changes: dict[str, Any] = {
-        "completed_count": _m.completed_count + 1,
-        "last_completed_at": _at("at"),
-        "last_active_on": bindparam("today", type_=Date()),
-    }
+def _member_counted(changes: dict[str, Any], named: bool) -> Any:
+    """An update of the member's counters (and, `named`, the display name), returning
+    what a completion or an undo goes on with."""
     if named:
-        changes["display_name"] = bindparam("name", type_=String())
+        changes = {**changes, "display_name": bindparam("name", type_=String())}
     return (
         update(MEMBERS)
         .where(*_key(_m))
@@ -133,20 +130,23 @@ def _member_completed(named: bool) -> Any:
     )
 
 
+def _member_completed(named: bool) -> Any:
+    changes = {
+        "completed_count": _m.completed_count + 1,
+        "last_completed_at": _at("at"),
+        "last_active_on": bindparam("today", type_=Date()),
+    }
+    return _member_counted(changes, named)
+
+
 member_completed = prepared(lambda d: _member_completed(False))
 member_completed_named = prepared(lambda d: _member_completed(True))
 
 
 def _member_undone(named: bool) -> Any:
     last = select(func.max(_c.completed_at)).where(*_key(_c)).scalar_subquery()
-    changes: dict[str, Any] = {"completed_count": _m.completed_count - 1, "last_completed_at": last}
-    if named:
-        changes["display_name"] = bindparam("name", type_=String())
-    return (
-        update(MEMBERS)
-        .where(*_key(_m))
-        .values(**changes)
-        .returning(_m.completed_count, _m.hidden, _m.level)
+    return _member_counted(
+        {"completed_count": _m.completed_count - 1, "last_completed_at": last}, named
     )
 
 
