@@ -32,18 +32,15 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from bot.ui.cards import (
-    CardRenderer,
-    LeaderboardCard,
-    LeaderboardRow,
-    ProgressCard,
+from bot.ui.cards import CardRenderer, LeaderboardCard, LeaderboardRow, ProgressCard
+from bot.ui.cards import samples as s
+from bot.ui.cards.draw import (
     render_assessment,
     render_hours,
     render_leaderboard,
     render_participation,
     render_progress,
 )
-from bot.ui.cards import samples as s
 
 TARGET_MS = 150.0
 NAMES = (

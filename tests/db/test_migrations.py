@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +20,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from bot.db.migrate import alembic_config, upgrade
+from bot.db.copy import head_revision
+from bot.db.migrate import HEAD, alembic_config, stored_revision, upgrade
 from bot.db.models import Base, TZDateTime
 
 # The tables as the old revisions had them (only the columns the tests write or read).
@@ -109,6 +112,40 @@ def test_downgrade_to_nothing_and_back(empty_db_url: str) -> None:
     upgrade(empty_db_url)
     command.downgrade(alembic_config(empty_db_url), "base")
     upgrade(empty_db_url)
+
+
+def test_head_names_the_newest_migration() -> None:
+    # A new migration must move HEAD too, or a bot at the old head would skip it at start.
+    assert head_revision() == HEAD
+
+
+AT_HEAD_SCRIPT = """
+import sys
+from bot.db.migrate import upgrade
+upgrade(sys.argv[1])
+print("alembic" in sys.modules)
+"""
+
+
+def test_a_database_at_head_starts_without_alembic(empty_db_url: str) -> None:
+    # Each start of the bot migrates; at head that must not load Alembic (about 8 MiB kept
+    # for the life of the process). Behind head it migrates, as before.
+    def start() -> str:
+        done = subprocess.run(
+            [sys.executable, "-c", AT_HEAD_SCRIPT, empty_db_url],
+            cwd=Path(__file__).resolve().parents[2],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        )
+        return done.stdout.strip()
+
+    assert start() == "True"  # a new database: migrated
+    assert start() == "False"  # at head: nothing to do, nothing loaded
+    command.downgrade(alembic_config(empty_db_url), "0008")
+    assert start() == "True"
+    assert asyncio.run(stored_revision(empty_db_url)) == HEAD
 
 
 def test_away_members_keep_their_absence_across_0002(empty_db_url: str) -> None:

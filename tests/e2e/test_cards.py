@@ -19,14 +19,7 @@ from sqlalchemy import select
 
 from bot.db.models import Member
 from bot.services.checkins import Answers
-from bot.ui.cards import (
-    AssessmentChart,
-    CardRenderer,
-    CycleBar,
-    ParticipationChart,
-    render_assessment,
-    render_participation,
-)
+from bot.ui.cards import AssessmentChart, CardRenderer, CycleBar, ParticipationChart
 from bot.ui.cards.canvas import (
     ACCENT,
     ACCENT_LIGHT,
@@ -38,6 +31,7 @@ from bot.ui.cards.canvas import (
     default_colour,
 )
 from bot.ui.cards.charts import DIM_ACCENT
+from bot.ui.cards.draw import render_assessment, render_participation
 from bot.ui.cards.progress import CELL, cell_origin, heat_level
 from tests.e2e.harness import World, button_id
 from tests.fakediscord import FakeMember

@@ -9,16 +9,16 @@ import io
 import pytest
 from PIL import Image
 
-from bot.ui.cards import (
-    LeaderboardCard,
+from bot.ui.cards import LeaderboardCard
+from bot.ui.cards import samples as s
+from bot.ui.cards.canvas import HEAT, default_colour, initials
+from bot.ui.cards.draw import (
     render_assessment,
     render_hours,
     render_leaderboard,
     render_participation,
     render_progress,
 )
-from bot.ui.cards import samples as s
-from bot.ui.cards.canvas import HEAT, default_colour, initials
 from bot.ui.cards.models import AssessmentChart, HoursChart, ParticipationChart
 from bot.ui.cards.progress import CELL, cell_origin, first_day, heat_level
 from bot.ui.cards.text import EMOJI_FILE, VS16, ZWJ, Line, Weight, clean, coverage, runs

@@ -44,7 +44,7 @@ async def test_progress_is_drawn_off_the_event_loop(renderer: CardRenderer) -> N
 
     def spy(data: Any) -> bytes:
         threads.append(threading.current_thread().name)
-        from bot.ui.cards import render_progress
+        from bot.ui.cards.draw import render_progress
 
         return render_progress(data)
 
@@ -97,7 +97,7 @@ async def test_identical_requests_at_once_share_one_drawing() -> None:
     def counting(data: Any) -> bytes:
         nonlocal calls
         calls += 1
-        from bot.ui.cards import render_leaderboard
+        from bot.ui.cards.draw import render_leaderboard
 
         return render_leaderboard(data)
 
@@ -252,3 +252,34 @@ def test_the_worker_outlives_a_ctrl_c_and_not_its_bot() -> None:
         if bot.poll() is None:
             bot.kill()
             bot.wait()
+
+
+BOT_PROCESS_SCRIPT = """
+import asyncio, datetime as dt, sys
+import bot.bot, bot.cli, bot.ui.pictures  # everything the bot's own process loads
+from bot.ui.cards import CardRenderer, CycleBar, ParticipationChart
+
+async def main():
+    r = CardRenderer()
+    await r.start()
+    chart = ParticipationChart((CycleBar(dt.date(2026, 11, 2), 7),))
+    png = await r.participation(chart)
+    r.close()
+    print(png[:8] == b"\\x89PNG\\r\\n\\x1a\\n", "PIL" in sys.modules, flush=True)
+
+asyncio.run(main())
+"""
+
+
+def test_the_bot_process_draws_without_loading_pillow() -> None:
+    # Pillow and the drawing modules are the worker's memory, not the bot's (about 10 MiB).
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, "-c", BOT_PROCESS_SCRIPT],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert done.stdout.split() == ["True", "False"]

@@ -2,11 +2,10 @@
 
 Pure functions from the plain dataclasses of `models` to PNG bytes, with fonts shipped in
 `fonts/`; nothing here knows Discord or the database. Cogs use `CardRenderer`, which draws
-off the event loop and caches; `render_*` are the drawing functions themselves.
+off the event loop and caches; `draw` has the drawing functions themselves, which only
+the card worker imports (they load Pillow).
 """
 
-from bot.ui.cards.charts import render_assessment, render_hours, render_participation
-from bot.ui.cards.leaderboard import render_leaderboard
 from bot.ui.cards.models import (
     AssessmentChart,
     CycleBar,
@@ -17,7 +16,6 @@ from bot.ui.cards.models import (
     ParticipationChart,
     ProgressCard,
 )
-from bot.ui.cards.progress import render_progress
 from bot.ui.cards.renderer import CacheStats, CardError, CardRenderer
 
 __all__ = [
@@ -32,9 +30,4 @@ __all__ = [
     "LevelBar",
     "ParticipationChart",
     "ProgressCard",
-    "render_assessment",
-    "render_hours",
-    "render_leaderboard",
-    "render_participation",
-    "render_progress",
 ]

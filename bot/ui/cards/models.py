@@ -10,6 +10,19 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+WEEKS = 52  # the progress card's heatmap: a year of weeks, ending with this one
+
+
+def first_day(today: dt.date) -> dt.date:
+    """The Monday that starts the heatmap: 52 columns end with the week of `today`."""
+    return today - dt.timedelta(days=today.weekday(), weeks=WEEKS - 1)
+
+
+def window(activity: Mapping[dt.date, int], today: dt.date) -> dict[dt.date, int]:
+    """The days of `activity` the heatmap shows, with positive counts only."""
+    start = first_day(today)
+    return {d: n for d, n in activity.items() if start <= d <= today and n > 0}
+
 
 @dataclass(frozen=True)
 class LevelBar:

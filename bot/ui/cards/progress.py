@@ -26,11 +26,10 @@ from bot.ui.cards.canvas import (
     display_name,
     fmt,
 )
-from bot.ui.cards.models import LevelBar, ProgressCard
+from bot.ui.cards.models import WEEKS, LevelBar, ProgressCard, first_day, window
 from bot.ui.cards.text import Weight
 
 WIDTH, HEIGHT = 1200, 630
-WEEKS = 52
 M = 40  # outer margin
 
 
@@ -41,17 +40,6 @@ def heat_level(count: int) -> int:
     if count <= 2:
         return count
     return 3 if count <= 4 else 4
-
-
-def first_day(today: dt.date) -> dt.date:
-    """The Monday that starts the heatmap: 52 columns end with the week of `today`."""
-    return today - dt.timedelta(days=today.weekday(), weeks=WEEKS - 1)
-
-
-def window(activity: Mapping[dt.date, int], today: dt.date) -> dict[dt.date, int]:
-    """The days of `activity` the heatmap shows, with positive counts only."""
-    start = first_day(today)
-    return {d: n for d, n in activity.items() if start <= d <= today and n > 0}
 
 
 def render_progress(card: ProgressCard) -> bytes:

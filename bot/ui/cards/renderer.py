@@ -30,28 +30,18 @@ from concurrent.futures import BrokenExecutor, Executor, ProcessPoolExecutor, Th
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from bot.ui.cards.charts import render_assessment, render_hours, render_participation
-from bot.ui.cards.leaderboard import render_leaderboard
 from bot.ui.cards.models import (
     AssessmentChart,
     HoursChart,
     LeaderboardCard,
     ParticipationChart,
     ProgressCard,
+    window,
 )
-from bot.ui.cards.progress import render_progress, window
-from bot.ui.cards.text import CHAINS, Line, Weight, coverage
 
 log = logging.getLogger(__name__)
 
 Kind = Literal["progress", "leaderboard", "participation", "hours", "assessment"]
-RENDERERS: dict[str, Callable[[Any], bytes]] = {
-    "progress": render_progress,
-    "leaderboard": render_leaderboard,
-    "participation": render_participation,
-    "hours": render_hours,
-    "assessment": render_assessment,
-}
 MAX_BYTES = 8 * 1024 * 1024  # under Discord's 10 MiB attachment limit of unboosted servers
 
 
@@ -70,12 +60,13 @@ class CacheStats:
 
 
 def warm_up() -> None:
-    """Load what every card needs (cmaps, the main fonts) so the first card is not slow."""
-    for chain in CHAINS.values():
-        for name in chain:
-            coverage(name)
-    for weight in Weight:
-        Line("Warm up 0123456789 · #", 20, weight).width  # noqa: B018 (loads the fonts)
+    """In a worker: load the drawing modules, fonts and cmaps so the first card is not slow.
+
+    The bot's own process never imports the drawing side (`draw`, Pillow): only workers do.
+    """
+    from bot.ui.cards import draw
+
+    draw.warm_up()
 
 
 def _start_worker() -> None:
@@ -149,8 +140,12 @@ def _feed(h: Any, value: object) -> None:
 
 def _run(kind: str, data: object, render: Callable[[Any], bytes] | None) -> tuple[bytes, float]:
     """In the worker: draw, and say how long it took (for logs and metrics)."""
+    if render is None:
+        from bot.ui.cards.draw import RENDERERS
+
+        render = RENDERERS[kind]
     started = time.perf_counter()
-    png = (render or RENDERERS[kind])(data)
+    png = render(data)
     return png, time.perf_counter() - started
 
 
