@@ -67,7 +67,9 @@ class Progress(commands.Cog):
         assert interaction.guild_id is not None
         guild_id = interaction.guild_id
         who = member or interaction.user
-        overview = await self.bot.services.overview.progress_overview(guild_id, who.id)
+        overview = await self.bot.services.overview.progress_overview(
+            guild_id, who.id, viewer=interaction.user.id
+        )
         p, rank, streak = overview.progress, overview.rank, overview.streak
         roadmap = self.bot.roadmap
         e = embed(
@@ -95,8 +97,7 @@ class Progress(commands.Cog):
                 value=pace_text(pace(roadmap, p.started_on, today, p.level), p.level),
                 inline=False,
             )
-        pending = await self.bot.services.reviews.pending(guild_id, who.id)
-        if pending:
+        if pending := overview.pending:
             e.add_field(
                 name=f"{SUBMITTED} Awaiting review (not counted yet)",
                 value=lines_field(
@@ -116,7 +117,7 @@ class Progress(commands.Cog):
                 ),
                 inline=False,
             )
-        cards = await self.renderer_for(interaction)
+        cards = self.bot.cards if overview.cards else None
         if cards is None:
             await interaction.response.send_message(embed=e)
             if who.id == interaction.user.id:

@@ -42,6 +42,7 @@ class Services:
 def build(db: Database, roadmap: Roadmap, clock: Clock) -> Services:
     """Build the services once; the bot hands them to the cogs and the scheduler's jobs."""
     progress = ProgressService(db, roadmap, clock)
+    reviews = ReviewService(db, roadmap, progress, clock)
     return Services(
         progress=progress,
         members=MemberService(db, clock),
@@ -50,9 +51,9 @@ def build(db: Database, roadmap: Roadmap, clock: Clock) -> Services:
         mydata=MyDataService(db, clock),
         checkins=CheckinService(db, clock),
         reminders=ReminderService(db, roadmap, clock),
-        reviews=ReviewService(db, roadmap, progress, clock),
+        reviews=reviews,
         assessments=AssessmentService(db, roadmap, clock),
         insights=InsightsService(db, roadmap, clock),
-        overview=OverviewService(db, progress, clock),
+        overview=OverviewService(db, progress, reviews, clock),
         rolesync=RoleSyncService(db, roadmap, clock),
     )

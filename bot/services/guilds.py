@@ -74,6 +74,12 @@ def _cards_switches(s: Executes, key: dict[str, int]) -> tuple[bool | None, bool
     return server, member
 
 
+def read_cards_on(s: Executes, guild_id: int, user_id: int) -> bool:
+    """`GuildService.cards_on` for a member, inside another unit of work."""
+    switches = _cards_switches(s, {"guild": guild_id, "user": user_id})
+    return all(CARDS if value is None else bool(value) for value in switches)
+
+
 _roles = LevelRole.__table__.c
 _LEVEL_ROLES = (
     select(

@@ -75,11 +75,29 @@ _pt = PeriodTotal.__table__.c
 _sb = ScoreBucket.__table__.c
 
 # Built once: a page or a rank runs a handful of these in one read (see Database.run_fast_read).
-_BUCKETS = (
-    select(_sb.n, _sb.members)
-    .where(_sb.guild_id == bindparam("guild"), _sb.members > 0)
-    .order_by(_sb.n.desc())
+_SHOWN_BUCKETS = (_sb.guild_id == bindparam("guild"), _sb.members > 0)
+_cumulative = (
+    select(
+        _sb.n,
+        _sb.members,
+        (func.sum(_sb.members).over(order_by=_sb.n.desc()) - _sb.members).label("ahead"),
+    )
+    .where(*_SHOWN_BUCKETS)
+    .subquery()
 )
+# The count of the member at `offset` in the ranking, how many rank above that count, and the
+# ranked members in all: SQLite sums the buckets, a page reads one row.
+_BUCKET_AT = (
+    select(
+        _cumulative.c.n,
+        _cumulative.c.ahead,
+        select(func.sum(_sb.members)).where(*_SHOWN_BUCKETS).scalar_subquery(),
+    )
+    .where(_cumulative.c.ahead + _cumulative.c.members > bindparam("offset"))
+    .order_by(_cumulative.c.n.desc())
+    .limit(1)
+)
+_RANKED_TOTAL = select(func.coalesce(func.sum(_sb.members), 0)).where(*_SHOWN_BUCKETS)
 _ALL_TIME_ROWS = (
     select(_m.user_id, _m.display_name, _m.completed_count, _m.level, _m.avatar_path)
     .where(
@@ -204,14 +222,21 @@ def _period_page(s: Executes, guild_id: int, period: Period, page: int, now: dt.
 def _all_time_page(s: Executes, guild_id: int, page: int) -> Page:
     # Members per completed count give the total, and let a deep page start at its count
     # instead of stepping over every member ranked above it.
-    buckets = [(n, members) for n, members in s.execute(_BUCKETS, {"guild": guild_id})]
-    total = sum(members for _, members in buckets)
-    pages, page = _pages(total, page)
-    top, ahead = _bucket_at(buckets, page * PAGE_SIZE)
+    key: dict[str, Any] = {"guild": guild_id, "offset": max(page, 0) * PAGE_SIZE}
+    found = s.execute(_BUCKET_AT, key).one_or_none()
+    if found is None:  # Past the end (or nobody ranked yet): count, then show the last page.
+        total = int(s.execute(_RANKED_TOTAL, key).scalar_one())
+        pages, page = _pages(total, page)
+        key["offset"] = page * PAGE_SIZE
+        found = s.execute(_BUCKET_AT, key).one_or_none()
+    if found is None:
+        return Page(Period.ALL, None, (), 0, 1, 0)
+    top, ahead, total = found
+    pages, page = _pages(int(total), page)
     rows = s.execute(
-        _ALL_TIME_ROWS, {"guild": guild_id, "top": top, "offset": page * PAGE_SIZE - ahead}
+        _ALL_TIME_ROWS, {"guild": guild_id, "top": top, "offset": page * PAGE_SIZE - int(ahead)}
     ).all()
-    return Page(Period.ALL, None, _entries(rows, page), page, pages, total)
+    return Page(Period.ALL, None, _entries(rows, page), page, pages, int(total))
 
 
 def read_rank(s: Executes, guild_id: int, user_id: int) -> int | None:
@@ -245,14 +270,3 @@ def _entries(rows: Sequence[Any], page: int) -> tuple[Entry, ...]:
         Entry(page * PAGE_SIZE + i + 1, row[0], row[1], row[2], row[3], row[4])
         for i, row in enumerate(rows)
     )
-
-
-def _bucket_at(buckets: Sequence[tuple[int, int]], offset: int) -> tuple[int, int]:
-    """The completed count of the member at `offset` in the ranking, and how many rank above
-    that count."""
-    ahead = 0
-    for n, members in buckets:
-        if ahead + members > offset:
-            return n, ahead
-        ahead += members
-    return 0, 0

@@ -1,4 +1,5 @@
-"""What `/progress` shows, read in one unit of work: progress, rank and check-in streak."""
+"""What `/progress` shows, read in one unit of work: progress, rank, check-in streak,
+submissions awaiting review and whether the answer carries a picture."""
 
 from __future__ import annotations
 
@@ -8,32 +9,56 @@ from dataclasses import dataclass
 from bot.clock import Clock, SystemClock
 from bot.db import Database, Executes
 from bot.services.checkins import streak_of
+from bot.services.guilds import read_cards_on
 from bot.services.leaderboard import rank_of
 from bot.services.progress import MemberProgress, ProgressService
+from bot.services.reviews import ReviewService, Submission
 
 
 @dataclass(frozen=True)
 class ProgressOverview:
-    """A member's progress with their all-time rank and check-in streak."""
+    """A member's progress with their all-time rank, check-in streak and pending reviews;
+    `cards`: whether the viewer's answer carries a picture (the server's and their switch)."""
 
     progress: MemberProgress
     rank: int | None
     streak: int
+    pending: tuple[Submission, ...]
+    cards: bool
 
 
 class OverviewService:
     """Reads what several services know about one member in a single round trip."""
 
-    def __init__(self, db: Database, progress: ProgressService, clock: Clock | None = None):
+    def __init__(
+        self,
+        db: Database,
+        progress: ProgressService,
+        reviews: ReviewService,
+        clock: Clock | None = None,
+    ):
         self.db = db
         self.progress = progress
+        self.reviews = reviews
         self.clock: Clock = clock or SystemClock()
 
-    async def progress_overview(self, guild_id: int, user_id: int) -> ProgressOverview:
-        """Progress, rank and streak of a member, as of now."""
-        return await self.db.run_fast_read(self._read, guild_id, user_id, self.clock.now())
+    async def progress_overview(
+        self, guild_id: int, user_id: int, viewer: int | None = None
+    ) -> ProgressOverview:
+        """Progress, rank, streak and pending reviews of a member, as of now; `cards` for
+        `viewer` (default: the member)."""
+        viewer = user_id if viewer is None else viewer
+        now = self.clock.now()
+        return await self.db.run_fast_read(self._read, guild_id, user_id, viewer, now)
 
-    def _read(self, s: Executes, guild_id: int, user_id: int, now: dt.datetime) -> ProgressOverview:
+    def _read(
+        self, s: Executes, guild_id: int, user_id: int, viewer: int, now: dt.datetime
+    ) -> ProgressOverview:
         p = self.progress.read_progress(s, guild_id, user_id)
-        rank = rank_of(s, guild_id, user_id, p.hidden, p.completed_count, p.last_completed_at)
-        return ProgressOverview(p, rank, streak_of(s, guild_id, user_id, now))
+        return ProgressOverview(
+            p,
+            rank_of(s, guild_id, user_id, p.hidden, p.completed_count, p.last_completed_at),
+            streak_of(s, guild_id, user_id, now),
+            self.reviews.read_pending(s, guild_id, user_id),
+            read_cards_on(s, guild_id, viewer),
+        )

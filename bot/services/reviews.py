@@ -412,9 +412,12 @@ class ReviewService:
 
     async def pending(self, guild_id: int, user_id: int) -> tuple[Submission, ...]:
         """The member's submissions waiting for a decision, oldest first."""
+        return await self.db.run_fast_read(self.read_pending, guild_id, user_id)
+
+    def read_pending(self, s: Executes, guild_id: int, user_id: int) -> tuple[Submission, ...]:
+        """`pending` inside a unit of work (one statement), for reads that want more."""
+        rows = _all_rows(s, _PENDING, {"guild": guild_id, "user": user_id})
         now = self.clock.now()
-        key = {"guild": guild_id, "user": user_id}
-        rows = await self.db.run_fast_read(_all_rows, _PENDING, key)
         return tuple(self._submission(r, now) for r in rows)
 
     # -- reviewers: queue, claims, decisions --

@@ -65,7 +65,9 @@ def read_statements(now: dt.datetime) -> list[tuple[Any, dict[str, Any]]]:
         ]
     period = {"guild": GUILD, "period": "week", "starts_on": berlin}
     out += [
-        (leaderboard._BUCKETS, {"guild": GUILD}),
+        (leaderboard._BUCKET_AT, {"guild": GUILD, "offset": 0}),
+        (leaderboard._BUCKET_AT, {"guild": GUILD, "offset": 1}),
+        (leaderboard._RANKED_TOTAL, {"guild": GUILD}),
         (leaderboard._ALL_TIME_ROWS, {"guild": GUILD, "top": 200, "offset": 0}),
         (leaderboard._PERIOD_ROWS, {**period, "offset": 0}),
         (leaderboard._PERIOD_TOTAL, period),
