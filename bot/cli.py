@@ -58,6 +58,8 @@ def setup_logging(level: str, fmt: str = "text", secrets: Iterable[str] = ()) ->
     logs.configure(level, fmt, secrets=secrets, stream=sys.stderr)
     logging.getLogger("discord").setLevel(max(logging.INFO, logging.getLevelName(level)))
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    # Alembic, imported only when there is a migration to run, lists its plugins at INFO.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     # The bot never joins voice: discord.py's warning about its missing voice library is noise.
     logging.getLogger("discord.client").addFilter(
         lambda record: "voice will NOT be supported" not in record.getMessage()

@@ -51,14 +51,18 @@ def upgrade(url: str, revision: str = "head") -> None:
 
 
 async def stored_revision(url: str) -> str | None:
-    """The migration the database says it is at; None for a new database."""
+    """The migration the database says it is at; None for a new database.
+
+    A database that cannot be reached raises here, as Alembic would.
+    """
     engine = create_async_engine(url, poolclass=pool.NullPool)
     try:
         async with engine.connect() as connection:
-            result = await connection.execute(text("SELECT version_num FROM alembic_version"))
+            try:
+                result = await connection.execute(text("SELECT version_num FROM alembic_version"))
+            except DBAPIError:  # No version table yet.
+                return None
             versions = list(result.scalars())
-    except (DBAPIError, OSError):  # No version table yet, or a failure Alembic will report.
-        return None
     finally:
         await engine.dispose()
     return versions[0] if len(versions) == 1 else None
