@@ -23,6 +23,7 @@ from typing import Any
 
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError, MultipleResultsFound, NoResultFound
+from sqlalchemy.util import await_only
 
 _MAX_STATEMENTS = 1000  # compiled statements kept (the hot paths have a few dozen)
 
@@ -30,7 +31,7 @@ _MAX_STATEMENTS = 1000  # compiled statements kept (the hot paths have a few doz
 class _Compiled:
     """One statement compiled for SQLite: its SQL, parameter order and value processors."""
 
-    __slots__ = ("binds", "results", "row", "sql", "statement")
+    __slots__ = ("binds", "results", "returns_rows", "row", "sql", "statement")
 
     def __init__(self, statement: Any, dialect: Dialect) -> None:
         compiled = statement.compile(dialect=dialect)
@@ -56,6 +57,7 @@ class _Compiled:
             or getattr(statement, "exported_columns", None)
             or ()
         )
+        self.returns_rows = bool(columns)
         self.results = [c.type._cached_result_processor(dialect, None) for c in columns]
         names = [c.key if isinstance(c.key, str) else f"_{i}" for i, c in enumerate(columns)]
         self.row: Any = namedtuple("Row", names, rename=True)  # type: ignore[misc]
@@ -198,3 +200,47 @@ class Statements:
                 self._compiled.clear()
             self._compiled[id(statement)] = compiled
         return compiled
+
+
+class PgRunner:
+    """`Runner` on PostgreSQL: prepared Core statements straight on the asyncpg connection.
+
+    Used inside `greenlet_spawn`, as `run_sync` is: each `execute` awaits asyncpg (its own
+    prepared-statement cache) without SQLAlchemy's execution context and result objects
+    around it, which cost several times what asyncpg does. The caller holds the transaction.
+    """
+
+    def __init__(self, connection: Any, adapter: Any, statements: Statements) -> None:
+        self.connection = connection  # asyncpg.Connection
+        self.adapter = adapter  # SQLAlchemy's adapted connection: translates asyncpg's errors
+        self.statements = statements
+
+    @property
+    def dialect(self) -> Dialect:
+        return self.statements.dialect
+
+    def execute(self, statement: Any, params: dict[str, Any] | None = None) -> Rows:
+        compiled = self.statements.get(statement)
+        values = compiled.parameters(params or {})
+        try:
+            if compiled.returns_rows:
+                rows = await_only(self.connection.fetch(compiled.sql, *values))
+                return Rows(rows, compiled if compiled.results else None, len(rows))
+            status = await_only(self.connection.execute(compiled.sql, *values))
+        except Exception as exc:
+            raise pg_error(self.adapter, compiled.sql, values, exc) from exc
+        # "UPDATE 3", "INSERT 0 1", "DELETE 0": the last word is the row count.
+        count = status.rsplit(" ", 1)[-1]
+        return Rows([], None, int(count) if count.isdigit() else -1)
+
+
+def pg_error(adapter: Any, sql: str, values: list[Any], exc: Exception) -> Exception:
+    """asyncpg's exception as the SQLAlchemy one (IntegrityError, OperationalError, ...)."""
+    try:
+        adapter._handle_exception(exc)
+    except Exception as dbapi_error:  # the DBAPI-level class SQLAlchemy wraps
+        if not isinstance(dbapi_error, adapter.dbapi.Error):
+            return dbapi_error
+        error: Exception = DBAPIError.instance(sql, values, dbapi_error, adapter.dbapi.Error)
+        return error
+    return exc

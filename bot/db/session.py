@@ -10,12 +10,12 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, cast
 
 from sqlalchemy import Engine, Table, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -23,8 +23,9 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.util import greenlet_spawn
 
-from bot.db.fast import Runner, Statements
+from bot.db.fast import PgRunner, Runner, Statements, pg_error
 
 T = TypeVar("T")
 
@@ -136,6 +137,7 @@ class Database:
         self._thread_writes: sessionmaker[Session] | None = None
         self._thread_reads: sessionmaker[Session] | None = None
         self._statements: Statements | None = None
+        self._pg_statements: Statements | None = None  # the fast units' on PostgreSQL
         self._local = threading.local()
         # The event loop's own connection for the hot reads (see run_fast_read).
         self._loop_connection: sqlite3.Connection | None = None
@@ -220,10 +222,7 @@ class Database:
         """
         if self._statements is not None:
             return await self._on_sqlite("BEGIN", self._readers, work, *args)
-        async with self.engine.connect() as conn:
-            result = await conn.run_sync(work, *args)
-            await conn.rollback()
-            return result
+        return await self._on_asyncpg(True, work, *args)
 
     async def run_fast_write(self, work: Callable[..., T], *args: Any) -> T:
         """Like `run_write`, for a unit of work of prepared Core statements only.
@@ -235,8 +234,27 @@ class Database:
         """
         if self._statements is not None:
             return await self._on_sqlite("BEGIN IMMEDIATE", self._writer, work, *args)
-        async with self.write.begin() as s:
-            return await s.run_sync(work, *args)
+        return await self._on_asyncpg(False, work, *args)
+
+    async def _on_asyncpg(self, read_only: bool, work: Callable[..., T], *args: Any) -> T:
+        """Run a fast unit of work on a pooled asyncpg connection, in one transaction: a
+        read sees one snapshot (repeatable read), as on SQLite; a write commits at the end."""
+        if self._pg_statements is None:
+            self._pg_statements = Statements(self.engine.dialect)
+        async with self.engine.connect() as conn:
+            fairy = await conn.get_raw_connection()
+            adapter, driver = fairy.dbapi_connection, cast(Any, fairy.driver_connection)
+            runner = PgRunner(driver, adapter, self._pg_statements)
+            isolation = "repeatable_read" if read_only else "read_committed"
+            try:
+                async with driver.transaction(isolation=isolation, readonly=read_only):
+                    return await greenlet_spawn(work, runner, *args)
+            except DBAPIError:
+                raise
+            except Exception as exc:  # asyncpg's own, from BEGIN or COMMIT: SQLAlchemy's class
+                if type(exc).__module__.startswith("asyncpg"):
+                    raise pg_error(adapter, "COMMIT", [], exc) from exc
+                raise
 
     async def _on_sqlite(
         self, begin: str, workers: Workers, work: Callable[..., T], *args: Any

@@ -1,4 +1,4 @@
-"""The hot units of work on SQLite's own connections give what SQLAlchemy would give."""
+"""The hot units of work, straight on sqlite3 or asyncpg, give what SQLAlchemy would give."""
 
 from __future__ import annotations
 
@@ -78,9 +78,7 @@ def read_statements(now: dt.datetime) -> list[tuple[Any, dict[str, Any]]]:
     return out
 
 
-async def test_every_hot_read_gives_what_sqlalchemy_gives(
-    busy: Database, clock: FakeClock, sqlite_only: None
-) -> None:
+async def test_every_hot_read_gives_what_sqlalchemy_gives(busy: Database, clock: FakeClock) -> None:
     statements = read_statements(clock.now())
 
     def fast(runner: Any) -> list[list[tuple[Any, ...]]]:
