@@ -214,6 +214,7 @@ class PgRunner:
         self.connection = connection  # asyncpg.Connection
         self.adapter = adapter  # SQLAlchemy's adapted connection: translates asyncpg's errors
         self.statements = statements
+        self.ran = 0  # statements run (none: the unit may go again on another connection)
 
     @property
     def dialect(self) -> Dialect:
@@ -222,6 +223,7 @@ class PgRunner:
     def execute(self, statement: Any, params: dict[str, Any] | None = None) -> Rows:
         compiled = self.statements.get(statement)
         values = compiled.parameters(params or {})
+        self.ran += 1
         try:
             if compiled.returns_rows:
                 rows = await_only(self.connection.fetch(compiled.sql, *values))

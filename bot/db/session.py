@@ -10,12 +10,12 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol, TypeVar, cast
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import Engine, Table, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import Session, sessionmaker
-from sqlalchemy.util import greenlet_spawn
+from sqlalchemy.util import await_only, greenlet_spawn
 
 from bot.db.fast import PgRunner, Runner, Statements, pg_error
 
@@ -137,7 +137,7 @@ class Database:
         self._thread_writes: sessionmaker[Session] | None = None
         self._thread_reads: sessionmaker[Session] | None = None
         self._statements: Statements | None = None
-        self._pg_statements: Statements | None = None  # the fast units' on PostgreSQL
+        self._pg_statements: Statements | None = None
         self._local = threading.local()
         # The event loop's own connection for the hot reads (see run_fast_read).
         self._loop_connection: sqlite3.Connection | None = None
@@ -168,6 +168,13 @@ class Database:
             if self._sqlite_path not in ("", ":memory:"):  # a file each thread can open
                 self._statements = Statements(self._sync_engine.dialect)
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
+        # PostgreSQL's fast units have a pool of their own, without the ping before each
+        # checkout (a round trip, as costly as a hot read's statement): a unit that finds its
+        # connection gone before it ran anything gets a new one instead (`_asyncpg_unit`).
+        self._fast_engine: AsyncEngine | None = None
+        if self.dialect == "postgresql":
+            self._fast_engine = create_async_engine(url, echo=echo, pool_reset_on_return=None)
+            self._pg_statements = Statements(self._fast_engine.dialect)
         if self.dialect == "sqlite":
             _configure_sqlite(self.engine.sync_engine)
         write_engine = self.engine.execution_options(sqlite_immediate=True)
@@ -208,7 +215,8 @@ class Database:
 
     def engines(self) -> list[Any]:
         """Every engine whose pool holds connections (for the pool gauge of /metrics)."""
-        return [self.engine] + ([self._sync_engine] if self._sync_engine is not None else [])
+        others = (self._sync_engine, self._fast_engine)
+        return [self.engine, *(engine for engine in others if engine is not None)]
 
     async def run_fast_read(self, work: Callable[..., T], *args: Any) -> T:
         """Run `work(runner, *args)` in one read transaction and return its result.
@@ -237,24 +245,51 @@ class Database:
         return await self._on_asyncpg(False, work, *args)
 
     async def _on_asyncpg(self, read_only: bool, work: Callable[..., T], *args: Any) -> T:
-        """Run a fast unit of work on a pooled asyncpg connection, in one transaction: a
-        read sees one snapshot (repeatable read), as on SQLite; a write commits at the end."""
-        if self._pg_statements is None:
-            self._pg_statements = Statements(self.engine.dialect)
-        async with self.engine.connect() as conn:
-            fairy = await conn.get_raw_connection()
-            adapter, driver = fairy.dbapi_connection, cast(Any, fairy.driver_connection)
-            runner = PgRunner(driver, adapter, self._pg_statements)
-            isolation = "repeatable_read" if read_only else "read_committed"
+        return await greenlet_spawn(self._asyncpg_unit, read_only, work, *args)
+
+    def _asyncpg_unit(self, read_only: bool, work: Callable[..., T], *args: Any) -> T:
+        """Run a fast unit of work on a pooled asyncpg connection (in a greenlet, so each
+        statement can await). A write is one transaction; a read runs its statements as
+        they come (each sees what was committed before it: read committed, as through a
+        Session), without the two round trips of BEGIN and COMMIT."""
+        assert self._fast_engine is not None and self._pg_statements is not None
+        pool = self._fast_engine.sync_engine.pool
+        for attempt in (1, 2):
+            fairy = pool.connect()
+            runner = PgRunner(fairy.driver_connection, fairy.dbapi_connection, self._pg_statements)
             try:
-                async with driver.transaction(isolation=isolation, readonly=read_only):
-                    return await greenlet_spawn(work, runner, *args)
-            except DBAPIError:
-                raise
-            except Exception as exc:  # asyncpg's own, from BEGIN or COMMIT: SQLAlchemy's class
-                if type(exc).__module__.startswith("asyncpg"):
-                    raise pg_error(adapter, "COMMIT", [], exc) from exc
-                raise
+                if read_only:
+                    return work(runner, *args)
+                transaction = runner.connection.transaction()
+                await_only(transaction.start())
+                try:
+                    result = work(runner, *args)
+                except BaseException:
+                    await_only(transaction.rollback())
+                    raise
+                await_only(transaction.commit())
+                return result
+            except Exception as exc:
+                error = exc
+                if type(exc).__module__.startswith("asyncpg"):  # from BEGIN or COMMIT
+                    error = pg_error(fairy.dbapi_connection, "BEGIN/COMMIT", [], exc)
+                orig = getattr(error, "orig", None)
+                connection = fairy.dbapi_connection
+                lost = orig is not None and self._fast_engine.dialect.is_disconnect(
+                    orig, connection, None
+                )
+                if lost:
+                    fairy.invalidate(error)
+                    # A read goes again on a new connection; a write only when nothing of it
+                    # reached the server (the lost connection was found at BEGIN).
+                    if attempt == 1 and (read_only or not runner.ran):
+                        continue
+                if error is exc:
+                    raise
+                raise error from exc
+            finally:
+                fairy.close()
+        raise AssertionError("unreachable")
 
     async def _on_sqlite(
         self, begin: str, workers: Workers, work: Callable[..., T], *args: Any
@@ -325,6 +360,8 @@ class Database:
     async def dispose(self) -> None:
         """Close every pooled connection (without it the process may hang at exit)."""
         await self.engine.dispose()
+        if self._fast_engine is not None:
+            await self._fast_engine.dispose()
         if self._loop_connection is not None:
             self._loop_connection.close()
             self._loop_connection = None

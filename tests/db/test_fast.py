@@ -19,6 +19,7 @@ from bot.services.members import MemberService
 from bot.services.progress import ProgressService, touch_member
 from bot.services.scores import period_start
 from tests.support.fakes import FakeClock
+from tests.support.pg import PostgresCluster
 
 GUILD = 5
 
@@ -244,3 +245,30 @@ async def test_a_fast_write_waits_for_another_writer_on_a_thread_not_on_the_loop
     await asyncio.wait_for(write, 10)
     async with db.read() as s:
         assert await s.scalar(select(Member.display_name).where(Member.user_id == 2)) == "bob"
+
+
+async def test_fast_units_on_postgresql_outlive_a_server_that_dropped_their_connections(
+    db: Database, clock: FakeClock, roadmap: Roadmap, postgres_only: PostgresCluster
+) -> None:
+    # The fast units' pool does not ping before each checkout: a connection the server
+    # dropped (a restart, a failover, an idle timeout) is found out and replaced instead.
+    service = ProgressService(db, roadmap, clock)
+    item = roadmap.items[0].id
+    await service.complete(GUILD, 1, item, display_name="m1")
+    assert await service.done_ids(GUILD, 1) == {item}
+    await drop_other_connections(db)
+    assert await service.done_ids(GUILD, 1) == {item}  # a read: on a new connection
+    await drop_other_connections(db)
+    await service.complete(GUILD, 1, roadmap.items[1].id, display_name="m1")  # a write
+    assert await service.done_ids(GUILD, 1) == {item, roadmap.items[1].id}
+
+
+async def drop_other_connections(db: Database) -> None:
+    """The server ends every connection to the database but the one asking."""
+    async with db.engine.connect() as conn:
+        await conn.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        )
