@@ -226,7 +226,7 @@ class Database:
         (the `Executes` protocol) and nothing else, and reads little (a page, a member): on
         SQLite it runs on the event loop's own sqlite3 connection without a hop (WAL: readers
         never wait for the writer), or on a reader thread when SQLite says busy; on
-        PostgreSQL, the async connection's `run_sync` hands it a SQLAlchemy Connection.
+        PostgreSQL straight on an asyncpg connection (`_asyncpg_unit`).
         """
         if self._statements is not None:
             return await self._on_sqlite("BEGIN", self._readers, work, *args)
@@ -237,8 +237,8 @@ class Database:
 
         On SQLite it runs straight on sqlite3 (BEGIN IMMEDIATE), without a Session around each
         statement: on the event loop's own connection, or on the writer thread when another
-        writer holds the lock; on PostgreSQL through `run_sync`. Use `run_write` for work that
-        needs the ORM (`add`, `get`).
+        writer holds the lock; on PostgreSQL in one transaction on an asyncpg connection
+        (`_asyncpg_unit`). Use `run_write` for work that needs the ORM (`add`, `get`).
         """
         if self._statements is not None:
             return await self._on_sqlite("BEGIN IMMEDIATE", self._writer, work, *args)
