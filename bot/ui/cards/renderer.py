@@ -64,9 +64,9 @@ def warm_up() -> None:
 
     The bot's own process never imports the drawing side (`draw`, Pillow): only workers do.
     """
-    from bot.ui.cards import draw
+    from bot.ui.cards.draw import warm_up as load_fonts
 
-    draw.warm_up()
+    load_fonts()
 
 
 def _start_worker() -> None:
