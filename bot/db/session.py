@@ -317,14 +317,7 @@ class Database:
         if conn is None:
             conn = self._loop_connection = _sqlite_connect(self._sqlite_path)
             conn.execute("PRAGMA busy_timeout=0")
-        conn.execute(begin)
-        try:
-            result = work(Runner(conn, self._statements), *args)
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
-        return result
+        return _in_transaction(conn, begin, Runner(conn, self._statements), work, *args)
 
     def _close_thread_connection(self) -> None:
         conn: sqlite3.Connection | None = getattr(self._local, "connection", None)
@@ -337,14 +330,7 @@ class Database:
         conn: sqlite3.Connection | None = getattr(self._local, "connection", None)
         if conn is None:
             conn = self._local.connection = _sqlite_connect(self._sqlite_path)
-        conn.execute(begin)
-        try:
-            result = work(Runner(conn, self._statements), *args)
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
-        return result
+        return _in_transaction(conn, begin, Runner(conn, self._statements), work, *args)
 
     async def checkpoint(self) -> None:
         """Copy the SQLite write-ahead log into the database file, off the request path.
@@ -384,6 +370,20 @@ class Executes(Protocol):
 
     def execute(self, statement: Any, params: Any = None, /) -> Any:
         """Run a statement with its parameters; return its result."""
+
+
+def _in_transaction(
+    conn: sqlite3.Connection, begin: str, runner: Runner, work: Callable[..., T], *args: Any
+) -> T:
+    """`work(runner, *args)` between `begin` and COMMIT on `conn`; ROLLBACK when it raises."""
+    conn.execute(begin)
+    try:
+        result = work(runner, *args)
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+    return result
 
 
 def _sqlite_connect(path: str) -> sqlite3.Connection:
