@@ -159,20 +159,30 @@ class Rows:
         return Rows([row[0] for row in self._made()], None)
 
 
-class Runner:
-    """Runs prepared Core statements on one sqlite3 connection, inside one transaction."""
+class _Prepared:
+    """What both runners share: the statements compiled for their dialect."""
 
-    def __init__(self, connection: sqlite3.Connection, statements: Statements) -> None:
-        self.connection = connection
+    def __init__(self, statements: Statements) -> None:
         self.statements = statements
 
     @property
     def dialect(self) -> Dialect:
         return self.statements.dialect
 
-    def execute(self, statement: Any, params: dict[str, Any] | None = None) -> Rows:
+    def _bound(self, statement: Any, params: dict[str, Any] | None) -> tuple[_Compiled, list[Any]]:
         compiled = self.statements.get(statement)
-        values = compiled.parameters(params or {})
+        return compiled, compiled.parameters(params or {})
+
+
+class Runner(_Prepared):
+    """Runs prepared Core statements on one sqlite3 connection, inside one transaction."""
+
+    def __init__(self, connection: sqlite3.Connection, statements: Statements) -> None:
+        super().__init__(statements)
+        self.connection = connection
+
+    def execute(self, statement: Any, params: dict[str, Any] | None = None) -> Rows:
+        compiled, values = self._bound(statement, params)
         try:
             cursor = self.connection.execute(compiled.sql, values)
             rows = cursor.fetchall()
@@ -202,7 +212,7 @@ class Statements:
         return compiled
 
 
-class PgRunner:
+class PgRunner(_Prepared):
     """`Runner` on PostgreSQL: prepared Core statements straight on the asyncpg connection.
 
     Used inside `greenlet_spawn`, as `run_sync` is: each `execute` awaits asyncpg (its own
@@ -211,18 +221,13 @@ class PgRunner:
     """
 
     def __init__(self, connection: Any, adapter: Any, statements: Statements) -> None:
+        super().__init__(statements)
         self.connection = connection  # asyncpg.Connection
         self.adapter = adapter  # SQLAlchemy's adapted connection: translates asyncpg's errors
-        self.statements = statements
         self.ran = 0  # statements run (none: the unit may go again on another connection)
 
-    @property
-    def dialect(self) -> Dialect:
-        return self.statements.dialect
-
     def execute(self, statement: Any, params: dict[str, Any] | None = None) -> Rows:
-        compiled = self.statements.get(statement)
-        values = compiled.parameters(params or {})
+        compiled, values = self._bound(statement, params)
         self.ran += 1
         try:
             if compiled.returns_rows:
