@@ -69,14 +69,10 @@ _CARDS = select(
 )
 
 
-def _cards_switches(s: Executes, key: dict[str, int]) -> tuple[bool | None, bool | None]:
-    server, member = s.execute(_CARDS, key).one()
-    return server, member
-
-
-def read_cards_on(s: Executes, guild_id: int, user_id: int) -> bool:
-    """`GuildService.cards_on` for a member, inside another unit of work."""
-    switches = _cards_switches(s, {"guild": guild_id, "user": user_id})
+def read_cards_on(s: Executes, guild_id: int, user_id: int | None) -> bool:
+    """`GuildService.cards_on` inside a unit of work (one statement)."""
+    server, member = s.execute(_CARDS, {"guild": guild_id, "user": user_id or 0}).one()
+    switches = (server,) if user_id is None else (server, member)
     return all(CARDS if value is None else bool(value) for value in switches)
 
 
@@ -170,10 +166,7 @@ class GuildService:
 
         One round trip; a server or member without a row has the default.
         """
-        key = {"guild": guild_id, "user": user_id if user_id is not None else 0}
-        row = await self.db.run_fast_read(_cards_switches, key)
-        values = row if user_id is not None else row[:1]
-        return all(CARDS if value is None else bool(value) for value in values)
+        return await self.db.run_fast_read(read_cards_on, guild_id, user_id)
 
     async def level_setup(self, guild_id: int) -> LevelSetup:
         """What a level change needs to know, in one read: level roles, announcements."""
