@@ -76,28 +76,25 @@ _sb = ScoreBucket.__table__.c
 
 # Built once: a page or a rank runs a handful of these in one read (see Database.run_fast_read).
 _SHOWN_BUCKETS = (_sb.guild_id == bindparam("guild"), _sb.members > 0)
-_cumulative = (
+_everyone = ScoreBucket.__table__.alias("everyone")
+# Members per count from the top down, a few buckets at a time below `below`, with the ranked
+# members in all: a page walks down until it reaches its offset (most pages are near the top,
+# and read one or two buckets).
+_BUCKETS_BELOW = (
     select(
         _sb.n,
         _sb.members,
-        (func.sum(_sb.members).over(order_by=_sb.n.desc()) - _sb.members).label("ahead"),
+        select(func.sum(_everyone.c.members))
+        .where(_everyone.c.guild_id == bindparam("guild"), _everyone.c.members > 0)
+        .scalar_subquery(),
     )
-    .where(*_SHOWN_BUCKETS)
-    .subquery()
+    .where(*_SHOWN_BUCKETS, _sb.n < bindparam("below"))
+    .order_by(_sb.n.desc())
+    .limit(bindparam("limit"))
 )
-# The count of the member at `offset` in the ranking, how many rank above that count, and the
-# ranked members in all: SQLite sums the buckets, a page reads one row.
-_BUCKET_AT = (
-    select(
-        _cumulative.c.n,
-        _cumulative.c.ahead,
-        select(func.sum(_sb.members)).where(*_SHOWN_BUCKETS).scalar_subquery(),
-    )
-    .where(_cumulative.c.ahead + _cumulative.c.members > bindparam("offset"))
-    .order_by(_cumulative.c.n.desc())
-    .limit(1)
-)
-_RANKED_TOTAL = select(func.coalesce(func.sum(_sb.members), 0)).where(*_SHOWN_BUCKETS)
+_ABOVE_ALL = 2**31  # above any count
+_FEW_BUCKETS = 4
+_ALL_BUCKETS = 2**31
 _ALL_TIME_ROWS = (
     select(_m.user_id, _m.display_name, _m.completed_count, _m.level, _m.avatar_path)
     .where(
@@ -220,23 +217,29 @@ def _period_page(s: Executes, guild_id: int, period: Period, page: int, now: dt.
 
 
 def _all_time_page(s: Executes, guild_id: int, page: int) -> Page:
-    # Members per completed count give the total, and let a deep page start at its count
-    # instead of stepping over every member ranked above it.
-    key: dict[str, Any] = {"guild": guild_id, "offset": max(page, 0) * PAGE_SIZE}
-    found = s.execute(_BUCKET_AT, key).one_or_none()
-    if found is None:  # Past the end (or nobody ranked yet): count, then show the last page.
-        total = int(s.execute(_RANKED_TOTAL, key).scalar_one())
-        pages, page = _pages(total, page)
-        key["offset"] = page * PAGE_SIZE
-        found = s.execute(_BUCKET_AT, key).one_or_none()
-    if found is None:
+    # Members per count give the total, and let a deep page start at its count instead of
+    # stepping over every member ranked above it.
+    key: dict[str, Any] = {"guild": guild_id, "below": _ABOVE_ALL, "limit": _FEW_BUCKETS}
+    buckets = s.execute(_BUCKETS_BELOW, key).all()
+    if not buckets:  # Nobody ranked yet.
         return Page(Period.ALL, None, (), 0, 1, 0)
-    top, ahead, total = found
-    pages, page = _pages(int(total), page)
+    total = int(buckets[0][2])
+    pages, page = _pages(total, page)  # past the end: the last page
+    offset, ahead, i = page * PAGE_SIZE, 0, 0
+    while ahead + buckets[i][1] <= offset:
+        ahead += buckets[i][1]
+        i += 1
+        if i == len(buckets):
+            more = {**key, "below": buckets[-1][0], "limit": _ALL_BUCKETS}
+            buckets = [*buckets, *s.execute(_BUCKETS_BELOW, more).all()]
+            if i == len(buckets):  # the buckets sum to less than their total: none further
+                i -= 1
+                break
     rows = s.execute(
-        _ALL_TIME_ROWS, {"guild": guild_id, "top": top, "offset": page * PAGE_SIZE - int(ahead)}
+        _ALL_TIME_ROWS,
+        {"guild": guild_id, "top": buckets[i][0], "offset": max(offset - ahead, 0)},
     ).all()
-    return Page(Period.ALL, None, _entries(rows, page), page, pages, int(total))
+    return Page(Period.ALL, None, _entries(rows, page), page, pages, total)
 
 
 def read_rank(s: Executes, guild_id: int, user_id: int) -> int | None:

@@ -164,6 +164,23 @@ async def test_pages_of_ten_and_clamping(
     assert counts == sorted(counts, reverse=True)
 
 
+async def test_pages_walk_down_many_counts(
+    progress: ProgressService, board: LeaderboardService, ids: list[str]
+):
+    # 25 members, member u has done u items: every count has its own bucket, so the pages
+    # below the first few counts start further down than the first buckets read
+    for user in range(1, 26):
+        for n in range(user):
+            progress.clock.set(at(user * 100 + n))
+            await progress.complete(G1, user, ids[n])
+    pages = [await board.page(G1, Period.ALL, p) for p in range(3)]
+    assert [(p.page, p.pages, p.total) for p in pages] == [(0, 3, 25), (1, 3, 25), (2, 3, 25)]
+    assert [e.user_id for p in pages for e in p.entries] == list(range(25, 0, -1))
+    assert [e.rank for p in pages for e in p.entries] == list(range(1, 26))
+    assert [e.completed for e in pages[2].entries] == [5, 4, 3, 2, 1]
+    assert (await board.page(G1, Period.ALL, 7)).entries == pages[2].entries
+
+
 async def test_rank_agrees_with_page_position_for_25_members_with_ties(
     progress: ProgressService,
     board: LeaderboardService,
