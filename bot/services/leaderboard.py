@@ -92,9 +92,9 @@ _BUCKETS_BELOW = (
     .order_by(_sb.n.desc())
     .limit(bindparam("limit"))
 )
-_ABOVE_ALL = 2**31  # above any count
+_ABOVE_ALL = 2**31 - 1  # above any count (the largest INTEGER)
 _FEW_BUCKETS = 4
-_ALL_BUCKETS = 2**31
+_ALL_BUCKETS = 2**31 - 1
 _ALL_TIME_ROWS = (
     select(_m.user_id, _m.display_name, _m.completed_count, _m.level, _m.avatar_path)
     .where(

@@ -66,8 +66,8 @@ def read_statements(now: dt.datetime) -> list[tuple[Any, dict[str, Any]]]:
         ]
     period = {"guild": GUILD, "period": "week", "starts_on": berlin}
     out += [
-        (leaderboard._BUCKETS_BELOW, {"guild": GUILD, "below": 2**31, "limit": 4}),
-        (leaderboard._BUCKETS_BELOW, {"guild": GUILD, "below": 3, "limit": 2**31}),
+        (leaderboard._BUCKETS_BELOW, {"guild": GUILD, "below": 2**31 - 1, "limit": 4}),
+        (leaderboard._BUCKETS_BELOW, {"guild": GUILD, "below": 3, "limit": 2**31 - 1}),
         (leaderboard._ALL_TIME_ROWS, {"guild": GUILD, "top": 200, "offset": 0}),
         (leaderboard._PERIOD_ROWS, {**period, "offset": 0}),
         (leaderboard._PERIOD_TOTAL, period),
