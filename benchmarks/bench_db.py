@@ -8,11 +8,11 @@ Usage (from the repository root)::
 1. Creates a fresh SQLite file, applies the real Alembic migrations, then bulk-loads one big
    server (and a small second one, so guild isolation matters) with the raw sqlite3 module.
    The counters the services maintain (completed_count, last_completed_at, level, the
-   level_announcements rows, the score_buckets per completed count and the period_scores of
-   the current week and month in the server's timezone) are written consistent with the
-   completions, and checked against them after seeding. The big server has a timezone
-   (America/New_York) so local week and month boundaries are exercised; the small one has
-   none (UTC).
+   level_announcements rows, the score_buckets per completed count, the score_days per count
+   and day, and the period_scores of the current week and month in the server's timezone)
+   are written consistent with the completions, and checked against them after seeding.
+   The big server has a timezone (America/New_York) so local week and month boundaries are
+   exercised; the small one has none (UTC).
 2. Measures p50/p99 latency of completing an item, a member's progress, all-time, weekly
    (and monthly) leaderboard pages and a member's rank, through ProgressService and
    LeaderboardService on a real `Database(url)`.
@@ -220,6 +220,8 @@ class GuildData:
     announcements: list[tuple[int, int, int, str]] = field(default_factory=list)
     counts: list[int] = field(default_factory=list)
     buckets: dict[int, int] = field(default_factory=dict)  # n -> shown members with n done
+    # (n, UTC day of the latest completion) -> shown members
+    days: dict[tuple[int, str], int] = field(default_factory=dict)
     # period -> (guild_id, period, starts_on, user_id, n, last_at, hidden), in key order
     period_rows: dict[str, list[tuple[Any, ...]]] = field(default_factory=dict)
 
@@ -273,6 +275,9 @@ def generate_guild(
         if k:
             if not hidden:
                 data.buckets[k] = data.buckets.get(k, 0) + 1
+                assert last is not None
+                day = (k, last[:10])
+                data.days[day] = data.days.get(day, 0) + 1
             for w in data.windows:
                 # Every seeded time is before "now", so the window is [start, now): the
                 # member's completions since its start, the latest being their last overall.
@@ -339,7 +344,7 @@ def seed(path: Path, members: int, completions: int, rng: random.Random) -> Seed
         indexes = conn.execute(
             "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
             " AND tbl_name IN ('completions', 'members', 'level_announcements',"
-            " 'score_buckets', 'period_scores')"
+            " 'score_buckets', 'score_days', 'period_scores')"
         ).fetchall()
         conn.execute("BEGIN")
         for name, _sql in indexes:
@@ -368,6 +373,10 @@ def seed(path: Path, members: int, completions: int, rng: random.Random) -> Seed
             conn.executemany(
                 "INSERT INTO score_buckets (guild_id, n, members) VALUES (?, ?, ?)",
                 [(data.guild_id, n, shown) for n, shown in sorted(data.buckets.items())],
+            )
+            conn.executemany(
+                "INSERT INTO score_days (guild_id, n, day, members) VALUES (?, ?, ?, ?)",
+                [(data.guild_id, n, day, shown) for (n, day), shown in sorted(data.days.items())],
             )
             for period in sorted(data.period_rows):  # "month" < "week": key order
                 conn.executemany(
@@ -461,6 +470,20 @@ def verify(path: Path, now: dt.datetime) -> list[str]:
         ).fetchone()[0]
         if missing or extra:
             problems.append(f"score_buckets: {missing} counts wrong or missing, {extra} extra")
+        shown_days = (
+            "SELECT guild_id, completed_count, date(last_completed_at), count(*) FROM members"
+            " WHERE hidden = 0 AND completed_count > 0"
+            " GROUP BY guild_id, completed_count, date(last_completed_at)"
+        )
+        stored_days = "SELECT guild_id, n, day, members FROM score_days WHERE members > 0"
+        missing = conn.execute(
+            f"SELECT count(*) FROM ({shown_days} EXCEPT {stored_days})"
+        ).fetchone()[0]
+        extra = conn.execute(
+            f"SELECT count(*) FROM ({stored_days} EXCEPT {shown_days})"
+        ).fetchone()[0]
+        if missing or extra:
+            problems.append(f"score_days: {missing} days wrong or missing, {extra} extra")
         guilds = conn.execute(
             "SELECT DISTINCT m.guild_id, g.timezone FROM members m"
             " LEFT JOIN guild_settings g ON g.guild_id = m.guild_id"

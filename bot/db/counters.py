@@ -2,8 +2,9 @@
 
 The bot keeps its rankings cheap with counters written beside every completion
 (`bot/services/scores.py`): each member's `completed_count`, the members per count
-(`score_buckets`), each member's completions per week and month (`period_scores`) and the
-members per week and month (`period_totals`). `db copy` copies them as they are, then
+(`score_buckets`) and per count and day of their latest completion (`score_days`), each
+member's completions per week and month (`period_scores`) and the members per week and month
+(`period_totals`). `db copy` copies them as they are, then
 checks them here on the target against a recount from the `completions` table.
 
 Plain synchronous code on a Connection; async callers use `AsyncConnection.run_sync`.
@@ -17,7 +18,15 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, and_, false, func, select
 
-from bot.db.models import Completion, GuildSettings, Member, PeriodScore, PeriodTotal, ScoreBucket
+from bot.db.models import (
+    Completion,
+    GuildSettings,
+    Member,
+    PeriodScore,
+    PeriodTotal,
+    ScoreBucket,
+    ScoreDay,
+)
 from bot.services.scores import PERIODS, period_bounds, period_start
 
 Key = tuple[object, ...]
@@ -26,7 +35,8 @@ Key = tuple[object, ...]
 def check_counters(conn: Connection, now: dt.datetime | None = None) -> list[str]:
     """One line per kind of counter that disagrees with a recount; empty when all agree.
 
-    Checked: every member's completed count; the members per count of every server; the
+    Checked: every member's completed count; the members per count of every server, and per
+    count and day; the
     members of every week and month; and this week's and this month's scores (the ones the
     leaderboard shows) against the completions made in them, in each server's timezone.
     """
@@ -37,6 +47,11 @@ def check_counters(conn: Connection, now: dt.datetime | None = None) -> list[str
             "score buckets (members per completed count)",
             _stored_buckets(conn),
             _recounted_buckets(conn),
+        ),
+        *_compare(
+            "score days (members per completed count and day)",
+            _stored_days(conn),
+            _recounted_days(conn),
         ),
         *_compare(
             "period totals (members per week and month)",
@@ -90,6 +105,24 @@ def _recounted_buckets(conn: Connection) -> dict[Key, int]:
         .group_by(Member.guild_id, Member.completed_count)
     )
     return {(g, n): m for g, n, m in rows}
+
+
+def _stored_days(conn: Connection) -> dict[Key, int]:
+    rows = conn.execute(
+        select(ScoreDay.guild_id, ScoreDay.n, ScoreDay.day, ScoreDay.members).where(
+            ScoreDay.members != 0
+        )
+    )
+    return {(g, n, day): m for g, n, day, m in rows}
+
+
+def _recounted_days(conn: Connection) -> dict[Key, int]:
+    rows = conn.execute(
+        select(Member.guild_id, Member.completed_count, Member.last_completed_at).where(
+            Member.hidden == false(), Member.completed_count > 0
+        )
+    )
+    return dict(Counter((g, n, last and last.astimezone(dt.UTC).date()) for g, n, last in rows))
 
 
 def _stored_totals(conn: Connection) -> dict[Key, int]:

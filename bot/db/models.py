@@ -199,6 +199,22 @@ class ScoreBucket(Base):
     members: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class ScoreDay(Base):
+    """How many shown members of a server have completed exactly `n` items (n > 0) with
+    their latest completion on `day` (UTC).
+
+    Ties on a count go to who got there first: a member's rank adds up the days before
+    theirs instead of counting every member tied with them.
+    """
+
+    __tablename__ = "score_days"
+
+    guild_id: Mapped[int] = mapped_column(Snowflake, primary_key=True, autoincrement=False)
+    n: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    members: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class PeriodScore(Base):
     """A member's completions in one week or month (in the server's timezone)."""
 

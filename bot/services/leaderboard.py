@@ -9,11 +9,11 @@ from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, false, func, select, tuple_
+from sqlalchemy import Date, bindparam, false, func, select, tuple_
 
 from bot.clock import Clock, SystemClock
 from bot.db import Database, Executes
-from bot.db.models import Member, PeriodScore, PeriodTotal, ScoreBucket, TZDateTime
+from bot.db.models import Member, PeriodScore, PeriodTotal, ScoreBucket, ScoreDay, TZDateTime
 from bot.services.guilds import guild_basics
 from bot.services.members import stored_looks
 from bot.services.scores import period_bounds
@@ -73,6 +73,7 @@ _m = Member.__table__.c
 _ps = PeriodScore.__table__.c
 _pt = PeriodTotal.__table__.c
 _sb = ScoreBucket.__table__.c
+_sd = ScoreDay.__table__.c
 
 # Built once: a page or a rank runs a handful of these in one read (see Database.run_fast_read).
 _SHOWN_BUCKETS = (_sb.guild_id == bindparam("guild"), _sb.members > 0)
@@ -138,9 +139,18 @@ _PERIOD_ROWS = (
     .limit(PAGE_SIZE)
     .offset(bindparam("offset"))
 )
+# Members ranked above one: those with more done, those tied with them who got there on an
+# earlier day, and those who got there earlier on the same day (ties: who got there first).
 _RANK = select(
     select(func.coalesce(func.sum(_sb.members), 0))
     .where(_sb.guild_id == bindparam("guild"), _sb.n > bindparam("count"))
+    .scalar_subquery(),
+    select(func.coalesce(func.sum(_sd.members), 0))
+    .where(
+        _sd.guild_id == bindparam("guild"),
+        _sd.n == bindparam("count"),
+        _sd.day < bindparam("day", type_=Date()),
+    )
     .scalar_subquery(),
     select(func.count())
     .select_from(Member.__table__)
@@ -148,6 +158,7 @@ _RANK = select(
         _m.guild_id == bindparam("guild"),
         _m.hidden == false(),
         _m.completed_count == bindparam("count"),
+        _m.last_completed_at >= bindparam("day_start", type_=TZDateTime()),
         tuple_(_m.last_completed_at, _m.user_id)
         < tuple_(bindparam("last_at", type_=TZDateTime()), bindparam("user")),
     )
@@ -261,11 +272,19 @@ def rank_of(
     """The rank of a member whose counters are known (None when hidden or with nothing)."""
     if hidden or completed == 0 or last_completed_at is None:
         return None
-    above, tied = s.execute(
+    last = last_completed_at.astimezone(dt.UTC)
+    above, earlier_days, earlier_today = s.execute(
         _RANK,
-        {"guild": guild_id, "user": user_id, "count": completed, "last_at": last_completed_at},
+        {
+            "guild": guild_id,
+            "user": user_id,
+            "count": completed,
+            "last_at": last,
+            "day": last.date(),
+            "day_start": last.replace(hour=0, minute=0, second=0, microsecond=0),
+        },
     ).one()
-    return int(above) + int(tied) + 1
+    return int(above) + int(earlier_days) + int(earlier_today) + 1
 
 
 def _entries(rows: Sequence[Any], page: int) -> tuple[Entry, ...]:

@@ -134,7 +134,11 @@ class MemberService:
                 await s.run_sync(insights.start_changing, guild_id, user_id, started_on)
             if hidden is not None and hidden != member.hidden:
                 await s.run_sync(
-                    scores.set_hidden, guild_id, user_id, hidden, member.completed_count
+                    scores.set_hidden,
+                    guild_id,
+                    user_id,
+                    hidden,
+                    (member.completed_count, member.last_completed_at),
                 )
                 await s.run_sync(insights.hidden_changed, guild_id, user_id, hidden)
             if values:

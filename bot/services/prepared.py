@@ -33,6 +33,7 @@ from bot.db.models import (
     PeriodScore,
     PeriodTotal,
     ScoreBucket,
+    ScoreDay,
     TZDateTime,
 )
 
@@ -114,7 +115,9 @@ rename_member = prepared(
 )
 
 # The member's row is locked first (PostgreSQL; SQLite's write lock covers it already).
-lock_member = prepared(lambda d: select(_m.last_active_on).where(*_key(_m)).with_for_update())
+lock_member = prepared(
+    lambda d: select(_m.last_active_on, _m.last_completed_at).where(*_key(_m)).with_for_update()
+)
 
 
 def _member_counted(changes: dict[str, Any], named: bool) -> Any:
@@ -126,7 +129,7 @@ def _member_counted(changes: dict[str, Any], named: bool) -> Any:
         update(MEMBERS)
         .where(*_key(_m))
         .values(**changes)
-        .returning(_m.completed_count, _m.hidden, _m.level)
+        .returning(_m.completed_count, _m.hidden, _m.level, _m.last_completed_at)
     )
 
 
@@ -152,6 +155,8 @@ def _member_undone(named: bool) -> Any:
 
 member_undone = prepared(lambda d: _member_undone(False))
 member_undone_named = prepared(lambda d: _member_undone(True))
+
+member_last_completed = prepared(lambda d: select(_m.last_completed_at).where(*_key(_m)))
 
 member_counters = prepared(lambda d: select(_m.level, _m.completed_count).where(*_key(_m)))
 
@@ -214,6 +219,12 @@ _BUCKET_KEY = ["guild_id", "n"]
 bucket_rows = (
     prepared(lambda d: _add_one(d, ScoreBucket, _BUCKET, _BUCKET_KEY)),
     prepared(lambda d: _add_two("score_buckets", _BUCKET, _BUCKET_KEY)),
+)
+_DAY: dict[str, Any] = {"n": Integer(), "day": Date(), "members": Integer()}
+_DAY_KEY = ["guild_id", "n", "day"]
+day_rows = (
+    prepared(lambda d: _add_one(d, ScoreDay, _DAY, _DAY_KEY)),
+    prepared(lambda d: _add_two("score_days", _DAY, _DAY_KEY)),
 )
 _TOTAL: dict[str, Any] = {"period": String(), "starts_on": Date(), "members": Integer()}
 _TOTAL_KEY = ["guild_id", "period", "starts_on"]

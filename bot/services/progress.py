@@ -391,7 +391,7 @@ class ProgressService:
     ) -> Any | None:
         """Record one completion and count it everywhere; None when it was done already.
 
-        Returns the member's (completed_count, hidden, level) after it.
+        Returns the member's (completed_count, hidden, level, last_completed_at) after it.
         """
         key = {"guild": guild_id, "user": user_id}
         inserted = s.execute(
@@ -400,7 +400,7 @@ class ProgressService:
         )
         if inserted.rowcount != 1:
             return None
-        last_active = _lock_member(s, guild_id, user_id, display_name, now)
+        last_active, last_completed = _lock_member(s, guild_id, user_id, display_name, now)
         today = insights.utc_day(now)
         name = member_name(display_name)
         counted = sql.member_completed_named if name else sql.member_completed
@@ -408,7 +408,8 @@ class ProgressService:
         insights.moved_activity(s, guild_id, last_active, today, member.hidden)
         insights.item_counted(s, guild_id, [item.id], +1)
         if not member.hidden:
-            scores.move_bucket(s, guild_id, member.completed_count - 1, member.completed_count)
+            was = (member.completed_count - 1, last_completed)
+            scores.move_bucket(s, guild_id, was, (member.completed_count, now))
         scores.add_completion(s, guild_id, user_id, now, member.hidden, tz)
         if actor_id is not None:
             _audit(s, guild_id, actor_id, user_id, item.id, "grant", now)
@@ -427,7 +428,7 @@ class ProgressService:
     ) -> Any | None:
         """Remove one completion and uncount it; None when it was not done.
 
-        Returns the member's (completed_count, hidden, level) after it.
+        Returns the member's (completed_count, hidden, level, last_completed_at) after it.
         """
         key = {"guild": guild_id, "user": user_id}
         completed_at = s.execute(
@@ -435,12 +436,14 @@ class ProgressService:
         ).scalar_one_or_none()
         if completed_at is None:
             return None
+        last_completed = s.execute(sql.member_last_completed(s), key).scalar_one()
         name = member_name(display_name)
         uncounted = sql.member_undone_named if name else sql.member_undone
         member = s.execute(uncounted(s), {**key, "name": name}).one()
         insights.item_counted(s, guild_id, [item.id], -1)
         if not member.hidden:
-            scores.move_bucket(s, guild_id, member.completed_count + 1, member.completed_count)
+            was = (member.completed_count + 1, last_completed)
+            scores.move_bucket(s, guild_id, was, (member.completed_count, member.last_completed_at))
         scores.remove_completion(s, guild_id, user_id, completed_at, member.hidden, tz)
         if actor_id is not None:
             _audit(s, guild_id, actor_id, user_id, item.id, "revoke", now)
@@ -638,15 +641,15 @@ def touch_member(
 
 def _lock_member(
     s: Executes, guild_id: int, user_id: int, display_name: str | None, now: dt.datetime
-) -> dt.date | None:
-    """Lock the member's row (creating it first if needed); return their last active day."""
+) -> tuple[dt.date | None, dt.datetime | None]:
+    """Lock the member's row (creating it first if needed); return their last active day
+    and when they last completed an item."""
     key = {"guild": guild_id, "user": user_id}
     row = s.execute(sql.lock_member(s), key).one_or_none()
     if row is None:
         create_member(s, guild_id, user_id, display_name, now)
         row = s.execute(sql.lock_member(s), key).one()
-    last_active: dt.date | None = row.last_active_on
-    return last_active
+    return row.last_active_on, row.last_completed_at
 
 
 def member_name(display_name: str | None) -> str:

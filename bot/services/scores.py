@@ -3,9 +3,11 @@
 Plain synchronous code: the hot write path runs it in one unit of work (`Database.run_write`);
 async callers use `AsyncSession.run_sync`.
 
-All time: `Member.completed_count` orders the board, and `ScoreBucket` rows (members per
-count) give its total and a member's rank without counting every member. This week and
-this month: one `PeriodScore` row per member and period, in the server's timezone.
+All time: `Member.completed_count` orders the board, `ScoreBucket` rows (members per count)
+give its total and let a page start at its count, and `ScoreDay` rows (members per count and
+UTC day of their latest completion) give a member's rank without counting every member tied
+with them. This week and this month: one `PeriodScore` row per member and period, in the
+server's timezone.
 """
 
 from __future__ import annotations
@@ -45,15 +47,27 @@ def period_bounds(period: str, starts_on: dt.date, tz: ZoneInfo) -> tuple[dt.dat
     )
 
 
-def move_bucket(s: Executes, guild_id: int, old: int, new: int) -> None:
-    """A shown member went from `old` to `new` completed items (one statement)."""
-    rows = [(n, d) for n, d in ((old, -1), (new, 1)) if n > 0]
-    if not rows:
+# A shown member's place on the all-time board: completed items and when the latest was.
+Standing = tuple[int, dt.datetime | None]
+UNRANKED: Standing = (0, None)
+
+
+def move_bucket(s: Executes, guild_id: int, old: Standing, new: Standing) -> None:
+    """A shown member went from `old` to `new` (a statement for the counts, one for the days)."""
+    moves = [(n, last, delta) for (n, last), delta in ((old, -1), (new, 1)) if n > 0]
+    if not moves:
         return
-    params: dict[str, object] = {"guild": guild_id}
-    for i, (n, delta) in enumerate(rows):
-        params[f"n{i}"], params[f"members{i}"] = n, delta
-    s.execute(sql.bucket_rows[len(rows) - 1](s), params)
+    buckets: dict[str, object] = {"guild": guild_id}
+    for i, (n, _, delta) in enumerate(moves):
+        buckets[f"n{i}"], buckets[f"members{i}"] = n, delta
+    s.execute(sql.bucket_rows[len(moves) - 1](s), buckets)
+    days: dict[str, object] = {"guild": guild_id}
+    dated = [(n, last, delta) for n, last, delta in moves if last is not None]
+    for i, (n, last, delta) in enumerate(dated):
+        days[f"n{i}"], days[f"day{i}"] = n, last.astimezone(dt.UTC).date()
+        days[f"members{i}"] = delta
+    if dated:
+        s.execute(sql.day_rows[len(dated) - 1](s), days)
 
 
 def _count_members(
@@ -109,7 +123,7 @@ def remove_completion(
         s.execute(sql.uncount_completion(s), {**key, "start": start, "end": end})
 
 
-def set_hidden(s: Session, guild_id: int, user_id: int, hidden: bool, completed: int) -> None:
+def set_hidden(s: Session, guild_id: int, user_id: int, hidden: bool, standing: Standing) -> None:
     """Take a member off the boards or put them back."""
     _count_members(s, guild_id, _periods_of(s, guild_id, user_id), -1 if hidden else +1)
     s.execute(
@@ -118,16 +132,16 @@ def set_hidden(s: Session, guild_id: int, user_id: int, hidden: bool, completed:
         .values(hidden=hidden)
     )
     if hidden:
-        move_bucket(s, guild_id, completed, 0)
+        move_bucket(s, guild_id, standing, UNRANKED)
     else:
-        move_bucket(s, guild_id, 0, completed)
+        move_bucket(s, guild_id, UNRANKED, standing)
 
 
 def forget(s: Session, guild_id: int, user_id: int) -> None:
     """Remove a member from every board (before their member row is deleted)."""
     member = s.get(Member, (guild_id, user_id))
     if member is not None and not member.hidden:
-        move_bucket(s, guild_id, member.completed_count, 0)
+        move_bucket(s, guild_id, (member.completed_count, member.last_completed_at), UNRANKED)
         _count_members(s, guild_id, _periods_of(s, guild_id, user_id), -1)
     s.execute(
         delete(PeriodScore).where(PeriodScore.guild_id == guild_id, PeriodScore.user_id == user_id)

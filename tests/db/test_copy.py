@@ -184,4 +184,5 @@ async def test_counters_that_disagree_with_the_completions_are_reported(
     assert not report.ok
     assert any("completed counts: 1 members" in p for p in report.counter_problems)
     assert any("score buckets" in p for p in report.counter_problems)
+    assert any("score days" in p for p in report.counter_problems)
     assert report.source_counter_problems == report.counter_problems

@@ -62,7 +62,10 @@ def read_statements(now: dt.datetime) -> list[tuple[Any, dict[str, Any]]]:
             (leaderboard._RANKED, key),
             (checkins._AWAY, key),
             (checkins._STREAK_CYCLES, {**key, "offset": 0}),
-            (leaderboard._RANK, {**key, "count": 3, "last_at": now}),
+            (
+                leaderboard._RANK,
+                {**key, "count": 3, "last_at": now, "day": now.date(), "day_start": now},
+            ),
         ]
     period = {"guild": GUILD, "period": "week", "starts_on": berlin}
     out += [

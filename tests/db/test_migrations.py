@@ -310,6 +310,32 @@ def test_0005_gives_ticked_checklist_items_their_projects_and_fills_the_insight_
         assert con.execute("SELECT n, members FROM score_buckets").fetchall() == [(2, 1)]
 
 
+def test_0010_counts_the_shown_members_per_count_and_utc_day(empty_db_url: str) -> None:
+    upgrade(empty_db_url, "0009")
+    late = dt.datetime(2026, 3, 1, 23, 30, tzinfo=dt.timezone(dt.timedelta(hours=-5)))  # 04:30Z
+    at = dt.datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    members = [
+        member(user, hidden=hidden, count=count, last_completed_at=last)
+        for user, hidden, count, last in (
+            (1, False, 3, at),
+            (2, False, 3, late),  # the same UTC day as 1, though the 1st where it was done
+            (3, False, 3, OLD),
+            (4, True, 3, at),  # hidden: not counted
+            (5, False, 1, at),
+            (6, False, 0, None),  # nothing done
+        )
+    ]
+    last_completed = sa.column("last_completed_at", TZDateTime)
+    run(empty_db_url, sa.insert(members_table(last_completed)).values(members))
+    upgrade(empty_db_url)
+    (days,) = run(empty_db_url, sa.text("SELECT n, day, members FROM score_days ORDER BY n, day"))
+    assert [(n, str(day), m) for n, day, m in days] == [
+        (1, "2026-03-02", 1),
+        (3, "2020-01-01", 1),
+        (3, "2026-03-02", 2),
+    ]
+
+
 def _columns_of(create_index: str) -> str:
     """The column list of a CREATE INDEX statement, with each column's order (DESC)."""
     start = create_index.index("(", create_index.upper().index(" ON "))

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from bot.db import Database
+from bot.db.counters import check_counters
 from bot.db.models import Completion, Member
 from bot.roadmap import Roadmap
 from bot.services import insights
@@ -159,6 +160,8 @@ async def test_counters_match_a_recount_after_random_activity(
             ranking = await expected(db, GUILD, None, now)
             for position, (user_id, _) in enumerate(ranking, start=1):
                 assert await board.rank(GUILD, user_id) == position
+            async with db.engine.connect() as conn:  # every counter, as `db copy` checks them
+                assert await conn.run_sync(check_counters, now) == []
             for guild_id in (GUILD, OTHER):
                 await links_hold(db, roadmap, guild_id)
                 await insight_counters_agree(db, guild_id)
