@@ -47,16 +47,6 @@ class Progress(commands.Cog):
     async def cog_load(self) -> None:
         pages.register(self.bot, BOARD, self.board_page)
 
-    async def renderer_for(self, interaction: discord.Interaction) -> CardRenderer | None:
-        """The card renderer when this answer gets a picture (the server's and the member's
-        choice), else None."""
-        assert interaction.guild_id is not None
-        cards = self.bot.cards
-        if cards is None:
-            return None
-        on = await self.bot.services.guilds.cards_on(interaction.guild_id, interaction.user.id)
-        return cards if on else None
-
     @app_commands.command(name="progress", extras={"public": True})
     @app_commands.guild_only()
     @app_commands.describe(member="Whose progress to show (default: you)")
@@ -263,18 +253,20 @@ class Progress(commands.Cog):
         period, _, stamp = state.partition(".")
         chosen = Period(period)
         as_of = dt.datetime.fromtimestamp(int(stamp) / 1000, dt.UTC)
-        cards = await self.renderer_for(interaction)
-        if cards is not None and not interaction.response.is_done():
-            # A picture is slow to make: acknowledge first (a click: a deferred update).
-            thinking = interaction.type is discord.InteractionType.application_command
-            await interaction.response.defer(thinking=thinking)
         board = await self.bot.services.leaderboard.page(
             interaction.guild_id,
             chosen,
             page,
             as_of=as_of,
             viewer=interaction.user.id if viewed is not None else None,
+            # Whether it has a picture is read with the page (when pictures can be made).
+            cards_for=interaction.user.id if self.bot.cards is not None else None,
         )
+        cards = self.bot.cards if board.cards else None
+        if cards is not None and not interaction.response.is_done():
+            # A picture is slow to make: acknowledge first (a click: a deferred update).
+            thinking = interaction.type is discord.InteractionType.application_command
+            await interaction.response.defer(thinking=thinking)
         if viewed is not None:
             viewed.append((board.viewer_looks, cards is not None))
         lines = [

@@ -14,7 +14,7 @@ from sqlalchemy import Date, bindparam, false, func, select, tuple_
 from bot.clock import Clock, SystemClock
 from bot.db import Database, Executes
 from bot.db.models import Member, PeriodScore, PeriodTotal, ScoreBucket, ScoreDay, TZDateTime
-from bot.services.guilds import guild_basics
+from bot.services.guilds import guild_basics, read_cards_on
 from bot.services.members import stored_looks
 from bot.services.scores import period_bounds
 from bot.services.scores import period_start as local_period_start
@@ -55,6 +55,8 @@ class Page:
     starts_on: dt.date | None = None  # the week's or month's first day, in the server's zone
     # The (display name, avatar path) stored for the member asking, when asked for.
     viewer_looks: tuple[str, str | None] | None = None
+    # Whether the answer carries a picture (the server's and the member's switch), when asked.
+    cards: bool = False
 
 
 def period_start(period: Period, now: dt.datetime, tz: ZoneInfo) -> dt.datetime | None:
@@ -184,14 +186,18 @@ class LeaderboardService:
         *,
         as_of: dt.datetime | None = None,
         viewer: int | None = None,
+        cards_for: int | None = None,
     ) -> Page:
         """One page of the ranking; ties go to who got there first.
 
         `as_of` keeps the week or month of a board that is paged through (default: now).
-        With `viewer`, the page also carries the name and avatar stored for that member.
+        With `viewer`, the page also carries the name and avatar stored for that member;
+        with `cards_for`, whether that member's answer has a picture (in the same read).
         """
         now = as_of or self.clock.now()
-        return await self.db.run_fast_read(read_page, guild_id, period, page, now, viewer)
+        return await self.db.run_fast_read(
+            read_page, guild_id, period, page, now, viewer, cards_for
+        )
 
     async def rank(self, guild_id: int, user_id: int) -> int | None:
         """The member's all-time rank, or None when hidden or with nothing done."""
@@ -199,15 +205,22 @@ class LeaderboardService:
 
 
 def read_page(
-    s: Executes, guild_id: int, period: Period, page: int, now: dt.datetime, viewer: int | None
+    s: Executes,
+    guild_id: int,
+    period: Period,
+    page: int,
+    now: dt.datetime,
+    viewer: int | None,
+    cards_for: int | None = None,
 ) -> Page:
     """`LeaderboardService.page` as plain synchronous code (one unit of work)."""
     looks = stored_looks(s, guild_id, viewer) if viewer is not None else None
+    cards = cards_for is not None and read_cards_on(s, guild_id, cards_for)
     if period is Period.ALL:
         board = _all_time_page(s, guild_id, page)
     else:
         board = _period_page(s, guild_id, period, page, now)
-    return replace(board, viewer_looks=looks)
+    return replace(board, viewer_looks=looks, cards=cards)
 
 
 def _period_page(s: Executes, guild_id: int, period: Period, page: int, now: dt.datetime) -> Page:
