@@ -31,6 +31,7 @@ def upgrade() -> None:
         sa.Column("day", sa.Date(), nullable=False),
         sa.Column("members", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("guild_id", "n", "day", name=op.f("pk_score_days")),
+        sqlite_with_rowid=False,
     )
     # Stored as UTC: SQLite keeps the naive UTC text, PostgreSQL a timestamptz.
     if op.get_bind().dialect.name == "sqlite":
