@@ -31,7 +31,9 @@ class Levels(commands.Cog):
         assert interaction.guild_id is not None
         roadmap = self.bot.roadmap
         progress = await self.bot.services.progress.member_progress(
-            interaction.guild_id, interaction.user.id, recent=0  # the ladder shows none
+            interaction.guild_id,
+            interaction.user.id,
+            recent=0,  # the ladder shows none
         )
         lines = []
         for lvl in range(len(roadmap.levels) + 1):

@@ -4,8 +4,8 @@ The bot keeps its rankings cheap with counters written beside every completion
 (`bot/services/scores.py`): each member's `completed_count`, the members per count
 (`score_buckets`) and per count and day of their latest completion (`score_days`), each
 member's completions per week and month (`period_scores`) and the members per week and month
-(`period_totals`). `db copy` copies them as they are, then
-checks them here on the target against a recount from the `completions` table.
+(`period_totals`). `db copy` copies them as they are, then checks them here on the target
+against a recount from the `completions` table.
 
 Plain synchronous code on a Connection; async callers use `AsyncConnection.run_sync`.
 """
@@ -36,9 +36,9 @@ def check_counters(conn: Connection, now: dt.datetime | None = None) -> list[str
     """One line per kind of counter that disagrees with a recount; empty when all agree.
 
     Checked: every member's completed count; the members per count of every server, and per
-    count and day; the
-    members of every week and month; and this week's and this month's scores (the ones the
-    leaderboard shows) against the completions made in them, in each server's timezone.
+    count and day; the members of every week and month; and this week's and this month's
+    scores (the ones the leaderboard shows) against the completions made in them, in each
+    server's timezone.
     """
     now = now or dt.datetime.now(dt.UTC)
     return [

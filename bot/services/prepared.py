@@ -156,8 +156,6 @@ def _member_undone(named: bool) -> Any:
 member_undone = prepared(lambda d: _member_undone(False))
 member_undone_named = prepared(lambda d: _member_undone(True))
 
-member_last_completed = prepared(lambda d: select(_m.last_completed_at).where(*_key(_m)))
-
 member_counters = prepared(lambda d: select(_m.level, _m.completed_count).where(*_key(_m)))
 
 set_level = prepared(

@@ -436,7 +436,8 @@ class ProgressService:
         ).scalar_one_or_none()
         if completed_at is None:
             return None
-        last_completed = s.execute(sql.member_last_completed(s), key).scalar_one()
+        # Locked as a completion locks it: a completion of the same member waits for this.
+        last_completed = s.execute(sql.lock_member(s), key).one().last_completed_at
         name = member_name(display_name)
         uncounted = sql.member_undone_named if name else sql.member_undone
         member = s.execute(uncounted(s), {**key, "name": name}).one()
