@@ -58,6 +58,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bench_db  # noqa: E402  (the seeding lives there)
 
+from bot.db.migrate import HEAD, upgrade  # noqa: E402
+
 REAL_TOKEN = "bench-real-bot"
 BARE_TOKEN = "bench-bare-bot"
 DEADLINE = 3.0  # Discord's limit for the first answer to an interaction
@@ -666,10 +668,14 @@ def ensure_seed(path: Path, members: int, completions: int) -> None:
             count = conn.execute(
                 "SELECT count(*) FROM members WHERE guild_id = ?", (bench_db.BIG_GUILD,)
             ).fetchone()[0]
+            (revision,) = conn.execute("SELECT version_num FROM alembic_version").fetchone()
         finally:
             conn.close()
         if not stale and count == members:
             print(f"reusing the seeded database {path} ({count} members)")
+            if revision != HEAD:  # seeded before a newer migration: bring it up to date once
+                print(f"migrating it from {revision} to {HEAD}")
+                upgrade(bench_db.sqlite_url(path))
             return
         print(f"reseeding {path}: " + (f"stale ({', '.join(stale)})" if stale else "other size"))
     command = [
