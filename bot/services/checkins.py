@@ -908,10 +908,14 @@ _AWAY = select(_away.starts_on, _away.ends_on).where(
 def streak_of(s: Executes, guild_id: int, user_id: int, now: dt.datetime) -> int:
     """A member's streak (see `count_streak`) as plain synchronous code, in one unit of work."""
     key = {"guild": guild_id, "user": user_id}
-    away = [(start, end) for start, end in s.execute(_AWAY, key)]
+    away: AwayDays | None = None  # read once there is a cycle to count
     streak, offset = 0, 0
     while True:
         rows = s.execute(_STREAK_CYCLES, {**key, "offset": offset}).all()
+        if not rows:  # no (more) check-ins in this server
+            return streak
+        if away is None:
+            away = [(start, end) for start, end in s.execute(_AWAY, key)]
         for row in rows:
             cycle = _CycleRow(row.id, row.opens_at, row.closes_at, row.closed_at)
             streak, go_on = streak_step(streak, cycle, bool(row[4]), away, now)
