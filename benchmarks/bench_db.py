@@ -435,6 +435,13 @@ PERIOD_STORED = """
 """
 
 
+def _differ(conn: sqlite3.Connection, recounted: str, stored: str) -> tuple[int, int]:
+    """Rows of a recount that the stored counters lack, and stored rows the recount lacks."""
+    missing = conn.execute(f"SELECT count(*) FROM ({recounted} EXCEPT {stored})").fetchone()[0]
+    extra = conn.execute(f"SELECT count(*) FROM ({stored} EXCEPT {recounted})").fetchone()[0]
+    return int(missing), int(extra)
+
+
 def verify(path: Path, now: dt.datetime) -> list[str]:
     """Check the counters against the rows (counts in full, the rest on a sample).
 
@@ -458,30 +465,22 @@ def verify(path: Path, now: dt.datetime) -> list[str]:
         ).fetchone()[0]
         if bad:
             problems.append(f"{bad} sampled members with a wrong last_completed_at")
-        missing = conn.execute(
-            "SELECT count(*) FROM (SELECT guild_id, completed_count, count(*) FROM members"
-            " WHERE hidden = 0 AND completed_count > 0 GROUP BY guild_id, completed_count"
-            " EXCEPT SELECT guild_id, n, members FROM score_buckets WHERE members > 0)"
-        ).fetchone()[0]
-        extra = conn.execute(
-            "SELECT count(*) FROM (SELECT guild_id, n, members FROM score_buckets"
-            " WHERE members > 0 EXCEPT SELECT guild_id, completed_count, count(*) FROM members"
-            " WHERE hidden = 0 AND completed_count > 0 GROUP BY guild_id, completed_count)"
-        ).fetchone()[0]
+        shown = "FROM members WHERE hidden = 0 AND completed_count > 0"
+        missing, extra = _differ(
+            conn,
+            f"SELECT guild_id, completed_count, count(*) {shown}"
+            " GROUP BY guild_id, completed_count",
+            "SELECT guild_id, n, members FROM score_buckets WHERE members > 0",
+        )
         if missing or extra:
             problems.append(f"score_buckets: {missing} counts wrong or missing, {extra} extra")
-        shown_days = (
-            "SELECT guild_id, completed_count, date(last_completed_at), count(*) FROM members"
-            " WHERE hidden = 0 AND completed_count > 0"
-            " GROUP BY guild_id, completed_count, date(last_completed_at)"
+        day = "date(last_completed_at)"
+        missing, extra = _differ(
+            conn,
+            f"SELECT guild_id, completed_count, {day}, count(*) {shown}"
+            f" GROUP BY guild_id, completed_count, {day}",
+            "SELECT guild_id, n, day, members FROM score_days WHERE members > 0",
         )
-        stored_days = "SELECT guild_id, n, day, members FROM score_days WHERE members > 0"
-        missing = conn.execute(
-            f"SELECT count(*) FROM ({shown_days} EXCEPT {stored_days})"
-        ).fetchone()[0]
-        extra = conn.execute(
-            f"SELECT count(*) FROM ({stored_days} EXCEPT {shown_days})"
-        ).fetchone()[0]
         if missing or extra:
             problems.append(f"score_days: {missing} days wrong or missing, {extra} extra")
         guilds = conn.execute(
