@@ -317,7 +317,7 @@ class Database:
         if conn is None:
             conn = self._loop_connection = _sqlite_connect(self._sqlite_path)
             conn.execute("PRAGMA busy_timeout=0")
-        return _in_transaction(conn, begin, Runner(conn, self._statements), work, *args)
+        return _in_transaction(Runner(conn, self._statements), begin, work, *args)
 
     def _close_thread_connection(self) -> None:
         conn: sqlite3.Connection | None = getattr(self._local, "connection", None)
@@ -330,7 +330,7 @@ class Database:
         conn: sqlite3.Connection | None = getattr(self._local, "connection", None)
         if conn is None:
             conn = self._local.connection = _sqlite_connect(self._sqlite_path)
-        return _in_transaction(conn, begin, Runner(conn, self._statements), work, *args)
+        return _in_transaction(Runner(conn, self._statements), begin, work, *args)
 
     async def checkpoint(self) -> None:
         """Copy the SQLite write-ahead log into the database file, off the request path.
@@ -372,10 +372,10 @@ class Executes(Protocol):
         """Run a statement with its parameters; return its result."""
 
 
-def _in_transaction(
-    conn: sqlite3.Connection, begin: str, runner: Runner, work: Callable[..., T], *args: Any
-) -> T:
-    """`work(runner, *args)` between `begin` and COMMIT on `conn`; ROLLBACK when it raises."""
+def _in_transaction(runner: Runner, begin: str, work: Callable[..., T], *args: Any) -> T:
+    """`work(runner, *args)` between `begin` and COMMIT on the runner's connection; ROLLBACK
+    when it raises."""
+    conn = runner.connection
     conn.execute(begin)
     try:
         result = work(runner, *args)
