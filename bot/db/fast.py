@@ -25,6 +25,8 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError, MultipleResultsFound, NoResultFound
 from sqlalchemy.util import await_only
 
+from bot.db.tally import Tally
+
 _MAX_STATEMENTS = 1000  # compiled statements kept (the hot paths have a few dozen)
 
 
@@ -164,6 +166,9 @@ class _Prepared:
 
     def __init__(self, statements: Statements) -> None:
         self.statements = statements
+        # A write unit's counter changes, written just before it commits (`bot.db.tally`);
+        # None: written at once.
+        self.tally: Tally | None = None
 
     @property
     def dialect(self) -> Dialect:

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import Engine, Table, create_engine, event
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import (
@@ -25,7 +24,9 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.util import await_only, greenlet_spawn
 
+from bot.db.dialect import dialect_of, insert_for
 from bot.db.fast import PgRunner, Runner, Statements, pg_error
+from bot.db.tally import Tally
 
 T = TypeVar("T")
 
@@ -251,7 +252,9 @@ class Database:
         """Run a fast unit of work on a pooled asyncpg connection (in a greenlet, so each
         statement can await). A write is one transaction; a read runs its statements as
         they come (each sees what was committed before it: read committed, as through a
-        Session), without the two round trips of BEGIN and COMMIT."""
+        Session), without the two round trips of BEGIN and COMMIT. A write's counter
+        changes go in one statement just before COMMIT (`bot.db.tally`): the server-wide
+        counter rows stay locked for about a round trip, not for the whole unit."""
         assert self._fast_engine is not None and self._pg_statements is not None
         pool = self._fast_engine.sync_engine.pool
         for attempt in (1, 2):
@@ -262,8 +265,10 @@ class Database:
                     return work(runner, *args)
                 transaction = runner.connection.transaction()
                 await_only(transaction.start())
+                runner.tally = Tally()
                 try:
                     result = work(runner, *args)
+                    runner.tally.flush(runner)
                 except BaseException:
                     await_only(transaction.rollback())
                     raise
@@ -373,12 +378,14 @@ class Executes(Protocol):
 
 
 def _in_transaction(runner: Runner, begin: str, work: Callable[..., T], *args: Any) -> T:
-    """`work(runner, *args)` between `begin` and COMMIT on the runner's connection; ROLLBACK
-    when it raises."""
+    """`work(runner, *args)` between `begin` and COMMIT on the runner's connection, its
+    counter changes written last (`bot.db.tally`); ROLLBACK when it raises."""
     conn = runner.connection
     conn.execute(begin)
+    runner.tally = Tally()
     try:
         result = work(runner, *args)
+        runner.tally.flush(runner)
     except BaseException:
         conn.execute("ROLLBACK")
         raise
@@ -423,22 +430,6 @@ def _configure_sqlite(engine: Engine) -> None:
 def upsert(session: Executes | AsyncSession, table: Table | Any) -> Any:
     """Return a dialect-specific INSERT that supports ON CONFLICT clauses."""
     return insert_for(dialect_of(session), table)
-
-
-def dialect_of(session: Executes | AsyncSession) -> str:
-    """The name of the dialect a session, connection or runner speaks."""
-    dialect = getattr(session, "dialect", None)
-    if dialect is None:
-        bind = getattr(session, "bind", None)
-        dialect = bind.dialect if bind is not None else None
-    return dialect.name if dialect is not None else "sqlite"
-
-
-def insert_for(dialect: str, table: Table | Any) -> Any:
-    """A dialect-specific INSERT (with ON CONFLICT clauses) into a table or model."""
-    module = postgresql if dialect == "postgresql" else sqlite
-    target = table.__table__ if hasattr(table, "__table__") else table
-    return module.insert(target)
 
 
 def prepared(build: Callable[[str], T]) -> Callable[[Executes | AsyncSession], T]:

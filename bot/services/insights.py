@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +20,7 @@ from sqlalchemy import bindparam, case, delete, false, func, select, update
 from sqlalchemy.orm import Session
 
 from bot.clock import Clock, SystemClock
-from bot.db import Database, Executes, insert_for, prepared, upsert
+from bot.db import Database, Executes, upsert
 from bot.db.models import (
     ActivityDay,
     AssessmentRating,
@@ -34,6 +34,7 @@ from bot.db.models import (
     Member,
     MetricTotal,
 )
+from bot.db.tally import bump
 from bot.defaults import INACTIVE_AFTER, INSIGHT_CYCLES
 from bot.roadmap import Item, Metric, Roadmap
 from bot.weekly import months_between
@@ -49,43 +50,9 @@ def utc_day(moment: dt.datetime) -> dt.date:
 # --- counters, kept inside each unit of work ------------------------------------------------
 
 
-_BUMPS: dict[tuple[Any, tuple[str, ...]], Callable[[Executes], Any]] = {}
-
-
-def _bump_statement(model: Any, counts: tuple[str, ...]) -> Callable[[Executes], Any]:
-    """The upsert adding one row's `counts` to the stored row with its key, built once per
-    dialect: a multi-row VALUES would be compiled anew on every change."""
-    found = _BUMPS.get((model, counts))
-    if found is None:
-        table = model.__table__
-        key = [c.key for c in table.primary_key.columns]
-
-        def build(dialect: str) -> Any:
-            stmt = insert_for(dialect, model).values(
-                {name: bindparam(f"v_{name}", type_=table.c[name].type) for name in [*key, *counts]}
-            )
-            return stmt.on_conflict_do_update(
-                index_elements=key,
-                set_={c: table.c[c] + getattr(stmt.excluded, c) for c in counts},
-            )
-
-        found = _BUMPS[(model, counts)] = prepared(build)
-    return found
-
-
-def _bump(s: Executes, model: Any, rows: Sequence[dict[str, Any]], *counts: str) -> None:
-    """Add each row's counts to the counter rows with the same key."""
-    rows = [r for r in rows if any(r[c] for c in counts)]
-    if not rows:
-        return
-    stmt = _bump_statement(model, counts)(s)
-    for row in rows:
-        s.execute(stmt, {f"v_{name}": value for name, value in row.items()})
-
-
 def member_added(s: Executes, guild_id: int, day: dt.date) -> None:
     """A new member row: count them as last active on the day they appeared."""
-    _bump(
+    bump(
         s,
         ActivityDay,
         [{"guild_id": guild_id, "day": day, "members": 1, "hidden": 0}],
@@ -104,7 +71,7 @@ def moved_activity(
     rows = [{"guild_id": guild_id, "day": new, "members": 0, "hidden": 0, column: 1}]
     if old is not None:
         rows.append({"guild_id": guild_id, "day": old, "members": 0, "hidden": 0, column: -1})
-    _bump(s, ActivityDay, rows, "members", "hidden")
+    bump(s, ActivityDay, rows, "members", "hidden")
 
 
 def mark_active(s: Session, guild_id: int, user_id: int, now: dt.datetime) -> None:
@@ -132,7 +99,7 @@ def hidden_changed(s: Session, guild_id: int, user_id: int, hidden: bool) -> Non
     if day is None:
         return
     delta = 1 if hidden else -1
-    _bump(
+    bump(
         s,
         ActivityDay,
         [{"guild_id": guild_id, "day": day, "members": -delta, "hidden": delta}],
@@ -152,13 +119,13 @@ def levels_changed(s: Executes, guild_id: int, moves: Sequence[tuple[int, int]])
         for level, delta in sorted(deltas.items())
         if level > 0 and delta
     ]
-    _bump(s, LevelCount, rows, "members")
+    bump(s, LevelCount, rows, "members")
 
 
 def item_counted(s: Executes, guild_id: int, item_ids: Sequence[str], delta: int) -> None:
     """Members completed (delta 1) or undid (delta -1) these items."""
     rows = [{"guild_id": guild_id, "item_id": i, "members": delta} for i in item_ids]
-    _bump(s, ItemCount, rows, "members")
+    bump(s, ItemCount, rows, "members")
 
 
 _m = Member.__table__.c
@@ -184,7 +151,7 @@ def level_reached(s: Executes, guild_id: int, user_id: int, level: int, at: dt.d
     if start is None:
         return
     months = months_between(start, utc_day(at))
-    _bump(
+    bump(
         s,
         LevelTime,
         [{"guild_id": guild_id, "level": level, "months": months, "members": 1}],
@@ -207,7 +174,7 @@ def _level_times(s: Session, guild_id: int, user_id: int, start: dt.date, delta:
         }
         for level, at in reached
     ]
-    _bump(s, LevelTime, rows, "members")
+    bump(s, LevelTime, rows, "members")
 
 
 def start_changing(s: Session, guild_id: int, user_id: int, new_start: dt.date) -> None:
@@ -245,7 +212,7 @@ def ratings_changed(
                 "rating_sum": (new or 0) - (old or 0),
             }
         )
-    _bump(s, MetricTotal, rows, "members", "rating_sum")
+    bump(s, MetricTotal, rows, "members", "rating_sum")
 
 
 def latest_ratings(s: Session, guild_id: int, user_id: int) -> dict[str, int]:
@@ -270,7 +237,7 @@ def forget(s: Session, guild_id: int, user_id: int) -> None:
         if member.last_active_on is not None:
             column = "hidden" if member.hidden else "members"
             row = {"guild_id": guild_id, "day": member.last_active_on, "members": 0, "hidden": 0}
-            _bump(s, ActivityDay, [{**row, column: -1}], "members", "hidden")
+            bump(s, ActivityDay, [{**row, column: -1}], "members", "hidden")
         start = _start(s, guild_id, user_id)
         if start is not None:
             _level_times(s, guild_id, user_id, start, -1)

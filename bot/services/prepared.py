@@ -31,9 +31,6 @@ from bot.db.models import (
     LevelAnnouncement,
     Member,
     PeriodScore,
-    PeriodTotal,
-    ScoreBucket,
-    ScoreDay,
     TZDateTime,
 )
 
@@ -43,8 +40,6 @@ PERIOD_SCORES = cast(Table, PeriodScore.__table__)
 _m = MEMBERS.c
 _c = COMPLETIONS.c
 _ps = PERIOD_SCORES.c
-_pt = PeriodTotal.__table__.c
-_sb = ScoreBucket.__table__.c
 
 
 def _at(name: str) -> Any:
@@ -179,57 +174,6 @@ announce_level = prepared(
 
 # -- leaderboard counters -----------------------------------------------------------------
 
-
-# Multi-row VALUES are not cached by SQLAlchemy (it compiles them on every run): the two-row
-# upserts are written out, in SQL that SQLite and PostgreSQL both accept.
-def _add_one(d: str, model: Any, columns: dict[str, Any], key: list[str]) -> Any:
-    """A one-row upsert that adds the row's `members` to what is stored."""
-    stmt = insert_for(d, model).values(
-        guild_id=bindparam("guild", type_=BigInteger()),
-        **{name: bindparam(f"{name}0", type_=type_) for name, type_ in columns.items()},
-    )
-    return stmt.on_conflict_do_update(
-        index_elements=key, set_={"members": model.__table__.c.members + stmt.excluded.members}
-    )
-
-
-def _add_two(table: str, columns: dict[str, Any], key: list[str]) -> Any:
-    """The same for two rows."""
-    names = ["guild_id", *columns]
-    rows = ", ".join(
-        "(" + ", ".join([":guild", *(f":{name}{i}" for name in columns)]) + ")" for i in (0, 1)
-    )
-    sql = (
-        f"INSERT INTO {table} ({', '.join(names)}) VALUES {rows} "
-        f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET members = {table}.members + excluded.members"
-    )
-    binds = [bindparam("guild", type_=BigInteger())] + [
-        bindparam(f"{name}{i}", type_=type_)
-        for i in (0, 1)
-        for name, type_ in columns.items()
-        if type_ is not None
-    ]
-    return text(sql).bindparams(*binds)
-
-
-_BUCKET: dict[str, Any] = {"n": Integer(), "members": Integer()}
-_BUCKET_KEY = ["guild_id", "n"]
-bucket_rows = (
-    prepared(lambda d: _add_one(d, ScoreBucket, _BUCKET, _BUCKET_KEY)),
-    prepared(lambda d: _add_two("score_buckets", _BUCKET, _BUCKET_KEY)),
-)
-_DAY: dict[str, Any] = {"n": Integer(), "day": Date(), "members": Integer()}
-_DAY_KEY = ["guild_id", "n", "day"]
-day_rows = (
-    prepared(lambda d: _add_one(d, ScoreDay, _DAY, _DAY_KEY)),
-    prepared(lambda d: _add_two("score_days", _DAY, _DAY_KEY)),
-)
-_TOTAL: dict[str, Any] = {"period": String(), "starts_on": Date(), "members": Integer()}
-_TOTAL_KEY = ["guild_id", "period", "starts_on"]
-total_rows = (
-    prepared(lambda d: _add_one(d, PeriodTotal, _TOTAL, _TOTAL_KEY)),
-    prepared(lambda d: _add_two("period_totals", _TOTAL, _TOTAL_KEY)),
-)
 
 # A completion counts in its week and its month: one statement for both rows.
 count_completion = prepared(

@@ -20,7 +20,8 @@ from sqlalchemy import and_, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from bot.db import Executes, upsert
-from bot.db.models import Completion, Member, PeriodScore, PeriodTotal
+from bot.db.models import Completion, Member, PeriodScore, PeriodTotal, ScoreBucket, ScoreDay
+from bot.db.tally import bump
 from bot.services import prepared as sql
 from bot.services.guilds import guild_basics
 
@@ -53,41 +54,27 @@ UNRANKED: Standing = (0, None)
 
 
 def move_bucket(s: Executes, guild_id: int, old: Standing, new: Standing) -> None:
-    """A shown member went from `old` to `new` (a statement for the counts, one for the days)."""
+    """A shown member went from `old` to `new`."""
     moves = [(n, last, delta) for (n, last), delta in ((old, -1), (new, 1)) if n > 0]
-    if not moves:
-        return
-    buckets: dict[str, object] = {"guild": guild_id}
-    for i, (n, _, delta) in enumerate(moves):
-        buckets[f"n{i}"], buckets[f"members{i}"] = n, delta
-    s.execute(sql.bucket_rows[len(moves) - 1](s), buckets)
-    days: dict[str, object] = {"guild": guild_id}
-    dated = [(n, last, delta) for n, last, delta in moves if last is not None]
-    for i, (n, last, delta) in enumerate(dated):
-        days[f"n{i}"], days[f"day{i}"] = n, last.astimezone(dt.UTC).date()
-        days[f"members{i}"] = delta
-    if dated:
-        s.execute(sql.day_rows[len(dated) - 1](s), days)
+    buckets = [{"guild_id": guild_id, "n": n, "members": delta} for n, _, delta in moves]
+    bump(s, ScoreBucket, buckets, "members")
+    days = [
+        {"guild_id": guild_id, "n": n, "day": last.astimezone(dt.UTC).date(), "members": delta}
+        for n, last, delta in moves
+        if last is not None
+    ]
+    bump(s, ScoreDay, days, "members")
 
 
 def _count_members(
     s: Executes, guild_id: int, periods: Sequence[tuple[str, dt.date]], delta: int
 ) -> None:
-    """Add `delta` shown members to the totals of these periods (one statement)."""
-    if not periods:
-        return
-    if len(periods) > len(sql.total_rows):  # more than a week and a month: one at a time
-        for one in periods:
-            _count_members(s, guild_id, [one], delta)
-        return
-    params: dict[str, object] = {"guild": guild_id}
-    for i, (period, starts_on) in enumerate(periods):
-        params[f"period{i}"], params[f"starts_on{i}"], params[f"members{i}"] = (
-            period,
-            starts_on,
-            delta,
-        )
-    s.execute(sql.total_rows[len(periods) - 1](s), params)
+    """Add `delta` shown members to the totals of these periods."""
+    rows = [
+        {"guild_id": guild_id, "period": period, "starts_on": starts_on, "members": delta}
+        for period, starts_on in periods
+    ]
+    bump(s, PeriodTotal, rows, "members")
 
 
 def add_completion(
