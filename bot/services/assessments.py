@@ -26,7 +26,7 @@ from bot.errors import NotFoundError, UserError
 from bot.roadmap import Metric, Roadmap
 from bot.services import insights
 from bot.services.guilds import save_settings
-from bot.services.progress import touch_member
+from bot.services.progress import claim_member
 from bot.weekly import local_today
 
 LOWEST, HIGHEST = 1, 5
@@ -131,7 +131,7 @@ class AssessmentService:
         display_name: str | None,
         now: dt.datetime,
     ) -> Saved:
-        touch_member(s, guild_id, user_id, display_name, now)
+        claim_member(s, guild_id, user_id, display_name, now)  # a second save waits for this
         zone = s.scalar(
             select(Member.timezone).where(Member.guild_id == guild_id, Member.user_id == user_id)
         )

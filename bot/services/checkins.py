@@ -32,7 +32,7 @@ from bot.defaults import (
 from bot.errors import UserError
 from bot.services import insights, scores
 from bot.services.guilds import save_settings
-from bot.services.progress import touch_member
+from bot.services.progress import claim_member, touch_member
 from bot.text import clean_text
 from bot.weekly import WeeklyTime, format_when, local_today, safe_timezone
 
@@ -466,6 +466,8 @@ class CheckinService:
         hours = parse_hours(answers.hours)
         now = self.clock.now()
         async with self.db.write.begin() as s:
+            # The member's row first, then the cycle's, as every change of a member does.
+            await s.run_sync(claim_member, guild_id, user_id, display_name, now)
             row = await self._open_row(s, guild_id, now, lock=True)
             if row is None:
                 raise UserError(await self._no_cycle_message(s, guild_id, now))
@@ -475,7 +477,6 @@ class CheckinService:
                     CheckinAnswer.cycle_id == cycle.id, CheckinAnswer.user_id == user_id
                 )
             )
-            await s.run_sync(touch_member, guild_id, user_id, display_name, now)
             fields = {
                 "learned": _clip(answers.learned),
                 "built": _clip(answers.built),

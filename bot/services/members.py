@@ -14,7 +14,7 @@ from bot.defaults import CARDS
 from bot.errors import UserError
 from bot.roadmap import Phase, Roadmap
 from bot.services import insights, scores
-from bot.services.progress import member_name, touch_member
+from bot.services.progress import claim_member, member_name, touch_member
 from bot.weekly import canonical_timezone, local_today, months_between
 
 MAX_AVATAR_PATH = 160  # the column's length
@@ -125,7 +125,8 @@ class MemberService:
         if cards is not None:
             values["cards"] = cards
         async with self.db.write.begin() as s:
-            await s.run_sync(touch_member, guild_id, user_id, display_name, self.clock.now())
+            # Locked first: the counts moved below are the ones stored.
+            await s.run_sync(claim_member, guild_id, user_id, display_name, self.clock.now())
             member = await s.get(Member, (guild_id, user_id))
             assert member is not None
             if started_on is not None:

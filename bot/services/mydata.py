@@ -22,6 +22,7 @@ from bot.db.models import (
 )
 from bot.roadmap import PROJECT
 from bot.services import insights, reviews, scores
+from bot.services.progress import lock_member
 
 
 @dataclass(frozen=True)
@@ -134,6 +135,9 @@ class MyDataService:
     async def delete(self, guild_id: int, user_id: int) -> Deleted:
         """Remove the member's data in this server, with the admin corrections made to it."""
         async with self.db.write.begin() as s:
+            # Locked first, as a completion locks it (`claim_member`). A member without a row
+            # gets one for the time being: a completion making theirs waits for this.
+            await s.run_sync(lock_member, guild_id, user_id, None, self.clock.now())
             member = await s.get(Member, (guild_id, user_id))
             level = member.level if member else 0
             # Uncount them first: the counters are worked out from the rows about to go.

@@ -321,7 +321,12 @@ class ProgressService:
         settle: bool = True,
     ) -> ProgressChange:
         tz, threshold = guild_basics(s, guild_id)
-        member = self._insert(s, guild_id, user_id, item, display_name, evidence, actor_id, now, tz)
+        # The member's row is locked before any completion row (an undo does the same): two
+        # changes of one member then never wait for each other in a cycle.
+        was = lock_member(s, guild_id, user_id, display_name, now)
+        member = self._insert(
+            s, guild_id, user_id, item, display_name, evidence, actor_id, now, tz, was
+        )
         if member is None:
             return self._unchanged(s, guild_id, user_id, item, display_name, now)
         old_level = member.level
@@ -336,7 +341,8 @@ class ProgressService:
                 targets = (checklist,)
         linked: list[Item] = []
         for target in targets:
-            row = self._insert(s, guild_id, user_id, target, None, None, actor_id, now, tz)
+            was = (insights.utc_day(now), member.last_completed_at)
+            row = self._insert(s, guild_id, user_id, target, None, None, actor_id, now, tz, was)
             if row is not None:
                 member, linked = row, [*linked, target]
         count = member.completed_count
@@ -358,7 +364,10 @@ class ProgressService:
         settle: bool = True,
     ) -> ProgressChange:
         tz, threshold = guild_basics(s, guild_id)
-        member = self._delete(s, guild_id, user_id, item, display_name, actor_id, now, tz)
+        _, last_completed = lock_member(s, guild_id, user_id, display_name, now)
+        member = self._delete(
+            s, guild_id, user_id, item, display_name, actor_id, now, tz, last_completed
+        )
         if member is None:
             return self._unchanged(s, guild_id, user_id, item, display_name, now)
         old_level = member.level
@@ -368,7 +377,8 @@ class ProgressService:
         targets = (checklist,) if checklist is not None else self.roadmap.projects_of(item.id)
         linked: list[Item] = []
         for target in targets:
-            row = self._delete(s, guild_id, user_id, target, None, actor_id, now, tz)
+            last = member.last_completed_at
+            row = self._delete(s, guild_id, user_id, target, None, actor_id, now, tz, last)
             if row is not None:
                 member, linked = row, [*linked, target]
         count = member.completed_count
@@ -388,10 +398,13 @@ class ProgressService:
         actor_id: int | None,
         now: dt.datetime,
         tz: ZoneInfo,
+        was: tuple[dt.date | None, dt.datetime | None],
     ) -> Any | None:
         """Record one completion and count it everywhere; None when it was done already.
 
-        Returns the member's (completed_count, hidden, level, last_completed_at) after it.
+        `was`: the member's last active day and last completion before it (their row is
+        locked). Returns the member's (completed_count, hidden, level, last_completed_at)
+        after it.
         """
         key = {"guild": guild_id, "user": user_id}
         inserted = s.execute(
@@ -400,7 +413,7 @@ class ProgressService:
         )
         if inserted.rowcount != 1:
             return None
-        last_active, last_completed = _lock_member(s, guild_id, user_id, display_name, now)
+        last_active, last_completed = was
         today = insights.utc_day(now)
         name = member_name(display_name)
         counted = sql.member_completed_named if name else sql.member_completed
@@ -408,8 +421,8 @@ class ProgressService:
         insights.moved_activity(s, guild_id, last_active, today, member.hidden)
         insights.item_counted(s, guild_id, [item.id], +1)
         if not member.hidden:
-            was = (member.completed_count - 1, last_completed)
-            scores.move_bucket(s, guild_id, was, (member.completed_count, now))
+            before = (member.completed_count - 1, last_completed)
+            scores.move_bucket(s, guild_id, before, (member.completed_count, now))
         scores.add_completion(s, guild_id, user_id, now, member.hidden, tz)
         if actor_id is not None:
             _audit(s, guild_id, actor_id, user_id, item.id, "grant", now)
@@ -425,9 +438,11 @@ class ProgressService:
         actor_id: int | None,
         now: dt.datetime,
         tz: ZoneInfo,
+        last_completed: dt.datetime | None,
     ) -> Any | None:
         """Remove one completion and uncount it; None when it was not done.
 
+        `last_completed`: the member's last completion before it (their row is locked).
         Returns the member's (completed_count, hidden, level, last_completed_at) after it.
         """
         key = {"guild": guild_id, "user": user_id}
@@ -436,8 +451,6 @@ class ProgressService:
         ).scalar_one_or_none()
         if completed_at is None:
             return None
-        # Locked as a completion locks it: a completion of the same member waits for this.
-        last_completed = s.execute(sql.lock_member(s), key).one().last_completed_at
         name = member_name(display_name)
         uncounted = sql.member_undone_named if name else sql.member_undone
         member = s.execute(uncounted(s), {**key, "name": name}).one()
@@ -640,7 +653,7 @@ def touch_member(
         s.execute(sql.rename_member(s), {"guild": guild_id, "user": user_id, "name": name})
 
 
-def _lock_member(
+def lock_member(
     s: Executes, guild_id: int, user_id: int, display_name: str | None, now: dt.datetime
 ) -> tuple[dt.date | None, dt.datetime | None]:
     """Lock the member's row (creating it first if needed); return their last active day
@@ -651,6 +664,19 @@ def _lock_member(
         create_member(s, guild_id, user_id, display_name, now)
         row = s.execute(sql.lock_member(s), key).one()
     return row.last_active_on, row.last_completed_at
+
+
+def claim_member(
+    s: Executes, guild_id: int, user_id: int, display_name: str | None, now: dt.datetime
+) -> None:
+    """Lock the member's row (creating it if needed) and store the name Discord showed.
+
+    The first thing a unit of work that changes a member's data does, as a completion does:
+    two changes of one member take turns, and lock the rows they share in one order (the
+    member's, then the rest), so they never wait for each other in a cycle.
+    """
+    lock_member(s, guild_id, user_id, display_name, now)
+    touch_member(s, guild_id, user_id, display_name, now)
 
 
 def member_name(display_name: str | None) -> str:

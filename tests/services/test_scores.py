@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import random
 from zoneinfo import ZoneInfo
@@ -98,76 +99,122 @@ async def insight_counters_agree(db: Database, guild_id: int) -> None:
     assert stored == expected
 
 
+class RandomActivity:
+    """Members doing random things in GUILD (and completing items in OTHER), and the check
+    that every board, rank and counter still agrees with a recount."""
+
+    def __init__(self, db: Database, roadmap: Roadmap, clock: FakeClock) -> None:
+        self.db, self.roadmap, self.clock = db, roadmap, clock
+        self.progress = ProgressService(db, roadmap, clock)
+        self.members = MemberService(db, clock)
+        self.mydata = MyDataService(db, clock)
+        self.board = LeaderboardService(db, clock)
+        self.checkins = CheckinService(db, clock)
+        self.assessments = AssessmentService(db, roadmap, clock)
+        # Items and projects alike; checklist items (those naming projects most) come up often.
+        checklist = [i.id for i in roadmap.items if i.is_checklist]
+        linked = [i for i in checklist if roadmap.projects_of(i)]
+        self.items = [i.id for i in roadmap.trackable] + checklist * 3 + linked * 4
+        self.metrics = [m.id for m in roadmap.metrics]
+        self.levels_seen: set[int] = set()
+
+    async def setup(self) -> None:
+        await self.checkins.configure(
+            GUILD, channel_id=1, schedule=WeeklyTime(0, dt.time(18, 0), TZ)
+        )
+        await GuildService(self.db, self.clock).set_threshold(GUILD, 30)  # levels come and go
+
+    async def open_cycle(self) -> None:
+        """Close the check-in that has ended and open the next (the scheduler's work)."""
+        if await self.checkins.open_cycle_for(GUILD) is None:
+            for cycle in await self.checkins.unclosed_cycles(GUILD):
+                await self.checkins.close_cycle(cycle.id)
+            await self.checkins.open_cycle(GUILD)
+
+    async def act(
+        self, rng: random.Random, user: int, now: dt.datetime, step: int, cycles: bool = True
+    ) -> None:
+        """One random thing `user` does at `now` (with `cycles`, opening a check-in first
+        if none is open)."""
+        roll = rng.random()
+        if roll < 0.08:
+            if cycles:
+                await self.open_cycle()
+            await self.checkins.submit_answer(GUILD, user, None, Answers(learned="x", hours="1"))
+        elif roll < 0.14:
+            chosen = rng.sample(self.metrics, rng.randint(1, 6))
+            await self.assessments.save(GUILD, user, {m: rng.randint(1, 5) for m in chosen})
+        elif roll < 0.17:
+            started = (now - dt.timedelta(days=rng.randint(0, 900))).date()
+            await self.members.update_profile(GUILD, user, started_on=started)
+        elif roll < 0.70:
+            change = await self.progress.complete(GUILD, user, rng.choice(self.items))
+            self.levels_seen.add(change.new_level)
+            if step % 3 == 0:  # the same people progress in another server too
+                await self.progress.complete(OTHER, user, rng.choice(self.items))
+        elif roll < 0.90:
+            done = sorted(await self.progress.done_ids(GUILD, user))
+            if done:
+                await self.progress.undo(GUILD, user, rng.choice(done))
+        elif roll < 0.97:
+            profile = await self.members.profile(GUILD, user)
+            await self.members.update_profile(GUILD, user, hidden=not profile.hidden)
+        else:
+            await self.mydata.delete(GUILD, user)
+
+    async def check(self, now: dt.datetime) -> None:
+        board, db = self.board, self.db
+        tz = ZoneInfo(TZ)
+        assert await board_of(board, Period.ALL, now) == await expected(db, GUILD, None, now)
+        for period in (Period.WEEK, Period.MONTH):
+            since = period_start(period, now, tz)
+            assert await board_of(board, period, now) == await expected(db, GUILD, since, now)
+        ranking = await expected(db, GUILD, None, now)
+        for position, (user_id, _) in enumerate(ranking, start=1):
+            assert await board.rank(GUILD, user_id) == position
+        async with db.engine.connect() as conn:  # every counter, as `db copy` checks them
+            assert await conn.run_sync(check_counters, now) == []
+        for guild_id in (GUILD, OTHER):
+            await links_hold(db, self.roadmap, guild_id)
+            await insight_counters_agree(db, guild_id)
+
+
 async def test_counters_match_a_recount_after_random_activity(
     db: Database, roadmap: Roadmap, clock: FakeClock
 ) -> None:
-    progress = ProgressService(db, roadmap, clock)
-    members = MemberService(db, clock)
-    mydata = MyDataService(db, clock)
-    board = LeaderboardService(db, clock)
-    checkins = CheckinService(db, clock)
-    assessments = AssessmentService(db, roadmap, clock)
-    await checkins.configure(GUILD, channel_id=1, schedule=WeeklyTime(0, dt.time(18, 0), TZ))
-    await GuildService(db, clock).set_threshold(GUILD, 30)  # so that levels come and go
+    activity = RandomActivity(db, roadmap, clock)
+    await activity.setup()
     rng = random.Random(2026)
-    levels_seen: set[int] = set()
-    # Items and projects alike; checklist items (those naming projects most) come up often.
-    checklist = [i.id for i in roadmap.items if i.is_checklist]
-    linked = [i for i in checklist if roadmap.projects_of(i)]
-    items = [i.id for i in roadmap.trackable] + checklist * 3 + linked * 4
-    metrics = [m.id for m in roadmap.metrics]
     now = START
-    users = list(range(1, 17))
     for step in range(400):
         now += dt.timedelta(minutes=rng.choice((1, 7, 90, 600, 6000)))
         clock.set(now)
-        user = rng.choice(users)
-        roll = rng.random()
-        if roll < 0.08:
-            if await checkins.open_cycle_for(GUILD) is None:
-                for cycle in await checkins.unclosed_cycles(GUILD):
-                    await checkins.close_cycle(cycle.id)
-                await checkins.open_cycle(GUILD)
-            await checkins.submit_answer(GUILD, user, None, Answers(learned="x", hours="1"))
-        elif roll < 0.14:
-            chosen = rng.sample(metrics, rng.randint(1, 6))
-            await assessments.save(GUILD, user, {m: rng.randint(1, 5) for m in chosen})
-        elif roll < 0.17:
-            started = (now - dt.timedelta(days=rng.randint(0, 900))).date()
-            await members.update_profile(GUILD, user, started_on=started)
-        elif roll < 0.70:
-            progress.clock.set(now)
-            await progress.complete(GUILD, user, rng.choice(items))
-            if step % 3 == 0:  # the same people progress in another server too
-                progress.clock.set(now)
-                await progress.complete(OTHER, user, rng.choice(items))
-        elif roll < 0.90:
-            done = sorted(await progress.done_ids(GUILD, user))
-            if done:
-                progress.clock.set(now)
-                await progress.undo(GUILD, user, rng.choice(done))
-        elif roll < 0.97:
-            profile = await members.profile(GUILD, user)
-            await members.update_profile(GUILD, user, hidden=not profile.hidden)
-        else:
-            await mydata.delete(GUILD, user)
+        await activity.act(rng, rng.choice(range(1, 17)), now, step)
         if step % 80 == 79:
-            tz = ZoneInfo(TZ)
-            assert await board_of(board, Period.ALL, now) == await expected(db, GUILD, None, now)
-            for period in (Period.WEEK, Period.MONTH):
-                since = period_start(period, now, tz)
-                assert await board_of(board, period, now) == await expected(db, GUILD, since, now)
-            ranking = await expected(db, GUILD, None, now)
-            for position, (user_id, _) in enumerate(ranking, start=1):
-                assert await board.rank(GUILD, user_id) == position
-            async with db.engine.connect() as conn:  # every counter, as `db copy` checks them
-                assert await conn.run_sync(check_counters, now) == []
-            for guild_id in (GUILD, OTHER):
-                await links_hold(db, roadmap, guild_id)
-                await insight_counters_agree(db, guild_id)
-            async with db.read() as s:
-                levels_seen |= set(await s.scalars(select(Member.level)))
-    assert levels_seen >= {0, 1}  # the level counters were exercised
+            await activity.check(now)
+    assert activity.levels_seen >= {0, 1}  # the level counters were exercised
+
+
+async def test_counters_match_a_recount_after_concurrent_activity(
+    db: Database, roadmap: Roadmap, clock: FakeClock
+) -> None:
+    """Eight things at once, again and again: on PostgreSQL, transactions that change the
+    same counter rows at the same time (a deadlock fails the test)."""
+    activity = RandomActivity(db, roadmap, clock)
+    await activity.setup()
+    rng = random.Random(7)
+    now = START
+    for step in range(60):
+        now += dt.timedelta(minutes=rng.choice((1, 90, 600, 6000)))
+        clock.set(now)
+        await activity.open_cycle()
+        users = [rng.randint(1, 10) for _ in range(8)]
+        # Each its own random numbers: the same choices however the eight interleave.
+        acts = [(random.Random(rng.random()), user) for user in users]
+        await asyncio.gather(*(activity.act(r, user, now, step, cycles=False) for r, user in acts))
+        if step % 20 == 19:
+            await activity.check(now)
+    assert max(activity.levels_seen) > 0  # the level counters were exercised
 
 
 async def test_a_new_timezone_recounts_this_week(
