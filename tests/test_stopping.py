@@ -6,6 +6,7 @@ Real bot processes (`python -m bot run`) against the fake Discord on loopback.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import signal
 import sqlite3
@@ -126,9 +127,17 @@ async def test_kill_9_during_600_completions_loses_and_doubles_nothing(
     members = server.members[:10]
     # Enough work that the kill lands in the middle of it, however fast the bot answers.
     todo = [(member, item) for member in members for item in items(roadmap)[:60]]
+    results: list[tuple[FakeMember, Item, InteractionResult]] = []
+
+    async def send() -> None:
+        for m, i in todo:
+            results.append((m, i, await server.complete(m, i)))
+
     async with server.bot() as bot:
         await server.ready(bot)
-        results = [(m, i, await server.complete(m, i)) for m, i in todo]
+        # Sent while the kill is awaited: it lands while commands are still coming, however
+        # fast the bot answers and however slowly this process sends.
+        sender = asyncio.create_task(send())
         loop = asyncio.get_running_loop()
         deadline = loop.time() + 60
         while sum(DONE in answer_text(r) for _, _, r in results) < 50:
@@ -136,6 +145,9 @@ async def test_kill_9_during_600_completions_loses_and_doubles_nothing(
             await asyncio.sleep(0.005)
         bot.kill()
         assert await bot.wait(timeout=10) == -signal.SIGKILL
+        sender.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sender
     acknowledged = {(m.id, i.id) for m, i, r in results if DONE in answer_text(r)}
     assert 50 <= len(acknowledged) < len(todo), "the kill came after every completion"
 
