@@ -19,7 +19,7 @@ def _items(*changes: tuple[str, int]) -> list[dict[str, object]]:
 async def _stored(db: Database) -> dict[str, int]:
     async with db.read() as s:
         rows = await s.execute(select(ItemCount.item_id, ItemCount.members))
-        return dict(rows.tuples().all())
+        return {row.item_id: row.members for row in rows}
 
 
 async def test_a_sessions_changes_are_summed_and_written_at_commit(db: Database) -> None:
