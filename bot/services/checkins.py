@@ -901,6 +901,8 @@ _STREAK_CYCLES = (
     .limit(STREAK_PAGE)
     .offset(bindparam("offset"))
 )
+# Whether the server has had a check-in (a column for other reads: without one, no streak).
+ANY_CYCLE = exists().where(_cy.guild_id == bindparam("guild"))
 _AWAY = select(_away.starts_on, _away.ends_on).where(
     _away.guild_id == bindparam("guild"), _away.user_id == bindparam("user")
 )

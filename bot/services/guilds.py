@@ -60,9 +60,24 @@ _BASICS = select(_settings.timezone, _settings.level_threshold).where(
 
 
 _members = Member.__table__.c
+# The server's pictures switch, NULL without a settings row.
+SERVER_CARDS = (
+    select(_settings.cards).where(_settings.guild_id == bindparam("guild")).scalar_subquery()
+)
+# The server's timezone, NULL without a settings row or when unset (`server_zone`).
+SERVER_TIMEZONE = (
+    select(_settings.timezone).where(_settings.guild_id == bindparam("guild")).scalar_subquery()
+)
+
+
+def server_zone(timezone: str | None) -> ZoneInfo:
+    """The zone of a server's stored timezone (UTC when unset)."""
+    return ZoneInfo(timezone or TIMEZONE)
+
+
 # The server's switch and the member's (user 0: none), NULL where there is no row.
 _CARDS = select(
-    select(_settings.cards).where(_settings.guild_id == bindparam("guild")).scalar_subquery(),
+    SERVER_CARDS,
     select(_members.cards)
     .where(_members.guild_id == bindparam("guild"), _members.user_id == bindparam("user"))
     .scalar_subquery(),
@@ -72,7 +87,12 @@ _CARDS = select(
 def read_cards_on(s: Executes, guild_id: int, user_id: int | None) -> bool:
     """`GuildService.cards_on` inside a unit of work (one statement)."""
     server, member = s.execute(_CARDS, {"guild": guild_id, "user": user_id or 0}).one()
-    switches = (server,) if user_id is None else (server, member)
+    return cards_from(server, *(() if user_id is None else (member,)))
+
+
+def cards_from(*switches: bool | None) -> bool:
+    """Whether an answer carries a picture, from the server's switch and the member's
+    (None: never set, the default)."""
     return all(CARDS if value is None else bool(value) for value in switches)
 
 
@@ -105,8 +125,8 @@ def guild_basics(s: Executes, guild_id: int) -> tuple[ZoneInfo, int]:
     """The server's timezone (UTC when unset) and level threshold, in one read."""
     row = s.execute(_BASICS, {"guild": guild_id}).one_or_none()
     if row is None:
-        return ZoneInfo(TIMEZONE), LEVEL_THRESHOLD
-    return ZoneInfo(row.timezone or TIMEZONE), row.level_threshold
+        return server_zone(None), LEVEL_THRESHOLD
+    return server_zone(row.timezone), row.level_threshold
 
 
 async def save_settings(

@@ -14,7 +14,14 @@ from sqlalchemy import Date, bindparam, false, func, select, tuple_
 from bot.clock import Clock, SystemClock
 from bot.db import Database, Executes
 from bot.db.models import Member, PeriodScore, PeriodTotal, ScoreBucket, ScoreDay, TZDateTime
-from bot.services.guilds import guild_basics, read_cards_on
+from bot.services.guilds import (
+    SERVER_CARDS,
+    SERVER_TIMEZONE,
+    cards_from,
+    guild_basics,
+    read_cards_on,
+    server_zone,
+)
 from bot.services.members import stored_looks
 from bot.services.scores import period_bounds
 from bot.services.scores import period_start as local_period_start
@@ -166,6 +173,15 @@ _RANK = select(
     )
     .scalar_subquery(),
 )
+# Who looks at a page: their stored name, avatar and pictures switch, with the server's
+# switch and timezone (a page needs all of them).
+_VIEWER = select(
+    _m.display_name,
+    _m.avatar_path,
+    _m.cards,
+    SERVER_CARDS.label("server_cards"),
+    SERVER_TIMEZONE.label("server_timezone"),
+).where(_m.guild_id == bindparam("guild"), _m.user_id == bindparam("user"))
 _RANKED = select(_m.hidden, _m.completed_count, _m.last_completed_at).where(
     _m.guild_id == bindparam("guild"), _m.user_id == bindparam("user")
 )
@@ -214,17 +230,27 @@ def read_page(
     cards_for: int | None = None,
 ) -> Page:
     """`LeaderboardService.page` as plain synchronous code (one unit of work)."""
-    looks = stored_looks(s, guild_id, viewer) if viewer is not None else None
-    cards = cards_for is not None and read_cards_on(s, guild_id, cards_for)
+    row = None
+    if viewer is not None and cards_for in (None, viewer):  # the usual: one who asks
+        row = s.execute(_VIEWER, {"guild": guild_id, "user": viewer}).one_or_none()
+    tz: ZoneInfo | None = None
+    if row is not None:
+        looks: tuple[str, str | None] | None = (row.display_name, row.avatar_path)
+        cards = cards_for is not None and cards_from(row.server_cards, row.cards)
+        tz = server_zone(row.server_timezone)
+    else:
+        looks = stored_looks(s, guild_id, viewer) if viewer is not None else None
+        cards = cards_for is not None and read_cards_on(s, guild_id, cards_for)
     if period is Period.ALL:
         board = _all_time_page(s, guild_id, page)
     else:
-        board = _period_page(s, guild_id, period, page, now)
+        board = _period_page(s, guild_id, period, page, now, tz or guild_basics(s, guild_id)[0])
     return replace(board, viewer_looks=looks, cards=cards)
 
 
-def _period_page(s: Executes, guild_id: int, period: Period, page: int, now: dt.datetime) -> Page:
-    tz, _ = guild_basics(s, guild_id)
+def _period_page(
+    s: Executes, guild_id: int, period: Period, page: int, now: dt.datetime, tz: ZoneInfo
+) -> Page:
     starts_on = local_period_start(period.value, now, tz)
     key = {"guild": guild_id, "period": period.value, "starts_on": starts_on}
     rows = s.execute(_PERIOD_ROWS, {**key, "offset": max(page, 0) * PAGE_SIZE}).all()

@@ -34,7 +34,8 @@ MAX_EVIDENCE = 500
 _members = Member.__table__.c
 _completions = Completion.__table__.c
 _answers = CheckinAnswer.__table__.c
-_MEMBER_ROW = select(
+# What a member's progress shows of their row (other reads add columns to it: `overview`).
+MEMBER_ROW = select(
     _members.display_name,
     _members.level,
     _members.started_on,
@@ -560,8 +561,14 @@ class ProgressService:
         self, s: Executes, guild_id: int, user_id: int, recent: int = 5
     ) -> MemberProgress:
         """`member_progress` as plain synchronous code, for a unit of work (one hop)."""
+        member = s.execute(MEMBER_ROW, {"guild": guild_id, "user": user_id}).one_or_none()
+        return self.progress_of(s, guild_id, user_id, member, recent)
+
+    def progress_of(
+        self, s: Executes, guild_id: int, user_id: int, member: Any | None, recent: int = 5
+    ) -> MemberProgress:
+        """`read_progress` with the member's row (`MEMBER_ROW`, None: no row) read already."""
         key = {"guild": guild_id, "user": user_id}
-        member = s.execute(_MEMBER_ROW, key).one_or_none()
         known = [self.roadmap.item(i) for i in _done_ids(s, guild_id, user_id)]
         done = {i.id for i in known if i is not None}
         projects_done = sum(1 for i in known if i is not None and i.is_project)

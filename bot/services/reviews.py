@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, bindparam, delete, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.clock import Clock, SystemClock
@@ -760,15 +760,14 @@ def _policy_of(guild_id: int, settings: Any, roles: tuple[int, ...] = ()) -> Rev
 
 
 _sub = ReviewSubmission.__table__
-_PENDING = (
-    select(_sub)
-    .where(
-        _sub.c.guild_id == bindparam("guild"),
-        _sub.c.decided_at.is_(None),
-        _sub.c.user_id == bindparam("user"),
-    )
-    .order_by(_sub.c.submitted_at, _sub.c.id)
+_MINE_PENDING = (
+    _sub.c.guild_id == bindparam("guild"),
+    _sub.c.decided_at.is_(None),
+    _sub.c.user_id == bindparam("user"),
 )
+_PENDING = select(_sub).where(*_MINE_PENDING).order_by(_sub.c.submitted_at, _sub.c.id)
+# Whether the member has a submission awaiting review (a column for other reads).
+ANY_PENDING = exists().where(*_MINE_PENDING)
 _UNTOLD = (
     select(_sub.c.user_id)
     .where(_sub.c.guild_id == bindparam("guild"), _sub.c.notice_pending.is_(True))

@@ -55,7 +55,7 @@ def read_statements(now: dt.datetime) -> list[tuple[Any, dict[str, Any]]]:
     for user in (1, 3, 7, 99):
         key = {"guild": GUILD, "user": user}
         out += [
-            (progress._MEMBER_ROW, key),
+            (progress.MEMBER_ROW, key),
             (progress._DONE_IDS, key),
             (progress._RECENT, {**key, "limit": 5}),
             (members._LOOKS, key),
@@ -103,8 +103,8 @@ async def test_result_methods_behave_like_sqlalchemys(busy: Database) -> None:
         key = {"guild": GUILD, "user": 1}
         missing = {"guild": GUILD, "user": 12345}
         return {
-            "one": s.execute(progress._MEMBER_ROW, key).one().display_name,
-            "none": s.execute(progress._MEMBER_ROW, missing).one_or_none(),
+            "one": s.execute(progress.MEMBER_ROW, key).one().display_name,
+            "none": s.execute(progress.MEMBER_ROW, missing).one_or_none(),
             "scalar": s.execute(members._LOOKS, key).scalar_one_or_none(),
             "scalars": sorted(s.execute(progress._DONE_IDS, key).scalars().all()),
             "first": s.execute(progress._RECENT, {**key, "limit": 2}).first()[0],
