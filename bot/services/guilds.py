@@ -70,6 +70,14 @@ SERVER_TIMEZONE = (
 )
 
 
+# The server's level threshold, NULL without a settings row (`LEVEL_THRESHOLD` then).
+SERVER_THRESHOLD = (
+    select(_settings.level_threshold)
+    .where(_settings.guild_id == bindparam("guild"))
+    .scalar_subquery()
+)
+
+
 def server_zone(timezone: str | None) -> ZoneInfo:
     """The zone of a server's stored timezone (UTC when unset)."""
     return ZoneInfo(timezone or TIMEZONE)

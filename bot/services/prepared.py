@@ -33,6 +33,7 @@ from bot.db.models import (
     PeriodScore,
     TZDateTime,
 )
+from bot.services.guilds import SERVER_THRESHOLD, SERVER_TIMEZONE
 
 MEMBERS = cast(Table, Member.__table__)
 COMPLETIONS = cast(Table, Completion.__table__)
@@ -109,9 +110,19 @@ rename_member = prepared(
     lambda d: update(MEMBERS).where(*_key(_m)).values(display_name=bindparam("name"))
 )
 
-# The member's row is locked first (PostgreSQL; SQLite's write lock covers it already).
+# The member's row is locked first (PostgreSQL; SQLite's write lock covers it already), and
+# the server's settings a change needs come with it.
 lock_member = prepared(
-    lambda d: select(_m.last_active_on, _m.last_completed_at).where(*_key(_m)).with_for_update()
+    lambda d: (
+        select(
+            _m.last_active_on,
+            _m.last_completed_at,
+            SERVER_TIMEZONE.label("timezone"),
+            SERVER_THRESHOLD.label("level_threshold"),
+        )
+        .where(*_key(_m))
+        .with_for_update(of=MEMBERS)
+    )
 )
 
 

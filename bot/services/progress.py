@@ -6,7 +6,7 @@ import datetime as dt
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, select, union_all
@@ -19,12 +19,12 @@ from bot.db.models import (
     Member,
     TZDateTime,
 )
-from bot.defaults import ACTIVITY_DAYS
+from bot.defaults import ACTIVITY_DAYS, LEVEL_THRESHOLD
 from bot.errors import NotFoundError, UserError
 from bot.roadmap import Item, Roadmap
 from bot.services import insights, scores
 from bot.services import prepared as sql
-from bot.services.guilds import guild_basics
+from bot.services.guilds import guild_basics, server_zone
 from bot.text import clean_text
 from bot.weekly import local_to_utc, local_today, safe_timezone
 
@@ -321,10 +321,11 @@ class ProgressService:
         *,
         settle: bool = True,
     ) -> ProgressChange:
-        tz, threshold = guild_basics(s, guild_id)
         # The member's row is locked before any completion row (an undo does the same): two
         # changes of one member then never wait for each other in a cycle.
-        was = lock_member(s, guild_id, user_id, display_name, now)
+        locked = lock_member(s, guild_id, user_id, display_name, now)
+        tz, threshold = locked.timezone, locked.threshold
+        was = (locked.last_active_on, locked.last_completed_at)
         member = self._insert(
             s, guild_id, user_id, item, display_name, evidence, actor_id, now, tz, was
         )
@@ -364,8 +365,9 @@ class ProgressService:
         *,
         settle: bool = True,
     ) -> ProgressChange:
-        tz, threshold = guild_basics(s, guild_id)
-        _, last_completed = lock_member(s, guild_id, user_id, display_name, now)
+        locked = lock_member(s, guild_id, user_id, display_name, now)
+        tz, threshold = locked.timezone, locked.threshold
+        last_completed = locked.last_completed_at
         member = self._delete(
             s, guild_id, user_id, item, display_name, actor_id, now, tz, last_completed
         )
@@ -660,17 +662,27 @@ def touch_member(
         s.execute(sql.rename_member(s), {"guild": guild_id, "user": user_id, "name": name})
 
 
+class Locked(NamedTuple):
+    """What a change of a member reads as it locks their row."""
+
+    last_active_on: dt.date | None
+    last_completed_at: dt.datetime | None
+    timezone: ZoneInfo  # the server's
+    threshold: int  # the server's level threshold
+
+
 def lock_member(
     s: Executes, guild_id: int, user_id: int, display_name: str | None, now: dt.datetime
-) -> tuple[dt.date | None, dt.datetime | None]:
+) -> Locked:
     """Lock the member's row (creating it first if needed); return their last active day
-    and when they last completed an item."""
+    and last completion, with the server's timezone and level threshold."""
     key = {"guild": guild_id, "user": user_id}
     row = s.execute(sql.lock_member(s), key).one_or_none()
     if row is None:
         create_member(s, guild_id, user_id, display_name, now)
         row = s.execute(sql.lock_member(s), key).one()
-    return row.last_active_on, row.last_completed_at
+    threshold = LEVEL_THRESHOLD if row.level_threshold is None else row.level_threshold
+    return Locked(row.last_active_on, row.last_completed_at, server_zone(row.timezone), threshold)
 
 
 def claim_member(
