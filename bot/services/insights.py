@@ -136,20 +136,18 @@ _START = select(_m.started_on, _m.created_at).where(
 
 def _start(s: Executes, guild_id: int, user_id: int) -> dt.date | None:
     row = s.execute(_START, {"guild": guild_id, "user": user_id}).one_or_none()
-    if row is None:
-        return None
-    return row.started_on or utc_day(row.created_at)
+    return None if row is None else journey_start(row)
 
 
-def level_reached(s: Executes, guild_id: int, user_id: int, level: int, at: dt.datetime) -> None:
-    """A member reached a level for the first time ever: count how long it took them.
+def journey_start(member: Any) -> dt.date:
+    """When a member's journey started: their `/profile started` day, else the day the bot
+    first saw them (from a row with `started_on` and `created_at`)."""
+    return member.started_on or utc_day(member.created_at)
 
-    The time runs from their journey start (`/profile started`), else from the day the bot
-    first saw them.
-    """
-    start = _start(s, guild_id, user_id)
-    if start is None:
-        return
+
+def level_reached(s: Executes, guild_id: int, level: int, at: dt.datetime, start: dt.date) -> None:
+    """A member whose journey started on `start` reached a level for the first time ever:
+    count how long it took them."""
     months = months_between(start, utc_day(at))
     bump(
         s,

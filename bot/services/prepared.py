@@ -164,8 +164,14 @@ member_undone_named = prepared(lambda d: _member_undone(True))
 
 member_counters = prepared(lambda d: select(_m.level, _m.completed_count).where(*_key(_m)))
 
+# With what a level reached for the first time is counted from (`insights.journey_start`).
 set_level = prepared(
-    lambda d: update(MEMBERS).where(*_key(_m)).values(level=bindparam("new_level"))
+    lambda d: (
+        update(MEMBERS)
+        .where(*_key(_m))
+        .values(level=bindparam("new_level"))
+        .returning(_m.started_on, _m.created_at)
+    )
 )
 
 

@@ -539,14 +539,15 @@ class ProgressService:
         new_level = level_from_done(self.roadmap, _done_ids(s, guild_id, user_id), threshold)
         announce: list[int] = []
         key = {"guild": guild_id, "user": user_id}
-        if new_level != old_level:
-            s.execute(sql.set_level(s), {**key, "new_level": new_level})
-            insights.levels_changed(s, guild_id, [(old_level, new_level)])
+        if new_level == old_level:
+            return new_level, ()
+        member = s.execute(sql.set_level(s), {**key, "new_level": new_level}).one()
+        insights.levels_changed(s, guild_id, [(old_level, new_level)])
         for level in range(old_level + 1, new_level + 1):
             result = s.execute(sql.announce_level(s), {**key, "level": level, "at": now})
             if result.rowcount == 1:
                 announce.append(level)
-                insights.level_reached(s, guild_id, user_id, level, now)
+                insights.level_reached(s, guild_id, level, now, insights.journey_start(member))
         return new_level, tuple(announce)
 
     async def done_ids(self, guild_id: int, user_id: int) -> set[str]:
