@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session, SessionTransaction
 
 from bot.db.dialect import dialect_of
 
-# A group of rows: the counter table (its model), the columns added to, and the rows by key.
+# What a group of rows is kept under: the counter table (its model) and the columns added to.
 _Group = tuple[Any, tuple[str, ...]]
 _STATEMENTS: dict[tuple[Any, ...], Any] = {}  # by shape: few (a unit changes a handful)
 
@@ -79,13 +79,11 @@ def bump(s: Any, model: Any, rows: Sequence[dict[str, Any]], *counts: str) -> No
         if tally is None:
             s.connection()  # in a transaction (begun if need be), whose end clears the tally
             tally = s.info[_KEY] = Tally()
-    now = tally is None
-    if tally is None:
-        tally = Tally()
+    target = Tally() if tally is None else tally
     for row in rows:
-        tally.add(model, counts, row)
-    if now:
-        tally.flush(s)
+        target.add(model, counts, row)
+    if tally is None:  # a bare Connection: written at once
+        target.flush(s)
 
 
 _KEY = "bot.db.tally"  # where a Session keeps its tally (Session.info)

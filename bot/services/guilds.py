@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, delete, select, update
@@ -60,22 +61,16 @@ _BASICS = select(_settings.timezone, _settings.level_threshold).where(
 
 
 _members = Member.__table__.c
-# The server's pictures switch, NULL without a settings row.
-SERVER_CARDS = (
-    select(_settings.cards).where(_settings.guild_id == bindparam("guild")).scalar_subquery()
-)
-# The server's timezone, NULL without a settings row or when unset (`server_zone`).
-SERVER_TIMEZONE = (
-    select(_settings.timezone).where(_settings.guild_id == bindparam("guild")).scalar_subquery()
-)
 
 
-# The server's level threshold, NULL without a settings row (`LEVEL_THRESHOLD` then).
-SERVER_THRESHOLD = (
-    select(_settings.level_threshold)
-    .where(_settings.guild_id == bindparam("guild"))
-    .scalar_subquery()
-)
+def _setting(column: Any) -> Any:
+    """One of the server's settings as a column for other reads (NULL without a row)."""
+    return select(column).where(_settings.guild_id == bindparam("guild")).scalar_subquery()
+
+
+SERVER_CARDS = _setting(_settings.cards)
+SERVER_TIMEZONE = _setting(_settings.timezone)  # NULL too when unset: see `server_zone`
+SERVER_THRESHOLD = _setting(_settings.level_threshold)  # LEVEL_THRESHOLD without a row
 
 
 def server_zone(timezone: str | None) -> ZoneInfo:
