@@ -31,7 +31,8 @@ from bot.db.dialect import dialect_of
 
 # What a group of rows is kept under: the counter table (its model) and the columns added to.
 _Group = tuple[Any, tuple[str, ...]]
-_STATEMENTS: dict[tuple[Any, ...], Any] = {}  # by shape: few (a unit changes a handful)
+# By shape (tables, columns, rows): few, since a unit changes a handful of rows.
+_STATEMENTS: dict[tuple[Any, ...], tuple[Any, list[str]]] = {}
 
 
 class Tally:
@@ -41,7 +42,7 @@ class Tally:
         self._groups: dict[_Group, dict[tuple[Any, ...], list[int]]] = {}
 
     def add(self, model: Any, counts: tuple[str, ...], row: dict[str, Any]) -> None:
-        key = tuple(row[c.key] for c in model.__table__.primary_key.columns)
+        key = tuple([row[name] for name in _key_of(model)])
         sums = self._groups.setdefault((model, counts), {}).get(key)
         if sums is None:
             sums = self._groups[(model, counts)][key] = [0] * len(counts)
@@ -102,28 +103,42 @@ def _forget_after_rollback(session: Session, transaction: SessionTransaction) ->
         session.info.pop(_KEY, None)
 
 
+_KEYS: dict[Any, tuple[str, ...]] = {}
+
+
+def _key_of(model: Any) -> tuple[str, ...]:
+    """The names of a counter table's primary key columns."""
+    found = _KEYS.get(model)
+    if found is None:
+        found = _KEYS[model] = tuple(c.key for c in model.__table__.primary_key.columns)
+    return found
+
+
 def _run(s: Any, groups: list[tuple[Any, tuple[str, ...], list[Any]]], combined: bool) -> None:
     shape = tuple((model, counts, len(rows)) for model, counts, rows in groups)
-    statement = _STATEMENTS.get((combined, shape))
-    if statement is None:
-        statement = _STATEMENTS[(combined, shape)] = _statement(shape, combined)
-    params: dict[str, Any] = {}
-    for g, (model, counts, rows) in enumerate(groups):
-        names = [c.key for c in model.__table__.primary_key.columns] + list(counts)
-        for r, (key, sums) in enumerate(rows):
-            for name, value in zip(names, (*key, *sums), strict=True):
-                params[f"t{g}_{r}_{name}"] = value
-    s.execute(statement, params)
+    found = _STATEMENTS.get((combined, shape))
+    if found is None:
+        found = _STATEMENTS[(combined, shape)] = _statement(shape, combined)
+    statement, names = found
+    values: list[Any] = []
+    for _, _, rows in groups:
+        for key, sums in rows:
+            values += key
+            values += sums
+    s.execute(statement, dict(zip(names, values, strict=True)))
 
 
-def _statement(shape: tuple[tuple[Any, tuple[str, ...], int], ...], combined: bool) -> Any:
-    """The upserts of `shape`: one INSERT per table, each as a WITH query of one statement
-    when `combined` (PostgreSQL; SQLite has no data-modifying WITH)."""
+def _statement(
+    shape: tuple[tuple[Any, tuple[str, ...], int], ...], combined: bool
+) -> tuple[Any, list[str]]:
+    """The upserts of `shape`, and their parameters' names in the order of the rows' keys
+    and sums: one INSERT per table, each as a WITH query of one statement when `combined`
+    (PostgreSQL; SQLite has no data-modifying WITH)."""
     upserts = []
     binds = []
     for g, (model, counts, n) in enumerate(shape):
         table = model.__table__
-        key = [c.key for c in table.primary_key.columns]
+        key = _key_of(model)
         names = [*key, *counts]
         values = ", ".join(
             "(" + ", ".join(f":t{g}_{r}_{name}" for name in names) + ")" for r in range(n)
@@ -146,4 +161,4 @@ def _statement(shape: tuple[tuple[Any, tuple[str, ...], int], ...], combined: bo
     else:
         assert len(upserts) == 1
         sql = upserts[0]
-    return text(sql).bindparams(*binds)
+    return text(sql).bindparams(*binds), [b.key for b in binds]
