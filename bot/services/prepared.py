@@ -141,7 +141,7 @@ def _member_counted(changes: dict[str, Any], named: bool) -> Any:
 
 def _member_completed(named: bool) -> Any:
     changes = {
-        "completed_count": _m.completed_count + 1,
+        "completed_count": _m.completed_count + bindparam("n", type_=Integer()),
         "last_completed_at": _at("at"),
         "last_active_on": bindparam("today", type_=Date()),
     }
@@ -192,15 +192,15 @@ announce_level = prepared(
 # -- leaderboard counters -----------------------------------------------------------------
 
 
-# A completion counts in its week and its month: one statement for both rows.
+# Completions (`n`, made at once) count in their week and month: one statement for both rows.
 count_completion = prepared(
     lambda d: (
         text(
             "INSERT INTO period_scores (guild_id, period, starts_on, user_id, n, last_at, hidden)"
-            " VALUES (:guild, 'week', :week, :user, 1, :at, :hidden),"
-            " (:guild, 'month', :month, :user, 1, :at, :hidden)"
+            " VALUES (:guild, 'week', :week, :user, :n, :at, :hidden),"
+            " (:guild, 'month', :month, :user, :n, :at, :hidden)"
             " ON CONFLICT (guild_id, period, starts_on, user_id)"
-            " DO UPDATE SET n = period_scores.n + 1, last_at = excluded.last_at"
+            " DO UPDATE SET n = period_scores.n + excluded.n, last_at = excluded.last_at"
             " RETURNING period, starts_on, n"
         )
         .bindparams(
@@ -210,6 +210,7 @@ count_completion = prepared(
             bindparam("month", type_=Date()),
             bindparam("at", type_=TZDateTime()),
             bindparam("hidden", type_=Boolean()),
+            bindparam("n", type_=Integer()),
         )
         .columns(period=String(), starts_on=Date(), n=Integer())
     )

@@ -324,14 +324,8 @@ class ProgressService:
         # The member's row is locked before any completion row (an undo does the same): two
         # changes of one member then never wait for each other in a cycle.
         locked = lock_member(s, guild_id, user_id, display_name, now)
-        tz, threshold = locked.timezone, locked.threshold
-        was = (locked.last_active_on, locked.last_completed_at)
-        member = self._insert(
-            s, guild_id, user_id, item, display_name, evidence, actor_id, now, tz, was
-        )
-        if member is None:
+        if not self._record(s, guild_id, user_id, item, evidence, actor_id, now):
             return self._unchanged(s, guild_id, user_id, item, display_name, now)
-        old_level = member.level
         # Completing a checklist item completes the projects it names; completing the last
         # of those projects completes the item.
         targets: tuple[Item, ...] = self.roadmap.projects_of(item.id)
@@ -341,16 +335,12 @@ class ProgressService:
             siblings = self.roadmap.projects_of(checklist.id)
             if checklist.id not in done and all(p.id in done for p in siblings):
                 targets = (checklist,)
-        linked: list[Item] = []
-        for target in targets:
-            was = (insights.utc_day(now), member.last_completed_at)
-            row = self._insert(s, guild_id, user_id, target, None, None, actor_id, now, tz, was)
-            if row is not None:
-                member, linked = row, [*linked, target]
-        count = member.completed_count
+        linked = [t for t in targets if self._record(s, guild_id, user_id, t, None, actor_id, now)]
+        member = self._count(s, guild_id, user_id, [item, *linked], display_name, now, locked)
+        old_level, count = member.level, member.completed_count
         if not settle:
             return ProgressChange(item, True, old_level, old_level, (), count, tuple(linked))
-        new_level, announce = self._settle(s, guild_id, user_id, old_level, threshold, now)
+        new_level, announce = self._settle(s, guild_id, user_id, old_level, locked.threshold, now)
         return ProgressChange(item, True, old_level, new_level, announce, count, tuple(linked))
 
     def _undo(
@@ -390,45 +380,56 @@ class ProgressService:
         new_level, announce = self._settle(s, guild_id, user_id, old_level, threshold, now)
         return ProgressChange(item, True, old_level, new_level, announce, count, tuple(linked))
 
-    def _insert(
+    def _record(
         self,
         s: Executes,
         guild_id: int,
         user_id: int,
         item: Item,
-        display_name: str | None,
         evidence: str | None,
         actor_id: int | None,
         now: dt.datetime,
-        tz: ZoneInfo,
-        was: tuple[dt.date | None, dt.datetime | None],
-    ) -> Any | None:
-        """Record one completion and count it everywhere; None when it was done already.
-
-        `was`: the member's last active day and last completion before it (their row is
-        locked). Returns the member's (completed_count, hidden, level, last_completed_at)
-        after it.
-        """
-        key = {"guild": guild_id, "user": user_id}
+    ) -> bool:
+        """Store one completion (counted by `_count`); False when it was done already."""
+        values = {"guild": guild_id, "user": user_id, "item": item.id, "at": now}
         inserted = s.execute(
-            sql.insert_completion(s),
-            {**key, "item": item.id, "at": now, "evidence": evidence, "actor": actor_id},
+            sql.insert_completion(s), {**values, "evidence": evidence, "actor": actor_id}
         )
         if inserted.rowcount != 1:
-            return None
-        last_active, last_completed = was
+            return False
+        if actor_id is not None:
+            _audit(s, guild_id, actor_id, user_id, item.id, "grant", now)
+        return True
+
+    def _count(
+        self,
+        s: Executes,
+        guild_id: int,
+        user_id: int,
+        items: list[Item],
+        display_name: str | None,
+        now: dt.datetime,
+        locked: Locked,
+    ) -> Any:
+        """Count the completions of `items` just stored, all at once, everywhere.
+
+        `locked`: what the member's lock read before them. Returns the member's
+        (completed_count, hidden, level, last_completed_at) after them.
+        """
+        key = {"guild": guild_id, "user": user_id}
+        n = len(items)
         today = insights.utc_day(now)
         name = member_name(display_name)
         counted = sql.member_completed_named if name else sql.member_completed
-        member = s.execute(counted(s), {**key, "at": now, "today": today, "name": name}).one()
-        insights.moved_activity(s, guild_id, last_active, today, member.hidden)
-        insights.item_counted(s, guild_id, [item.id], +1)
+        member = s.execute(
+            counted(s), {**key, "at": now, "today": today, "name": name, "n": n}
+        ).one()
+        insights.moved_activity(s, guild_id, locked.last_active_on, today, member.hidden)
+        insights.item_counted(s, guild_id, [i.id for i in items], +1)
         if not member.hidden:
-            before = (member.completed_count - 1, last_completed)
+            before = (member.completed_count - n, locked.last_completed_at)
             scores.move_bucket(s, guild_id, before, (member.completed_count, now))
-        scores.add_completion(s, guild_id, user_id, now, member.hidden, tz)
-        if actor_id is not None:
-            _audit(s, guild_id, actor_id, user_id, item.id, "grant", now)
+        scores.add_completions(s, guild_id, user_id, now, member.hidden, locked.timezone, n)
         return member
 
     def _delete(

@@ -77,10 +77,10 @@ def _count_members(
     bump(s, PeriodTotal, rows, "members")
 
 
-def add_completion(
-    s: Executes, guild_id: int, user_id: int, at: dt.datetime, hidden: bool, tz: ZoneInfo
+def add_completions(
+    s: Executes, guild_id: int, user_id: int, at: dt.datetime, hidden: bool, tz: ZoneInfo, n: int
 ) -> None:
-    """Count a completion made at `at` in its week and month."""
+    """Count `n` completions made at `at` in their week and month."""
     counted = s.execute(
         sql.count_completion(s),
         {
@@ -90,10 +90,11 @@ def add_completion(
             "hidden": hidden,
             "week": period_start("week", at, tz),
             "month": period_start("month", at, tz),
+            "n": n,
         },
     ).all()
-    if not hidden:  # A member's first completion of a period adds them to its total.
-        _count_members(s, guild_id, [(p, d) for p, d, n in counted if n == 1], +1)
+    if not hidden:  # A member's first completions of a period add them to its total.
+        _count_members(s, guild_id, [(p, d) for p, d, total in counted if total == n], +1)
 
 
 def remove_completion(

@@ -454,7 +454,7 @@ async def test_checklist_failing_half_way_saves_nothing(
     from bot.services import scores
 
     calls = 0
-    real = scores.add_completion
+    real = scores.add_completions
 
     def fail_on_third(*args, **kwargs):
         nonlocal calls
@@ -463,7 +463,7 @@ async def test_checklist_failing_half_way_saves_nothing(
             raise RuntimeError("disk full")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(scores, "add_completion", fail_on_third)
+    monkeypatch.setattr(scores, "add_completions", fail_on_third)
     with pytest.raises(RuntimeError):
         await svc.set_checklist(G1, ALICE, 1, check_ids(roadmap, 1))
     assert await svc.done_ids(G1, ALICE) == set()
