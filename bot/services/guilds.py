@@ -55,9 +55,6 @@ class GuildConfig:
 
 
 _settings = GuildSettings.__table__.c
-_BASICS = select(_settings.timezone, _settings.level_threshold).where(
-    _settings.guild_id == bindparam("guild")
-)
 
 
 _members = Member.__table__.c
@@ -73,9 +70,18 @@ SERVER_TIMEZONE = _setting(_settings.timezone)  # NULL too when unset: see `serv
 SERVER_THRESHOLD = _setting(_settings.level_threshold)  # LEVEL_THRESHOLD without a row
 
 
+# The server's timezone and threshold: always one row, NULLs without a settings row.
+_BASICS = select(SERVER_TIMEZONE, SERVER_THRESHOLD)
+
+
 def server_zone(timezone: str | None) -> ZoneInfo:
     """The zone of a server's stored timezone (UTC when unset)."""
     return ZoneInfo(timezone or TIMEZONE)
+
+
+def server_basics(timezone: str | None, threshold: int | None) -> tuple[ZoneInfo, int]:
+    """The server's zone and level threshold from their stored values (NULL: the default)."""
+    return server_zone(timezone), LEVEL_THRESHOLD if threshold is None else threshold
 
 
 # The server's switch and the member's (user 0: none), NULL where there is no row.
@@ -126,10 +132,8 @@ def _level_setup(s: Executes, guild_id: int) -> LevelSetup:
 
 def guild_basics(s: Executes, guild_id: int) -> tuple[ZoneInfo, int]:
     """The server's timezone (UTC when unset) and level threshold, in one read."""
-    row = s.execute(_BASICS, {"guild": guild_id}).one_or_none()
-    if row is None:
-        return server_zone(None), LEVEL_THRESHOLD
-    return server_zone(row.timezone), row.level_threshold
+    timezone, threshold = s.execute(_BASICS, {"guild": guild_id}).one()
+    return server_basics(timezone, threshold)
 
 
 async def save_settings(

@@ -19,12 +19,12 @@ from bot.db.models import (
     Member,
     TZDateTime,
 )
-from bot.defaults import ACTIVITY_DAYS, LEVEL_THRESHOLD
+from bot.defaults import ACTIVITY_DAYS
 from bot.errors import NotFoundError, UserError
 from bot.roadmap import Item, Roadmap
 from bot.services import insights, scores
 from bot.services import prepared as sql
-from bot.services.guilds import guild_basics, server_zone
+from bot.services.guilds import server_basics
 from bot.text import clean_text
 from bot.weekly import local_to_utc, local_today, safe_timezone
 
@@ -490,6 +490,8 @@ class ProgressService:
         display_name: str | None,
         now: dt.datetime,
     ) -> ChecklistChange:
+        # Locked first, as each completion and undo below locks it: `done` stays true.
+        threshold = lock_member(s, guild_id, user_id, display_name, now).threshold
         done = _done_ids(s, guild_id, user_id)
         completed: list[Item] = []
         undone: list[Item] = []
@@ -513,7 +515,6 @@ class ProgressService:
             old_level = new_level = unchanged.old_level
             announce: tuple[int, ...] = ()
         else:
-            _, threshold = guild_basics(s, guild_id)
             new_level, announce = self._settle(s, guild_id, user_id, old_level, threshold, now)
         return ChecklistChange(
             level=items[0].level,
@@ -683,8 +684,8 @@ def lock_member(
     if row is None:
         create_member(s, guild_id, user_id, display_name, now)
         row = s.execute(sql.lock_member(s), key).one()
-    threshold = LEVEL_THRESHOLD if row.level_threshold is None else row.level_threshold
-    return Locked(row.last_active_on, row.last_completed_at, server_zone(row.timezone), threshold)
+    tz, threshold = server_basics(row.timezone, row.level_threshold)
+    return Locked(row.last_active_on, row.last_completed_at, tz, threshold)
 
 
 def claim_member(
