@@ -256,10 +256,16 @@ Index(
 
 
 class Completion(Base):
-    """One roadmap item done by one member; the key makes completing twice a no-op."""
+    """One roadmap item done by one member; the key makes completing twice a no-op.
+
+    On SQLite the table is stored in key order (WITHOUT ROWID), so a member's rows share a
+    page or two; migration 0011 also gives it statistics (see there)."""
 
     __tablename__ = "completions"
-    __table_args__ = (Index("ix_completions_guild_time", "guild_id", "completed_at"),)
+    __table_args__ = (
+        Index("ix_completions_guild_time", "guild_id", "completed_at"),
+        {"sqlite_with_rowid": False},
+    )
 
     guild_id: Mapped[int] = mapped_column(Snowflake, primary_key=True, autoincrement=False)
     user_id: Mapped[int] = mapped_column(Snowflake, primary_key=True, autoincrement=False)

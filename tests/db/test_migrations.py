@@ -365,3 +365,57 @@ def test_every_index_keeps_its_columns_and_their_order(empty_db_url: str) -> Non
         for index in table.indexes:
             made = str(sa.schema.CreateIndex(index).compile(dialect=engine_dialect))
             assert found.get(str(index.name)) == _columns_of(made), index.name
+
+
+def test_0011_keeps_every_completion_both_ways(empty_db_url: str) -> None:
+    upgrade(empty_db_url, "0010")
+    at = dt.datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    done = [
+        {"guild_id": 9, "user_id": user, "item_id": f"l1.m{k}", "completed_at": at}
+        for user in (3, 1, 2)
+        for k in range(3)
+    ]
+    run(empty_db_url, sa.insert(COMPLETIONS).values(done))
+    everything = sa.text(
+        "SELECT guild_id, user_id, item_id, completed_at FROM completions ORDER BY user_id, item_id"
+    )
+    (before,) = run(empty_db_url, everything)
+    assert len(before) == 9
+    upgrade(empty_db_url)
+    assert run(empty_db_url, everything) == [before]
+    command.downgrade(alembic_config(empty_db_url), "0010")
+    assert run(empty_db_url, everything) == [before]
+
+
+def _plan(path: str, statement: Any) -> str:
+    """SQLite's plan of a Core statement (its parameters all 1), as a new connection makes
+    it: with the statistics in the file, whatever they are."""
+    compiled = statement.compile(dialect=sa.dialects.sqlite.dialect())
+    values = [1] * len(compiled.positiontup or ())
+    with sqlite3.connect(path) as con:
+        rows = con.execute(f"EXPLAIN QUERY PLAN {compiled}", values).fetchall()
+    return " / ".join(row[-1] for row in rows)
+
+
+def test_a_members_completions_are_read_through_their_key_without_analyze(
+    empty_db_url: str,
+) -> None:
+    """The bot never runs ANALYZE. Without statistics SQLite read a member's latest
+    completions by walking the server's time index (13 s at 5,000,000 completions)."""
+    from bot.services import progress
+
+    if not empty_db_url.startswith("sqlite"):
+        return  # PostgreSQL keeps its own statistics (autovacuum)
+    path = empty_db_url.split("///", 1)[1]
+    upgrade(empty_db_url)
+    for statement in (progress._RECENT, progress._MOMENTS, progress._DONE_IDS):
+        plan = _plan(path, statement)
+        assert "ix_completions_guild_time" not in plan, plan
+        assert "PRIMARY KEY (guild_id=? AND user_id=?)" in plan, plan
+    # A server's period still walks the time index.
+    weekly = (
+        sa.select(sa.func.count())
+        .select_from(COMPLETIONS)
+        .where(COMPLETIONS.c.guild_id == 1, COMPLETIONS.c.completed_at >= sa.bindparam("since"))
+    )
+    assert "ix_completions_guild_time" in _plan(path, weekly)
