@@ -150,15 +150,18 @@ _PERIOD_ROWS = (
 )
 # Members ranked above one: those with more done, those tied with them who got there on an
 # earlier day, and those who got there earlier on the same day (ties: who got there first).
+# The tied ones of earlier days are those tied (their count's bucket) but for the ones of
+# this day and later (score_days): fewer rows to add up for a member active lately, and not
+# more with every day the server has been around.
 _RANK = select(
     select(func.coalesce(func.sum(_sb.members), 0))
-    .where(_sb.guild_id == bindparam("guild"), _sb.n > bindparam("count"))
+    .where(_sb.guild_id == bindparam("guild"), _sb.n >= bindparam("count"))
     .scalar_subquery(),
     select(func.coalesce(func.sum(_sd.members), 0))
     .where(
         _sd.guild_id == bindparam("guild"),
         _sd.n == bindparam("count"),
-        _sd.day < bindparam("day", type_=Date()),
+        _sd.day >= bindparam("day", type_=Date()),
     )
     .scalar_subquery(),
     select(func.count())
@@ -312,7 +315,7 @@ def rank_of(
     if hidden or completed == 0 or last_completed_at is None:
         return None
     last = last_completed_at.astimezone(dt.UTC)
-    above, earlier_days, earlier_today = s.execute(
+    tied_or_above, tied_this_day_or_later, earlier_today = s.execute(
         _RANK,
         {
             "guild": guild_id,
@@ -323,7 +326,7 @@ def rank_of(
             "day_start": last.replace(hour=0, minute=0, second=0, microsecond=0),
         },
     ).one()
-    return int(above) + int(earlier_days) + int(earlier_today) + 1
+    return int(tied_or_above) - int(tied_this_day_or_later) + int(earlier_today) + 1
 
 
 def _entries(rows: Sequence[Any], page: int) -> tuple[Entry, ...]:
