@@ -70,7 +70,8 @@ def upgrade() -> None:
     if op.get_bind().dialect.name != "sqlite":
         return
     _rebuild(with_rowid=False)
-    # ANALYZE of a table that does not exist creates sqlite_stat1 (empty) if it is missing.
+    # ANALYZE of the schema table alone creates sqlite_stat1 when it is missing, and writes
+    # nothing into it.
     op.execute("ANALYZE sqlite_master")
     op.execute("DELETE FROM sqlite_stat1 WHERE tbl = 'completions'")
     for table, index, stat in STATISTICS:
