@@ -707,11 +707,11 @@ def copy_sqlite(seed: Path, target: Path) -> None:
         src.close()
     shutil.copyfile(seed, target)
     # bench_db.py ends with ANALYZE; a bot's own database has only the statistics its
-    # migrations write (completions', 0011): the run plans its queries as a bot's would.
+    # migrations write (completions' and members', 0011): the run plans as a bot's would.
     conn = sqlite3.connect(target)
     try:
         if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'").fetchone():
-            conn.execute("DELETE FROM sqlite_stat1 WHERE tbl != 'completions'")
+            conn.execute("DELETE FROM sqlite_stat1 WHERE tbl NOT IN ('completions', 'members')")
             conn.commit()
     finally:
         conn.close()

@@ -413,10 +413,34 @@ def test_a_members_completions_are_read_through_their_key_without_analyze(
         plan = _plan(path, statement)
         assert "ix_completions_guild_time" not in plan, plan
         assert "PRIMARY KEY (guild_id=? AND user_id=?)" in plan, plan
-    # A server's period still walks the time index.
-    weekly = (
-        sa.select(sa.func.count())
-        .select_from(COMPLETIONS)
-        .where(COMPLETIONS.c.guild_id == 1, COMPLETIONS.c.completed_at >= sa.bindparam("since"))
+    # A server's period walks the time index, also joined to its members (the period
+    # counters' rebuild), rather than every member's completions.
+    period = (
+        COMPLETIONS.c.guild_id == 1,
+        COMPLETIONS.c.completed_at >= sa.bindparam("start"),
+        COMPLETIONS.c.completed_at < sa.bindparam("end"),
     )
+    weekly = sa.select(sa.func.count()).select_from(COMPLETIONS).where(*period)
     assert "ix_completions_guild_time" in _plan(path, weekly)
+    members = members_table()
+    per_member = (
+        sa.select(
+            COMPLETIONS.c.user_id,
+            sa.func.count(),
+            sa.func.max(COMPLETIONS.c.completed_at),
+            members.c.hidden,
+        )
+        .select_from(
+            COMPLETIONS.join(
+                members,
+                sa.and_(
+                    members.c.guild_id == COMPLETIONS.c.guild_id,
+                    members.c.user_id == COMPLETIONS.c.user_id,
+                ),
+            )
+        )
+        .where(*period)
+        .group_by(COMPLETIONS.c.user_id, members.c.hidden)
+    )
+    first = _plan(path, per_member).split(" / ")[0]
+    assert "completions USING COVERING INDEX ix_completions_guild_time" in first, first

@@ -7,11 +7,11 @@ index: a member's few dozen rows share a page or two.
 SQLite also chose how to read completions without statistics (the bot never runs ANALYZE):
 for a member's latest completions it walked the server's time index from the newest down
 until it had found five of theirs, 13 seconds at 100,000 members and 5,000,000 completions
-instead of a tenth of a millisecond. This migration writes statistics for the table that
-describe its shape (a server of many members with a few dozen completions each), so every
-connection opened after it reads a member's rows through their key, and a server's period
-through the time index. ANALYZE, when an operator runs it, replaces them with measured ones,
-which lead to the same choices.
+instead of a tenth of a millisecond. This migration writes statistics for it and for members
+that describe their shape (a server of many members with a few dozen completions each), so
+every connection opened after it reads a member's rows through their key, and a server's
+period through the time index. ANALYZE, when an operator runs it, replaces them with
+measured ones, which lead to the same choices.
 
 On PostgreSQL nothing changes: its tables are heaps, and autovacuum keeps the statistics.
 
@@ -34,12 +34,18 @@ depends_on: str | Sequence[str] | None = None
 
 COLUMNS = "guild_id, user_id, item_id, completed_at, evidence, granted_by"
 # sqlite_stat1 rows: the table's rows, then rows per leading column(s) of each index. A
-# server of 100,000 members with 20 completions each: (guild, user) picks 20 rows, (guild)
-# alone 2,000,000.
+# server of 100,000 members with 20 completions each: (guild, user) picks 20 completions,
+# (guild) alone 2,000,000. The members' shape goes with it: without it, a server's period
+# joined to its members (`scores.rebuild_periods`) would read every member's completions
+# instead of the period's through the time index.
 STATISTICS = (
     ("completions", "completions", "2000000 2000000 20 1"),
     ("completions", "ix_completions_guild_time", "2000000 2000000 2"),
+    ("members", "sqlite_autoindex_members_1", "100000 100000 1"),
+    ("members", "ix_members_rank", "100000 100000 50000 200 1 1"),
+    ("members", "ix_members_activity", "100000 100000 50000 1000 1"),
 )
+TABLES = "('completions', 'members')"
 
 
 def _rebuild(*, with_rowid: bool) -> None:
@@ -73,7 +79,7 @@ def upgrade() -> None:
     # ANALYZE of the schema table alone creates sqlite_stat1 when it is missing, and writes
     # nothing into it.
     op.execute("ANALYZE sqlite_master")
-    op.execute("DELETE FROM sqlite_stat1 WHERE tbl = 'completions'")
+    op.execute(f"DELETE FROM sqlite_stat1 WHERE tbl IN {TABLES}")
     for table, index, stat in STATISTICS:
         op.execute(
             sa.text("INSERT INTO sqlite_stat1 (tbl, idx, stat) VALUES (:t, :i, :s)").bindparams(
@@ -86,5 +92,5 @@ def downgrade() -> None:
     """A rowid table again, without the written statistics (SQLite only)."""
     if op.get_bind().dialect.name != "sqlite":
         return
-    op.execute("DELETE FROM sqlite_stat1 WHERE tbl = 'completions'")
+    op.execute(f"DELETE FROM sqlite_stat1 WHERE tbl IN {TABLES}")
     _rebuild(with_rowid=True)
