@@ -87,17 +87,15 @@ _sd = ScoreDay.__table__.c
 # Built once: a page or a rank runs a handful of these in one read (see Database.run_fast_read).
 _SHOWN_BUCKETS = (_sb.guild_id == bindparam("guild"), _sb.members > 0)
 _everyone = ScoreBucket.__table__.alias("everyone")
+_RANKED_MEMBERS = (  # the members on the all-time board
+    select(func.sum(_everyone.c.members))
+    .where(_everyone.c.guild_id == bindparam("guild"), _everyone.c.members > 0)
+    .scalar_subquery()
+)
 # Members per count from the top down, a few buckets at a time below `below`, with the ranked
-# members in all: a page walks down until it reaches its offset (most pages are near the top,
-# and read one or two buckets).
+# members in all: a deep page walks down until it reaches its offset, and starts there.
 _BUCKETS_BELOW = (
-    select(
-        _sb.n,
-        _sb.members,
-        select(func.sum(_everyone.c.members))
-        .where(_everyone.c.guild_id == bindparam("guild"), _everyone.c.members > 0)
-        .scalar_subquery(),
-    )
+    select(_sb.n, _sb.members, _RANKED_MEMBERS)
     .where(*_SHOWN_BUCKETS, _sb.n < bindparam("below"))
     .order_by(_sb.n.desc())
     .limit(bindparam("limit"))
@@ -105,6 +103,7 @@ _BUCKETS_BELOW = (
 _ABOVE_ALL = 2**31 - 1  # above any count (the largest INTEGER)
 _FEW_BUCKETS = 4
 _ALL_BUCKETS = 2**31 - 1
+_ALL_TIME_ORDER = (_m.completed_count.desc(), _m.last_completed_at, _m.user_id)
 _ALL_TIME_ROWS = (
     select(_m.user_id, _m.display_name, _m.completed_count, _m.level, _m.avatar_path)
     .where(
@@ -113,7 +112,19 @@ _ALL_TIME_ROWS = (
         _m.completed_count > 0,
         _m.completed_count <= bindparam("top"),
     )
-    .order_by(_m.completed_count.desc(), _m.last_completed_at, _m.user_id)
+    .order_by(*_ALL_TIME_ORDER)
+    .limit(PAGE_SIZE)
+    .offset(bindparam("offset"))
+)
+# The first pages in one statement: their rows from the top of the ranking (a few dozen index
+# entries to step over), with the total riding along.
+_SHALLOW = 10 * PAGE_SIZE  # rows above a page read this way; deeper, the buckets say where
+_TOP_ROWS = (
+    select(
+        _m.user_id, _m.display_name, _m.completed_count, _m.level, _m.avatar_path, _RANKED_MEMBERS
+    )
+    .where(_m.guild_id == bindparam("guild"), _m.hidden == false(), _m.completed_count > 0)
+    .order_by(*_ALL_TIME_ORDER)
     .limit(PAGE_SIZE)
     .offset(bindparam("offset"))
 )
@@ -270,6 +281,12 @@ def _period_page(
 
 
 def _all_time_page(s: Executes, guild_id: int, page: int) -> Page:
+    if max(page, 0) * PAGE_SIZE < _SHALLOW:
+        rows = s.execute(_TOP_ROWS, {"guild": guild_id, "offset": max(page, 0) * PAGE_SIZE}).all()
+        if rows:  # (none: nobody ranked, or past the end, where the buckets find the last page)
+            total = int(rows[0][5])
+            pages, page = _pages(total, page)
+            return Page(Period.ALL, None, _entries(rows, page), page, pages, total)
     # Members per count give the total, and let a deep page start at its count instead of
     # stepping over every member ranked above it.
     key: dict[str, Any] = {"guild": guild_id, "below": _ABOVE_ALL, "limit": _FEW_BUCKETS}

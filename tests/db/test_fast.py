@@ -72,6 +72,7 @@ def read_statements(now: dt.datetime) -> list[tuple[Any, dict[str, Any]]]:
         (leaderboard._BUCKETS_BELOW, {"guild": GUILD, "below": 2**31 - 1, "limit": 4}),
         (leaderboard._BUCKETS_BELOW, {"guild": GUILD, "below": 3, "limit": 2**31 - 1}),
         (leaderboard._ALL_TIME_ROWS, {"guild": GUILD, "top": 200, "offset": 0}),
+        (leaderboard._TOP_ROWS, {"guild": GUILD, "offset": 0}),
         (leaderboard._PERIOD_ROWS, {**period, "offset": 0}),
         (leaderboard._PERIOD_TOTAL, period),
         (guilds._BASICS, {"guild": GUILD}),

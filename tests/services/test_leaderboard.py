@@ -9,6 +9,7 @@ import pytest
 
 from bot.db import Database
 from bot.roadmap import Roadmap
+from bot.services import leaderboard
 from bot.services.guilds import save_settings
 from bot.services.leaderboard import PAGE_SIZE, LeaderboardService, Period, period_start
 from bot.services.members import MemberService
@@ -47,6 +48,14 @@ def ids(roadmap: Roadmap) -> list[str]:
 async def set_guild_tz(db: Database, guild_id: int, name: str) -> None:
     async with db.write.begin() as s:
         await save_settings(s, guild_id, {"timezone": name}, T0)
+
+
+@pytest.fixture(params=["first pages from the top", "every page from its bucket"])
+def deep(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Both ways to an all-time page: the first pages read from the top of the ranking, the
+    deeper ones start at their count (here: every page, as a big server's deep pages)."""
+    if request.param == "every page from its bucket":
+        monkeypatch.setattr(leaderboard, "_SHALLOW", 0)
 
 
 def order(page) -> list[int]:
@@ -137,7 +146,7 @@ async def test_hidden_and_zero_members_are_not_listed(
 
 
 async def test_pages_of_ten_and_clamping(
-    progress: ProgressService, board: LeaderboardService, ids: list[str]
+    progress: ProgressService, board: LeaderboardService, ids: list[str], deep: None
 ):
     # 23 members, member u has done (u % 3) + 1 items
     for user in range(1, 24):
@@ -165,7 +174,7 @@ async def test_pages_of_ten_and_clamping(
 
 
 async def test_pages_walk_down_many_counts(
-    progress: ProgressService, board: LeaderboardService, ids: list[str]
+    progress: ProgressService, board: LeaderboardService, ids: list[str], deep: None
 ):
     # 25 members, member u has done u items: every count has its own bucket, so the pages
     # below the first few counts start further down than the first buckets read
@@ -187,6 +196,7 @@ async def test_rank_agrees_with_page_position_for_25_members_with_ties(
     db: Database,
     ids: list[str],
     clock: FakeClock,
+    deep: None,
 ):
     members = MemberService(db, clock)
     for user in range(1, 26):
