@@ -13,6 +13,7 @@ from sqlalchemy import bindparam, select, union_all
 
 from bot.clock import Clock, SystemClock
 from bot.db import Database, Executes
+from bot.db.dialect import Spaced
 from bot.db.models import (
     CheckinAnswer,
     Completion,
@@ -34,7 +35,10 @@ MAX_EVIDENCE = 500
 _members = Member.__table__.c
 _completions = Completion.__table__.c
 _answers = CheckinAnswer.__table__.c
-# What a member's progress shows of their row (other reads add columns to it: `overview`).
+_MINE = (_completions.guild_id == bindparam("guild"), _completions.user_id == bindparam("user"))
+_DONE_IDS = select(_completions.item_id).where(*_MINE)
+# What a member's progress shows of their row (other reads add columns to it: `overview`),
+# with the ids of what they have done (one statement: a round trip less on PostgreSQL).
 MEMBER_ROW = select(
     _members.display_name,
     _members.level,
@@ -44,13 +48,12 @@ MEMBER_ROW = select(
     _members.completed_count,
     _members.last_completed_at,
     _members.avatar_path,
+    # Space-separated: an item id never has one (the roadmap's ids are checked).
+    select(Spaced(_completions.item_id)).where(*_MINE).scalar_subquery().label("done_ids"),
 ).where(_members.guild_id == bindparam("guild"), _members.user_id == bindparam("user"))
-_DONE_IDS = select(_completions.item_id).where(
-    _completions.guild_id == bindparam("guild"), _completions.user_id == bindparam("user")
-)
 _RECENT = (
     select(_completions.item_id, _completions.completed_at, _completions.evidence)
-    .where(_completions.guild_id == bindparam("guild"), _completions.user_id == bindparam("user"))
+    .where(*_MINE)
     # A checklist item and its projects share a time: the id breaks the tie.
     .order_by(_completions.completed_at.desc(), _completions.item_id)
     .limit(bindparam("limit"))
@@ -574,7 +577,8 @@ class ProgressService:
     ) -> MemberProgress:
         """`read_progress` with the member's row (`MEMBER_ROW`, None: no row) read already."""
         key = {"guild": guild_id, "user": user_id}
-        known = [self.roadmap.item(i) for i in _done_ids(s, guild_id, user_id)]
+        ids = (member.done_ids or "").split() if member else _done_ids(s, guild_id, user_id)
+        known = [self.roadmap.item(i) for i in ids]
         done = {i.id for i in known if i is not None}
         projects_done = sum(1 for i in known if i is not None and i.is_project)
         latest = s.execute(_RECENT, {**key, "limit": recent}).all() if recent > 0 else []

@@ -409,7 +409,7 @@ def test_a_members_completions_are_read_through_their_key_without_analyze(
         pytest.skip("SQLite's planner: PostgreSQL keeps its own statistics (autovacuum)")
     path = empty_db_url.split("///", 1)[1]
     upgrade(empty_db_url)
-    for statement in (progress._RECENT, progress._MOMENTS, progress._DONE_IDS):
+    for statement in (progress._RECENT, progress._MOMENTS, progress._DONE_IDS, progress.MEMBER_ROW):
         plan = _plan(path, statement)
         assert "ix_completions_guild_time" not in plan, plan
         assert "PRIMARY KEY (guild_id=? AND user_id=?)" in plan, plan
