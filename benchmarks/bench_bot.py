@@ -52,6 +52,7 @@ from typing import Any
 
 THIS = Path(__file__).resolve()
 REPO = THIS.parents[1]
+FLOOR_BOT = THIS.with_name("floor_bot.py")  # --floor: the bot with its reads answered from memory
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -836,7 +837,7 @@ async def run(args: argparse.Namespace, database_url: str, workdir: Path) -> Non
         ping = next(c for c in fake.commands() if c["name"] == "ping")
         real = spawn(
             "bot",
-            ["-m", "bot", "run"],
+            [str(FLOOR_BOT), "run"] if args.floor else ["-m", "bot", "run"],
             {**env, "DISCORD_TOKEN": REAL_TOKEN, "DATABASE_URL": database_url},
             workdir,
         )
@@ -855,6 +856,8 @@ async def run(args: argparse.Namespace, database_url: str, workdir: Path) -> Non
             res = await bench.send(kind)
             if await bench.answered(res) is None:
                 raise RuntimeError(f"{proc.name} did not answer /{kind}\n{proc.tail()}")
+        if args.floor:
+            print("--floor: the bot answers its reads from memory (benchmarks/floor_bot.py)")
         print(
             f"both bots connected to {len(fake.guilds)} servers; "
             f"RSS bare {bare.rss_mib():.0f} MiB, bot {real.rss_mib():.0f} MiB"
@@ -1092,9 +1095,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--kinds", help="only these interactions, e.g. progress,levels")
     parser.add_argument(
+        "--floor",
+        action="store_true",
+        help="run the bot with its reads answered from memory (benchmarks/floor_bot.py): what"
+        " the same answers cost without database work; the reads only, no load",
+    )
+    parser.add_argument(
         "--profile", type=Path, help="sample the bot with py-spy during the load (raw stacks)"
     )
     args = parser.parse_args(argv)
+    if args.floor:
+        args.kinds = args.kinds or ",".join(k for k, _ in KINDS if k in READS)
+        args.throughput_seconds = args.sync_seconds = 0
 
     wall = time.perf_counter()
     print(f"{os.cpu_count()} cores; load average {os.getloadavg()[0]:.2f}")
