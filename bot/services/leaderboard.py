@@ -103,31 +103,18 @@ _BUCKETS_BELOW = (
 _ABOVE_ALL = 2**31 - 1  # above any count (the largest INTEGER)
 _FEW_BUCKETS = 4
 _ALL_BUCKETS = 2**31 - 1
-_ALL_TIME_ORDER = (_m.completed_count.desc(), _m.last_completed_at, _m.user_id)
-_ALL_TIME_ROWS = (
+# The ranking from the top: the first pages read their rows this way, with the total riding
+# along (a few dozen index entries to step over); a deeper page starts at its count's bucket.
+_ALL_TIME = (
     select(_m.user_id, _m.display_name, _m.completed_count, _m.level, _m.avatar_path)
-    .where(
-        _m.guild_id == bindparam("guild"),
-        _m.hidden == false(),
-        _m.completed_count > 0,
-        _m.completed_count <= bindparam("top"),
-    )
-    .order_by(*_ALL_TIME_ORDER)
-    .limit(PAGE_SIZE)
-    .offset(bindparam("offset"))
-)
-# The first pages in one statement: their rows from the top of the ranking (a few dozen index
-# entries to step over), with the total riding along.
-_SHALLOW = 10 * PAGE_SIZE  # rows above a page read this way; deeper, the buckets say where
-_TOP_ROWS = (
-    select(
-        _m.user_id, _m.display_name, _m.completed_count, _m.level, _m.avatar_path, _RANKED_MEMBERS
-    )
     .where(_m.guild_id == bindparam("guild"), _m.hidden == false(), _m.completed_count > 0)
-    .order_by(*_ALL_TIME_ORDER)
+    .order_by(_m.completed_count.desc(), _m.last_completed_at, _m.user_id)
     .limit(PAGE_SIZE)
     .offset(bindparam("offset"))
 )
+_SHALLOW = 10 * PAGE_SIZE  # rows above a page read from the top; deeper, the buckets say where
+_TOP_ROWS = _ALL_TIME.add_columns(_RANKED_MEMBERS)
+_ALL_TIME_ROWS = _ALL_TIME.where(_m.completed_count <= bindparam("top"))  # from a bucket down
 _PERIOD_KEY = (
     _pt.guild_id == bindparam("guild"),
     _pt.period == bindparam("period"),
@@ -281,8 +268,9 @@ def _period_page(
 
 
 def _all_time_page(s: Executes, guild_id: int, page: int) -> Page:
-    if max(page, 0) * PAGE_SIZE < _SHALLOW:
-        rows = s.execute(_TOP_ROWS, {"guild": guild_id, "offset": max(page, 0) * PAGE_SIZE}).all()
+    first = max(page, 0) * PAGE_SIZE
+    if first < _SHALLOW:
+        rows = s.execute(_TOP_ROWS, {"guild": guild_id, "offset": first}).all()
         if rows:  # (none: nobody ranked, or past the end, where the buckets find the last page)
             total = int(rows[0][5])
             pages, page = _pages(total, page)
